@@ -1,0 +1,181 @@
+"""The follow-up rule (SPEC §3): one prospect row and `today` in, one decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from sheets_sync.core.plans import Plan, Step
+from sheets_sync.core.values import (
+    CellValue,
+    DateOrder,
+    Status,
+    Unreadable,
+    read_count,
+    read_date,
+    read_money,
+    read_status,
+    read_text,
+)
+
+
+class Flag(Enum):
+    """The kinds of `Follow-up status`; each has its own colour."""
+
+    OVERDUE = "OVERDUE"
+    DUE_TODAY = "DUE TODAY"
+    UPCOMING = "UPCOMING"
+    NURTURE = "NURTURE"
+    CLOSED = "CLOSED"
+    CHECK_DATA = "CHECK DATA"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the rule needs from the clinic's configuration."""
+
+    plans: Mapping[str, Plan]
+    default_plan: str = "standard"
+    long_term_plan: str = "long_term"
+    long_term_min_value: Decimal = Decimal(1000)
+    min_gap_days: int = 2
+    open_days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
+    holidays: frozenset[date] = frozenset()
+    date_order: DateOrder = DateOrder.DMY
+
+    def is_open(self, day: date) -> bool:
+        return day.weekday() in self.open_days and day not in self.holidays
+
+    def next_open_day(self, day: date) -> date:
+        """`day` itself when the clinic is open then, else the first open day after it."""
+        for _ in range(366 * 2):
+            if self.is_open(day):
+                return day
+            day += timedelta(days=1)
+        raise ValueError("no open day within two years: check open_days and holidays")
+
+
+@dataclass(frozen=True)
+class Prospect:
+    """The staff cells of one row, as the rule reads them (field name -> raw cell value)."""
+
+    row: int
+    cells: Mapping[str, CellValue]
+
+    def text(self, name: str) -> str:
+        return read_text(self.cells.get(name))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rule says about one prospect."""
+
+    flag: Flag
+    status_text: str
+    next_touch: date | None = None
+    step: Step | None = None
+    plan: Plan | None = None
+    days_overdue: int = 0
+    consultation: date | None = None
+    last_touch: date | None = None
+    value: Decimal | None = None
+    # Problems `check` reports that do not stop the rule (an unknown status word, a bad value).
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def next_action(self) -> str:
+        if self.step is None or self.plan is None:
+            return "Newsletter only" if self.flag is Flag.NURTURE else ""
+        return self.plan.describe(self.step)
+
+
+def decide(prospect: Prospect, today: date, settings: Settings, *, date1904: bool = False) -> Decision:
+    """Apply SPEC §3 to one prospect row."""
+    warnings: list[str] = []
+
+    status, known = read_status(prospect.cells.get("status"))
+    if not known:
+        warnings.append(f'Status "{prospect.text("status")}" is not a known word; read as active')
+    if status is not Status.ACTIVE:
+        return Decision(Flag.CLOSED, f"CLOSED: {status.value}", warnings=tuple(warnings))
+
+    def check(reason: str) -> Decision:
+        return Decision(Flag.CHECK_DATA, f"CHECK DATA: {reason}", warnings=tuple(warnings))
+
+    for name, label in (("name", "name"), ("owner", "owner")):
+        if not prospect.text(name):
+            return check(f"no {label}")
+
+    def date_of(name: str, label: str) -> date | None:
+        try:
+            return read_date(prospect.cells.get(name), settings.date_order, date1904=date1904)
+        except Unreadable as exc:
+            raise _RowProblem(f"{label} {exc.reason}") from exc
+
+    try:
+        consultation = date_of("consultation_date", "consultation date")
+        last_touch = date_of("last_touch", "last touch")
+        snooze = date_of("snooze_until", "snooze date")
+    except _RowProblem as problem:
+        return check(str(problem))
+    if consultation is None:
+        return check("no consultation date")
+    if last_touch is not None and last_touch > today:
+        return check(f"last touch {last_touch.isoformat()} is in the future")
+
+    try:
+        value = read_money(prospect.cells.get("value"))
+    except Unreadable as exc:
+        warnings.append(f"value {exc.reason}; counted as blank")
+        value = None
+
+    plan = _choose_plan(prospect.text("plan"), value, settings)
+    touches = read_count(prospect.cells.get("touches"))
+    if touches is None:
+        touches = 0 if last_touch is None else plan.steps_due_by((last_touch - consultation).days)
+
+    step = plan.step(touches)
+    if step is None:
+        return Decision(
+            Flag.NURTURE, "NURTURE", plan=plan, consultation=consultation,
+            last_touch=last_touch, value=value, warnings=tuple(warnings),
+        )
+
+    due = consultation + timedelta(days=step.day)
+    if snooze is not None and (last_touch is None or snooze > last_touch):
+        due = snooze
+    # A snooze replaces the plan's date, but never the floors: no touch before the
+    # consultation, none within min_gap_days of the last one.
+    due = max(due, consultation)
+    if last_touch is not None:
+        due = max(due, last_touch + timedelta(days=settings.min_gap_days))
+    due = settings.next_open_day(due)
+
+    if due < today:
+        days = (today - due).days
+        flag, text = Flag.OVERDUE, f"OVERDUE {days}d"
+    elif due == today:
+        days, flag, text = 0, Flag.DUE_TODAY, "DUE TODAY"
+    else:
+        days, flag, text = 0, Flag.UPCOMING, "UPCOMING"
+    return Decision(
+        flag, text, next_touch=due, step=step, plan=plan, days_overdue=days,
+        consultation=consultation, last_touch=last_touch, value=value,
+        warnings=tuple(warnings),
+    )
+
+
+class _RowProblem(Exception):
+    pass
+
+
+def _choose_plan(named: str, value: Decimal | None, settings: Settings) -> Plan:
+    for name, plan in settings.plans.items():
+        if named and name.casefold() == named.strip().casefold():
+            return plan
+    if value is not None and value >= settings.long_term_min_value:
+        return settings.plans[settings.long_term_plan]
+    return settings.plans[settings.default_plan]
