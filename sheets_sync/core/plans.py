@@ -61,8 +61,7 @@ class Plan:
 
     def describe(self, step: Step) -> str:
         """The `Next action` text: `Step 2/7 · Call · Follow-up call: ...`."""
-        if step.number <= len(self.steps):
-            position = f"Step {step.number}/{len(self.steps)}"
-        else:
-            position = f"Step {step.number} (repeats every {self.repeat.every_days if self.repeat else 0} days)"
+        position = f"Step {step.number}/{len(self.steps)}"
+        if step.number > len(self.steps) and self.repeat is not None:
+            position = f"Step {step.number} (every {self.repeat.every_days} days)"
         return f"{position} · {step.channel} · {step.action}"

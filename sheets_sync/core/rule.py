@@ -92,7 +92,9 @@ class Decision:
         return self.plan.describe(self.step)
 
 
-def decide(prospect: Prospect, today: date, settings: Settings, *, date1904: bool = False) -> Decision:
+def decide(
+    prospect: Prospect, today: date, settings: Settings, *, date1904: bool = False
+) -> Decision:
     """Apply SPEC §3 to one prospect row."""
     warnings: list[str] = []
 
@@ -140,8 +142,13 @@ def decide(prospect: Prospect, today: date, settings: Settings, *, date1904: boo
     step = plan.step(touches)
     if step is None:
         return Decision(
-            Flag.NURTURE, "NURTURE", plan=plan, consultation=consultation,
-            last_touch=last_touch, value=value, warnings=tuple(warnings),
+            Flag.NURTURE,
+            "NURTURE",
+            plan=plan,
+            consultation=consultation,
+            last_touch=last_touch,
+            value=value,
+            warnings=tuple(warnings),
         )
 
     due = consultation + timedelta(days=step.day)
@@ -162,8 +169,15 @@ def decide(prospect: Prospect, today: date, settings: Settings, *, date1904: boo
     else:
         days, flag, text = 0, Flag.UPCOMING, "UPCOMING"
     return Decision(
-        flag, text, next_touch=due, step=step, plan=plan, days_overdue=days,
-        consultation=consultation, last_touch=last_touch, value=value,
+        flag,
+        text,
+        next_touch=due,
+        step=step,
+        plan=plan,
+        days_overdue=days,
+        consultation=consultation,
+        last_touch=last_touch,
+        value=value,
         warnings=tuple(warnings),
     )
 

@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make demo   one full cycle on a scratch copy of sample_workbook.xlsx; digests land in demo/outbox
+#   make test   lint, type check and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DAY := 2026-11-24
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/sheets-sync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/sheets-sync
+	rm -rf demo && mkdir -p demo
+	cp sample_workbook.xlsx demo/clinic_log.xlsx
+	$(BIN)/sheets-sync once --config config/sheets_sync.toml --today $(DEMO_DAY)
+	@echo
+	@echo "Synced workbook: demo/clinic_log.xlsx    Digests: demo/outbox/"
+	@ls demo/outbox
+
+lint: $(BIN)/sheets-sync
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(BIN)/sheets-sync
+	$(BIN)/python bench/xlsx_sync.py
+
+clean:
+	rm -rf $(VENV) demo bench/out

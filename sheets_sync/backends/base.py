@@ -1,0 +1,61 @@
+"""The one small interface every prospect-log backend implements.
+
+Contract:
+
+- `read()` returns a `Snapshot`: the log sheet's cells, the Staff sheet's cells (if there is
+  one), and a `version` token. The token names this exact state of the source; any change by
+  anyone afterwards gives a different token.
+- `write(changes, version)` writes the managed cells in `changes`, plus whatever the backend
+  needs to show them (headers, date format, colour rules), and returns True; or returns
+  False, touching nothing, when the source already shows all of it. It writes only when the
+  source is still at `version`, else raises `SourceChanged`, so nothing is written over an
+  edit it has not seen. A write is all or nothing.
+- Errors: `SourceBusy` (open in another program: try again next cycle), `SourceChanged`
+  (changed since read: read again), `SourceError` (anything else, with a message for
+  people). Third-party errors never escape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sheets_sync.core.sync import Changes
+from sheets_sync.core.values import CellValue
+from sheets_sync.errors import SheetsSyncError
+
+
+class SourceError(SheetsSyncError):
+    """The prospect log cannot be read or written; the message says why and what to do."""
+
+
+class SourceBusy(SourceError):
+    """Another program holds the log open for editing; the write waits for a later cycle."""
+
+
+class SourceChanged(SourceError):
+    """The log changed between read and write; the cycle must read it again."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    rows: Sequence[Sequence[CellValue]]  # the log sheet; index 0 is sheet row 1
+    staff: Sequence[Sequence[CellValue]] | None  # the Staff sheet, when there is one
+    version: str
+    date1904: bool = False
+    row_links: str | None = None  # a template with {row}, where the backend has row links
+
+    def link(self, row: int) -> str | None:
+        return self.row_links.format(row=row) if self.row_links else None
+
+
+class Backend(Protocol):
+    @property
+    def description(self) -> str:
+        """The source in a user's words, for messages: a file name or a sheet title."""
+        ...
+
+    def read(self) -> Snapshot: ...
+
+    def write(self, changes: Changes, version: str) -> bool: ...

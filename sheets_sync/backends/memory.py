@@ -1,0 +1,67 @@
+"""A prospect log held in memory: the backend the tests and previews run on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged
+from sheets_sync.core.sync import Changes
+from sheets_sync.core.values import CellValue
+
+
+class MemoryBackend:
+    """Rows of cells in a list. `busy` makes writes fail as if the file were open elsewhere."""
+
+    def __init__(
+        self,
+        rows: Sequence[Sequence[CellValue]],
+        staff: Sequence[Sequence[CellValue]] | None = None,
+        *,
+        date1904: bool = False,
+    ) -> None:
+        self.rows: list[list[CellValue]] = [list(row) for row in rows]
+        self.staff = [list(row) for row in staff] if staff is not None else None
+        self.date1904 = date1904
+        self.busy = False
+        self.generation = 0
+        self.writes = 0
+        self.formatted = False
+
+    @property
+    def description(self) -> str:
+        return "the in-memory log"
+
+    def read(self) -> Snapshot:
+        return Snapshot(
+            rows=[list(row) for row in self.rows],
+            staff=[list(row) for row in self.staff] if self.staff is not None else None,
+            version=str(self.generation),
+            date1904=self.date1904,
+        )
+
+    def edit(self, row: int, col: int, value: CellValue) -> None:
+        """A person changing a cell (sheet row, 0-based column)."""
+        self._set(row, col, value)
+        self.generation += 1
+
+    def write(self, changes: Changes, version: str) -> bool:
+        if version != str(self.generation):
+            raise SourceChanged("the log changed since it was read")
+        if not changes and self.formatted:
+            return False
+        if self.busy:
+            raise SourceBusy("the log is open elsewhere")
+        for (row, col), value in changes.cells.items():
+            self._set(row, col, value)
+        self.formatted = True
+        self.generation += 1
+        self.writes += 1
+        return True
+
+    def _set(self, row: int, col: int, value: CellValue) -> None:
+        while len(self.rows) < row:
+            self.rows.append([])
+        cells = self.rows[row - 1]
+        while len(cells) <= col:
+            cells.append(None)
+        cells[col] = value

@@ -1,0 +1,263 @@
+"""The Excel backend: a prospect log in an .xlsx or .xlsm file on disk or a shared drive.
+
+Only three parts of the file can change: the log's worksheet (its managed cells, width of
+new columns, autofilter range and colour rules), the styles part (one date style, one fill
+per flag) and the log's table part, when the log is an Excel table. Every other part is
+carried over as it was. A write goes to a temporary file beside the workbook, which replaces
+the workbook only if nobody saved it or opened it meanwhile; the previous version is kept
+as a backup first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from datetime import datetime
+from pathlib import Path
+
+from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged, SourceError
+from sheets_sync.backends.xlsx.frame import (
+    Area,
+    NewColumn,
+    colour_rules,
+    edit_frame,
+    frame_prefix,
+    highest_priority,
+)
+from sheets_sync.backends.xlsx.package import NotAWorkbook, Package
+from sheets_sync.backends.xlsx.sheet import CellFormats, cell_style, read_cells, splice_cells
+from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
+from sheets_sync.backends.xlsx.tables import table_area, widen_table
+from sheets_sync.core.sync import Changes
+
+COLUMN_WIDTHS = {"next_touch": 16.0, "next_action": 56.0, "follow_up_status": 24.0, "sync_id": 12.0}
+
+
+class XlsxBackend:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        worksheet: str = "Prospects",
+        staff_worksheet: str | None = "Staff",
+        backup_dir: Path | None = None,
+        keep_backups: int = 10,
+    ) -> None:
+        self.path = path
+        self.worksheet = worksheet
+        self.staff_worksheet = staff_worksheet
+        self.backup_dir = backup_dir
+        self.keep_backups = keep_backups
+
+    @property
+    def description(self) -> str:
+        return str(self.path)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def read(self) -> Snapshot:
+        data = self._load()
+        package = self._open(data)
+        formats = CellFormats(
+            date_styles(package.part(package.styles_path) if package.styles_path else None),
+            package.date1904,
+        )
+        log = self._sheet_path(package)
+        rows = read_cells(package.part(log), package.shared_strings, formats)
+        staff_path = package.sheet_path(self.staff_worksheet) if self.staff_worksheet else None
+        staff = (
+            read_cells(package.part(staff_path), package.shared_strings, formats)
+            if staff_path
+            else None
+        )
+        return Snapshot(rows, staff, fingerprint(data), package.date1904)
+
+    def _load(self) -> bytes:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError as exc:
+            raise SourceError(
+                f"{self.path} is not there: check [source].path, or whether the file was moved"
+            ) from exc
+        except PermissionError as exc:
+            raise SourceError(
+                f"{self.path} cannot be read: permission denied for the user running sheets-sync"
+            ) from exc
+        except OSError as exc:
+            raise SourceError(f"{self.path} cannot be read: {exc.strerror}") from exc
+
+    def _open(self, data: bytes) -> Package:
+        try:
+            return Package(data)
+        except NotAWorkbook as exc:
+            raise SourceError(f"{self.path} cannot be read: {exc}") from exc
+
+    def _sheet_path(self, package: Package) -> str:
+        path = package.sheet_path(self.worksheet)
+        if path is None:
+            names = ", ".join(f'"{name}"' for name in package.sheet_names)
+            raise SourceError(
+                f'{self.path} has no worksheet "{self.worksheet}" (it has {names}); '
+                "rename the sheet or set [source].worksheet"
+            )
+        return path
+
+    # --- writing ------------------------------------------------------------------------
+
+    def write(self, changes: Changes, version: str) -> bool:
+        self._refuse_if_open()
+        data = self._load()
+        if fingerprint(data) != version:
+            raise SourceChanged(f"{self.path.name} was saved by someone since it was read")
+        rebuilt = self._rebuild(data, changes)
+        if rebuilt is None:
+            return False
+        temporary = self.path.with_name(f".{self.path.name}.sheets-sync-tmp")
+        try:
+            _write_durably(temporary, rebuilt)
+            os.chmod(temporary, stat.S_IMODE(os.stat(self.path).st_mode))
+            self._keep_backup(data)
+            self._refuse_if_open()
+            if fingerprint(self._load()) != version:
+                raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
+            os.replace(temporary, self.path)
+        except PermissionError as exc:
+            raise SourceBusy(
+                f"{self.path.name} could not be replaced: permission denied (is it open in "
+                "a program that locks it?); the write waits for the next cycle"
+            ) from exc
+        except OSError as exc:
+            raise SourceError(f"{self.path.name} could not be written: {exc.strerror}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        _sync_folder(self.path.parent)
+        return True
+
+    def _rebuild(self, data: bytes, changes: Changes) -> bytes | None:
+        """The new file's bytes, or None when it would be the same workbook."""
+        package = self._open(data)
+        log = self._sheet_path(package)
+        sheet = package.part(log)
+        if package.styles_path is None:
+            raise SourceError(f"{self.path} has no styles part; open and save it in Excel once")
+        styles = ensure_styles(package.part(package.styles_path))
+        shown_as_date = date_styles(package.part(package.styles_path))
+        layout = changes.layout
+        managed = layout.managed
+
+        header_style = cell_style(sheet, layout.header_row, min(layout.staff.values()))
+        new_sheet = splice_cells(
+            sheet,
+            changes.cells,
+            date_style=lambda existing: (
+                existing if existing in shown_as_date else styles.date_style
+            ),
+            new_cell_styles={(layout.header_row, col): header_style for col in layout.new_headers},
+            date1904=package.date1904,
+        )
+        rules = colour_rules(
+            prefix=frame_prefix(sheet),
+            status_col=managed["follow_up_status"],
+            touch_col=managed["next_touch"],
+            coloured_cols=[
+                managed["next_touch"],
+                managed["next_action"],
+                managed["follow_up_status"],
+            ],
+            first_row=layout.first_row,
+            dxf_ids=styles.fills,
+            first_priority=highest_priority(sheet) + 1,
+        )
+        last_col = max(managed.values())
+        new_sheet = edit_frame(
+            new_sheet,
+            used=Area(0, 1, last_col, changes.last_row),
+            new_columns=[
+                NewColumn(col, COLUMN_WIDTHS[field], hidden=field == "sync_id")
+                for field, col in sorted(managed.items(), key=lambda item: item[1])
+                if col in layout.new_headers
+            ],
+            header_row=layout.header_row,
+            log_cols=(min(layout.staff.values()), last_col),
+            rules=rules,
+        )
+        replacements: dict[str, bytes] = {}
+        if new_sheet != sheet:
+            replacements[log] = new_sheet
+        for table in package.tables_of(log):
+            area = table_area(package.part(table))
+            if area.first_row == layout.header_row and area.first_col <= min(layout.staff.values()):
+                widened = widen_table(
+                    package.part(table), last_col=last_col, headers=changes.headers
+                )
+                if widened is not None:
+                    replacements[table] = widened
+        if not replacements:
+            return None
+        if styles.xml is not None:
+            replacements[package.styles_path] = styles.xml
+        return package.rebuilt(replacements)
+
+    # --- the file system ------------------------------------------------------------------
+
+    def lock_files(self) -> list[Path]:
+        """Lock files that say Excel or LibreOffice has the workbook open for editing."""
+        name = self.path.name
+        candidates = {f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#"}
+        return [
+            self.path.with_name(c) for c in sorted(candidates) if self.path.with_name(c).exists()
+        ]
+
+    def _refuse_if_open(self) -> None:
+        locks = self.lock_files()
+        if locks:
+            who = _lock_owner(locks[0])
+            raise SourceBusy(
+                f"{self.path.name} is open for editing{who} (lock file {locks[0].name}); "
+                "nothing was written, and the sync tries again next cycle"
+            )
+
+    def _keep_backup(self, data: bytes) -> None:
+        if self.backup_dir is None:
+            return
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        _write_durably(self.backup_dir / f"{self.path.stem}.{stamp}{self.path.suffix}", data)
+        backups = sorted(self.backup_dir.glob(f"{self.path.stem}.*{self.path.suffix}"))
+        for old in backups[: -self.keep_backups]:
+            old.unlink()
+
+
+def fingerprint(data: bytes) -> str:
+    """The version token: a digest of the file's bytes, so any save by anyone changes it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; Windows has no directory handles for this)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _lock_owner(lock: Path) -> str:
+    """LibreOffice's lock file names who has the file open: `,Name,host,...`."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        fields = lock.read_text(encoding="utf-8").split(",")
+        if len(fields) > 1 and fields[1].strip():
+            return f" by {fields[1].strip()}"
+    return ""

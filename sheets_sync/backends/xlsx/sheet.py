@@ -1,0 +1,348 @@
+"""Streaming read and surgical write of one worksheet part (`xl/worksheets/sheetN.xml`).
+
+The worksheet XML is never rebuilt. Reading walks it once with expat and keeps only cell
+values. Writing walks it again, noting the byte span of each row and of the cells in the
+managed columns, and splices new bytes in at those places: every other byte of the part,
+staff cells, formulas and their cached values included, stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from xml.parsers import expat
+from xml.sax.saxutils import escape
+
+from sheets_sync.core.values import CellValue
+
+_COLUMN = re.compile(rb"[A-Z]+")
+_EPOCH_1900 = datetime(1899, 12, 30)
+_EPOCH_1904 = datetime(1904, 1, 1)
+
+
+def column_letters(index: int) -> str:
+    """0-based column index -> spreadsheet letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_index(letters: str | bytes) -> int:
+    """Spreadsheet letters -> 0-based column index."""
+    if isinstance(letters, str):
+        letters = letters.encode()
+    number = 0
+    for char in letters:
+        number = number * 26 + (char - 64)
+    return number - 1
+
+
+def serial_to_datetime(serial: float, *, date1904: bool) -> datetime:
+    epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
+    return epoch + timedelta(days=serial)
+
+
+def date_to_serial(day: date, *, date1904: bool) -> int:
+    epoch = (_EPOCH_1904 if date1904 else _EPOCH_1900).date()
+    return (day - epoch).days
+
+
+@dataclass(frozen=True)
+class CellFormats:
+    """What the reader needs from the styles part: which cell styles show dates."""
+
+    date_styles: frozenset[int]
+    date1904: bool
+
+
+def read_cells(
+    xml: bytes, shared_strings: Sequence[str], formats: CellFormats
+) -> list[list[CellValue]]:
+    """All cell values of a worksheet, as rows (index 0 is sheet row 1) of columns."""
+    rows: list[list[CellValue]] = []
+    reader = _CellReader(rows, shared_strings, formats)
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.text
+    parser.Parse(xml, True)
+    return rows
+
+
+class _CellReader:
+    def __init__(
+        self, rows: list[list[CellValue]], shared: Sequence[str], formats: CellFormats
+    ) -> None:
+        self.rows = rows
+        self.shared = shared
+        self.formats = formats
+        self.row: list[CellValue] = []
+        self.row_number = 0
+        self.column = -1
+        self.kind = ""
+        self.style = 0
+        self.value: list[str] = []
+        self.in_value = False
+        self.in_phonetic = False
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            ref = attrs.get("r")
+            self.column = _column_of(ref) if ref else self.column + 1
+            self.kind = attrs.get("t", "n")
+            self.style = int(attrs.get("s", 0))
+            self.value = []
+        elif local in ("v", "t") and not self.in_phonetic:
+            self.in_value = True
+        elif local == "rPh":
+            self.in_phonetic = True
+        elif local == "row":
+            number = attrs.get("r")
+            self.row_number = int(number) if number else self.row_number + 1
+            while len(self.rows) < self.row_number:
+                self.rows.append([])
+            self.row = self.rows[self.row_number - 1]
+            self.column = -1
+
+    def text(self, data: str) -> None:
+        if self.in_value:
+            self.value.append(data)
+
+    def end(self, name: str) -> None:
+        local = name.rpartition(":")[2]
+        if local in ("v", "t"):
+            self.in_value = False
+        elif local == "rPh":
+            self.in_phonetic = False
+        elif local == "c":
+            value = self._decode()
+            if value is not None:
+                while len(self.row) < self.column:
+                    self.row.append(None)
+                if len(self.row) == self.column:
+                    self.row.append(value)
+                else:
+                    self.row[self.column] = value
+
+    def _decode(self) -> CellValue:
+        if not self.value:
+            return None
+        raw = "".join(self.value)
+        kind = self.kind
+        if kind == "s":
+            return self.shared[int(raw)]
+        if kind in ("inlineStr", "str", "e"):
+            return unescape_text(raw) if "_x" in raw else raw
+        if kind == "b":
+            return raw.strip() in ("1", "true")
+        if kind == "d":
+            moment = datetime.fromisoformat(raw)
+            return moment.date() if moment.time() == datetime.min.time() else moment
+        number = float(raw)
+        if self.style in self.formats.date_styles:
+            moment = serial_to_datetime(number, date1904=self.formats.date1904)
+            return moment.date() if number.is_integer() else moment
+        return int(number) if number.is_integer() and "E" not in raw.upper() else number
+
+
+def _column_of(ref: str) -> int:
+    match = _COLUMN.match(ref.encode())
+    if match is None:
+        raise ValueError(f"cell reference {ref!r} has no column")
+    return column_index(match.group())
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+@dataclass
+class _RowSpans:
+    number: int
+    start: int  # offset of "<row"
+    start_tag_end: int  # offset just after the start tag's ">"
+    end: int  # offset just after "</row>" or "/>"
+    self_closing: bool
+    close: int = -1  # offset of "</row>" (of the end, for a self-closing row)
+    cells: dict[int, tuple[int, int, bytes]] = field(default_factory=dict)  # col -> span, tag
+
+
+def _scan_spans(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
+    """Byte spans of the given rows and of their cells in the given columns."""
+    found: list[_RowSpans] = []
+    parser = expat.ParserCreate()
+    state: dict[str, int] = {"row": 0, "col": -1, "cell_start": -1}
+    current: list[_RowSpans | None] = [None]
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "row":
+            number = attrs.get("r")
+            state["row"] = int(number) if number else state["row"] + 1
+            state["col"] = -1
+            if state["row"] in rows:
+                begin = parser.CurrentByteIndex
+                tag_end = xml.index(b">", begin) + 1
+                spans = _RowSpans(
+                    state["row"], begin, tag_end, -1, xml[tag_end - 2 : tag_end] == b"/>"
+                )
+                found.append(spans)
+                current[0] = spans
+            else:
+                current[0] = None
+        elif local == "c":
+            ref = attrs.get("r")
+            state["col"] = _column_of(ref) if ref else state["col"] + 1
+            state["cell_start"] = parser.CurrentByteIndex
+
+    def end(name: str) -> None:
+        local = name.rpartition(":")[2]
+        spans = current[0]
+        if spans is None:
+            return
+        here = parser.CurrentByteIndex
+        if local == "c" and state["col"] in columns:
+            begin = state["cell_start"]
+            tag_end = xml.index(b">", begin) + 1
+            self_closing = xml[tag_end - 2 : tag_end] == b"/>"
+            stop = tag_end if self_closing else xml.index(b">", here) + 1
+            spans.cells[state["col"]] = (begin, stop, xml[begin:tag_end])
+        elif local == "row":
+            spans.close = spans.start_tag_end if spans.self_closing else here
+            spans.end = spans.start_tag_end if spans.self_closing else xml.index(b">", here) + 1
+            current[0] = None
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.Parse(xml, True)
+    return found
+
+
+_STYLE = re.compile(rb'\ss="(\d+)"')
+_SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
+
+
+def splice_cells(
+    xml: bytes,
+    writes: Mapping[tuple[int, int], str | date | None],
+    *,
+    date_style: Callable[[int | None], int],
+    new_cell_styles: Mapping[tuple[int, int], int | None],
+    date1904: bool,
+) -> bytes:
+    """The worksheet with the given cells (sheet row, 0-based column) replaced.
+
+    `date_style(existing_style)` names the cell style for a date cell, given the style the
+    cell had (None for a new cell), so staff formatting of a managed cell is kept when it
+    already shows dates. `new_cell_styles` gives cells that do not exist yet a style.
+    """
+    if not writes:
+        return xml
+    by_row: dict[int, dict[int, str | date | None]] = {}
+    for (number, col), value in writes.items():
+        by_row.setdefault(number, {})[col] = value
+    columns = frozenset(col for cells in by_row.values() for col in cells)
+    spans = _scan_spans(xml, columns, frozenset(by_row))
+    missing = set(by_row) - {row.number for row in spans}
+    if missing:
+        raise ValueError(f"rows {sorted(missing)} are not in the worksheet")
+
+    pieces: list[bytes] = []
+    position = 0
+    for row in spans:
+        cells = by_row[row.number]
+        edits: list[tuple[int, int, bytes]] = []  # (start, stop, replacement)
+        for col in sorted(cells):
+            value = cells[col]
+            ref = f"{column_letters(col)}{row.number}"
+            if col in row.cells:
+                begin, stop, tag = row.cells[col]
+                found = _STYLE.search(tag)
+                existing = int(found.group(1)) if found else None
+                edits.append((begin, stop, _cell_xml(ref, value, existing, date_style, date1904)))
+            else:
+                after = _insertion_point(xml, row, col)
+                style = new_cell_styles.get((row.number, col))
+                edits.append((after, after, _cell_xml(ref, value, style, date_style, date1904)))
+        opening = xml[row.start : row.start_tag_end]
+        if row.self_closing:  # <row r="5"/> becomes <row r="5">...</row>
+            opening = opening[:-2].rstrip() + b">"
+            edits.append((row.end, row.end, b"</row>"))
+        pieces += [xml[position : row.start], _widen_spans(opening, cells)]
+        position = row.start_tag_end if not row.self_closing else row.end
+        for begin, stop, replacement in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+            pieces += [xml[position:begin], replacement]
+            position = max(position, stop)
+    pieces.append(xml[position:])
+    return b"".join(pieces)
+
+
+def cell_style(xml: bytes, row: int, col: int) -> int | None:
+    """The style index of one cell, if the cell exists and has one."""
+    for spans in _scan_spans(xml, frozenset([col]), frozenset([row])):
+        if col in spans.cells:
+            match = _STYLE.search(spans.cells[col][2])
+            return int(match.group(1)) if match else None
+    return None
+
+
+def _insertion_point(xml: bytes, row: _RowSpans, col: int) -> int:
+    """Where a new cell in `col` goes: before the row's first cell to its right."""
+    for match in re.finditer(rb"<(?:\w+:)?c[\s>/]", xml[row.start_tag_end : row.close]):
+        begin = row.start_tag_end + match.start()
+        tag_end = xml.index(b">", begin)
+        ref = re.search(rb'\sr="([A-Z]+)\d+"', xml[begin:tag_end])
+        if ref is not None and column_index(ref.group(1)) > col:
+            return begin
+    return row.close
+
+
+def _widen_spans(start_tag: bytes, cells: Iterable[int]) -> bytes:
+    """Keep a row's optional `spans` hint true after cells are added."""
+    match = _SPANS.search(start_tag)
+    if match is None:
+        return start_tag
+    low, high = int(match.group(1)), int(match.group(2))
+    columns = [col + 1 for col in cells]
+    low, high = min([low, *columns]), max([high, *columns])
+    return start_tag[: match.start()] + f' spans="{low}:{high}"'.encode() + start_tag[match.end() :]
+
+
+def _cell_xml(
+    ref: str,
+    value: str | date | None,
+    existing_style: int | None,
+    date_style: Callable[[int | None], int],
+    date1904: bool,
+) -> bytes:
+    style = f' s="{existing_style}"' if existing_style is not None else ""
+    if value is None:
+        return f'<c r="{ref}"{style}/>'.encode()
+    if isinstance(value, date):
+        serial = date_to_serial(value, date1904=date1904)
+        return f'<c r="{ref}" s="{date_style(existing_style)}"><v>{serial}</v></c>'.encode()
+    text = _xml_text(value)
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'.encode()
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_ESCAPED = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def _xml_text(value: str) -> str:
+    """Text as XML character data; characters XML 1.0 cannot carry become `_xHHHH_`."""
+    value = _ESCAPED.sub(lambda match: "_x005F" + match.group(), value)
+    value = _CONTROL.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
+    return escape(value)
+
+
+def unescape_text(text: str) -> str:
+    """Undo the `_xHHHH_` escapes Excel writes for characters XML cannot hold."""
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)

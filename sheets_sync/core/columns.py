@@ -1,0 +1,113 @@
+"""Finding the log's header row and its columns (SPEC §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sheets_sync.core.values import CellValue, normalise_header, read_text
+
+HEADER_SEARCH_ROWS = 20
+
+# Staff columns: read, never written. The first name is the default header.
+STAFF_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "name": ("Name", "Patient", "Prospect", "Patient name", "Full name"),
+    "owner": ("Owner", "Assigned to", "Coordinator", "Staff"),
+    "consultation_date": (
+        "Consultation date",
+        "Consult date",
+        "Consultation",
+        "First contact",
+        "Enquiry date",
+    ),
+    "status": ("Status", "Stage"),
+    "last_touch": ("Last touch", "Last contact", "Last contacted", "Last follow-up"),
+    "touches": ("Touches", "Touch count", "Follow-ups done"),
+    "snooze_until": ("Snooze until", "Hold until", "Next touch override"),
+    "value": ("Value", "Estimated value", "Est. value", "Quote"),
+    "plan": ("Plan",),
+    "procedure": ("Procedure", "Interest", "Treatment"),
+    "phone": ("Phone", "Mobile"),
+    "email": ("Email",),
+    "notes": ("Notes",),
+}
+REQUIRED = ("name", "owner", "consultation_date")
+
+# Managed columns: the daemon's own, created right of the last used column when missing.
+MANAGED_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "next_touch": ("Next touch",),
+    "next_action": ("Next action",),
+    "follow_up_status": ("Follow-up status",),
+    "sync_id": ("Sync ID",),
+}
+
+
+class HeaderNotFound(ValueError):
+    """No row near the top names the required columns."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the log's columns are. Columns are 0-based; `header_row` is the sheet's row number."""
+
+    header_row: int
+    staff: Mapping[str, int]
+    managed: Mapping[str, int]
+    new_headers: Mapping[int, str]  # managed columns to create: column -> header text
+
+    @property
+    def first_row(self) -> int:
+        return self.header_row + 1
+
+
+def find_layout(
+    rows: Sequence[Sequence[CellValue]], extra_names: Mapping[str, Sequence[str]] = {}
+) -> Layout:
+    """The header row (the first of the top 20 holding the required headers) and its columns."""
+    known = {
+        field: {normalise_header(name) for name in (*names, *extra_names.get(field, ()))}
+        for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
+    }
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        found: dict[str, int] = {}
+        for col, cell in enumerate(row):
+            header = normalise_header(cell)
+            for field, names in known.items():
+                if header in names and field not in found:
+                    found[field] = col
+                    break
+        if all(field in found for field in REQUIRED):
+            return _layout(index + 1, found, rows, extra_names)
+    wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
+    raise HeaderNotFound(
+        f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
+        "(or their aliases); add them, or name yours in the config's [columns]"
+    )
+
+
+def _layout(
+    header_row: int,
+    found: dict[str, int],
+    rows: Sequence[Sequence[CellValue]],
+    extra_names: Mapping[str, Sequence[str]],
+) -> Layout:
+    last_used = max(
+        (col for row in rows for col, cell in enumerate(row) if read_text(cell)), default=-1
+    )
+    managed: dict[str, int] = {}
+    new_headers: dict[int, str] = {}
+    for field, names in MANAGED_COLUMNS.items():
+        if field in found:
+            managed[field] = found.pop(field)
+        else:
+            last_used += 1
+            managed[field] = last_used
+            new_headers[last_used] = (extra_names.get(field) or names)[0]
+    return Layout(header_row, found, managed, new_headers)
+
+
+def header_texts(rows: Sequence[Sequence[CellValue]], layout: Layout) -> dict[int, str]:
+    """The header row's text by column, with the headers about to be created."""
+    row = rows[layout.header_row - 1] if len(rows) >= layout.header_row else []
+    texts = {col: read_text(cell) for col, cell in enumerate(row) if read_text(cell)}
+    return {**texts, **layout.new_headers}

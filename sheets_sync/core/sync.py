@@ -1,0 +1,221 @@
+"""One sync, decided: every row's follow-up, and the managed cells that must change.
+
+Staff cells are never among the changes. A managed cell a person typed into is kept as
+typed, and its row is flagged `CHECK DATA` instead (SPEC §2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sheets_sync.core.columns import Layout, header_texts
+from sheets_sync.core.rule import Decision, Flag, Prospect, Settings, decide
+from sheets_sync.core.values import CellValue, DateOrder, Unreadable, read_date, read_text
+
+CellWrite = str | date | None
+MANAGED_LABELS = {
+    "next_touch": "Next touch",
+    "next_action": "Next action",
+    "follow_up_status": "Follow-up status",
+}
+_FLAG_TEXT = re.compile(r"^(OVERDUE \d+d|DUE TODAY|UPCOMING|NURTURE|CLOSED: .+|CHECK DATA: .+)$")
+
+
+@dataclass(frozen=True)
+class Managed:
+    """What the daemon keeps in a row's managed cells, as text for remembering and comparing."""
+
+    next_touch: str  # ISO date or ""
+    next_action: str
+    follow_up_status: str
+
+    def cells(self) -> dict[str, CellWrite]:
+        touch = date.fromisoformat(self.next_touch) if self.next_touch else None
+        return {
+            "next_touch": touch,
+            "next_action": self.next_action or None,
+            "follow_up_status": self.follow_up_status or None,
+        }
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One prospect row after the rule: its identity, its staff cells and its decision."""
+
+    row: int
+    sync_id: str
+    prospect: Prospect
+    decision: Decision
+    remembered: Managed  # what to remember as written, for telling typed values apart
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The managed cells to write in one cycle, and what a backend needs to lay them out."""
+
+    layout: Layout
+    cells: Mapping[tuple[int, int], CellWrite]  # (sheet row, 0-based column) -> value
+    headers: Mapping[int, str]  # the header row's text by column, after the write
+    last_row: int  # the log's last row
+
+    def __bool__(self) -> bool:
+        return bool(self.cells)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    rows: tuple[RowResult, ...]
+    changes: Changes
+
+
+def plan_sync(
+    rows: Sequence[Sequence[CellValue]],
+    layout: Layout,
+    today: date,
+    settings: Settings,
+    *,
+    remembered: Mapping[str, Managed],
+    new_id: Callable[[], str],
+    date1904: bool = False,
+) -> SyncPlan:
+    """Decide every prospect row below the header, and the managed cells that must change.
+
+    `remembered` is what earlier cycles wrote, by Sync ID; `new_id` makes a fresh Sync ID.
+    """
+    cells: dict[tuple[int, int], CellWrite] = {
+        (layout.header_row, col): text for col, text in layout.new_headers.items()
+    }
+    results: list[RowResult] = []
+    seen_ids: set[str] = set()
+    taken_ids = {
+        read_text(row[layout.managed["sync_id"]])
+        for row in rows
+        if len(row) > layout.managed["sync_id"]
+    }
+    last_row = layout.header_row
+    for number in range(layout.first_row, len(rows) + 1):
+        row = rows[number - 1]
+        staff = {field: _cell(row, col) for field, col in layout.staff.items()}
+        now = {field: _cell(row, col) for field, col in layout.managed.items()}
+        if not any(read_text(value) for value in staff.values()):
+            _clear_leftovers(number, now, layout, remembered, cells, date1904)
+            continue
+        last_row = number
+
+        sync_id = read_text(now["sync_id"])
+        if not sync_id or sync_id in seen_ids:  # new row, or a copy of another row
+            sync_id = _fresh_id(new_id, taken_ids)
+            cells[(number, layout.managed["sync_id"])] = sync_id
+        seen_ids.add(sync_id)
+
+        prospect = Prospect(number, staff)
+        decision = decide(prospect, today, settings, date1904=date1904)
+        memory = remembered.get(sync_id)
+        typed = [
+            field for field in MANAGED_LABELS if not _is_ours(field, now[field], memory, date1904)
+        ]
+        wanted = _managed(decision)
+        if typed:
+            decision = _typed_by_hand(decision, typed)
+            wanted = _managed(decision)
+        for field, value in wanted.cells().items():
+            if field in typed:
+                continue
+            if _comparable(now[field], date1904) != _comparable(value, date1904):
+                cells[(number, layout.managed[field])] = value
+        results.append(
+            RowResult(number, sync_id, prospect, decision, _remember(wanted, memory, typed))
+        )
+
+    headers = header_texts(rows, layout)
+    return SyncPlan(tuple(results), Changes(layout, cells, headers, last_row))
+
+
+def _cell(row: Sequence[CellValue], col: int) -> CellValue:
+    return row[col] if col < len(row) else None
+
+
+def _fresh_id(new_id: Callable[[], str], taken: set[str]) -> str:
+    while (candidate := new_id()) in taken:
+        pass
+    taken.add(candidate)
+    return candidate
+
+
+def _managed(decision: Decision) -> Managed:
+    touch = decision.next_touch.isoformat() if decision.next_touch else ""
+    return Managed(touch, decision.next_action, decision.status_text)
+
+
+def _typed_by_hand(decision: Decision, typed: Sequence[str]) -> Decision:
+    names = " and ".join(f'"{MANAGED_LABELS[field]}"' for field in typed)
+    reason = f"{names} typed by hand; move it to a staff column and clear the cell to resume"
+    return replace(
+        decision,
+        flag=Flag.CHECK_DATA,
+        status_text=f"CHECK DATA: {reason}",
+        next_touch=None,
+        step=None,
+        plan=None,
+        days_overdue=0,
+    )
+
+
+def _remember(wanted: Managed, memory: Managed | None, typed: Sequence[str]) -> Managed:
+    """What we wrote: for a typed cell, what we had written before the person typed."""
+    if not typed:
+        return wanted
+    old = memory or Managed("", "", "")
+    return Managed(*(getattr(old if field in typed else wanted, field) for field in MANAGED_LABELS))
+
+
+def _is_ours(field: str, value: CellValue, memory: Managed | None, date1904: bool) -> bool:
+    """Whether a managed cell holds what the daemon wrote, not something a person typed."""
+    text = _comparable(value, date1904)
+    if not text:
+        return True
+    if memory is not None:
+        return bool(text == getattr(memory, field))
+    # No memory of this row (first sync, or a lost state folder): judge by its shape.
+    if field == "next_touch":
+        return _as_date(value, date1904) is not None
+    if field == "next_action":
+        return text.startswith("Step ") or text == "Newsletter only"
+    return _FLAG_TEXT.match(text) is not None
+
+
+def _as_date(value: CellValue, date1904: bool) -> date | None:
+    if isinstance(value, str):
+        return None
+    try:  # a date cell or a serial number: the date order plays no part
+        return read_date(value, DateOrder.DMY, date1904=date1904)
+    except Unreadable:
+        return None
+
+
+def _comparable(value: CellValue, date1904: bool) -> str:
+    """A managed cell as text: dates (and serial numbers) as ISO, the rest as read."""
+    if value is None or isinstance(value, str):
+        return (value or "").strip()
+    day = _as_date(value, date1904)
+    return day.isoformat() if day else read_text(value)
+
+
+def _clear_leftovers(
+    number: int,
+    now: Mapping[str, CellValue],
+    layout: Layout,
+    remembered: Mapping[str, Managed],
+    cells: dict[tuple[int, int], CellWrite],
+    date1904: bool,
+) -> None:
+    """A row whose staff cells were emptied loses the daemon's values, not a person's."""
+    memory = remembered.get(read_text(now["sync_id"]))
+    for field in (*MANAGED_LABELS, "sync_id"):
+        if now[field] is None:
+            continue
+        if field == "sync_id" or _is_ours(field, now[field], memory, date1904):
+            cells[(number, layout.managed[field])] = None

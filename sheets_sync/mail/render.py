@@ -1,0 +1,347 @@
+"""Digest -> email: the owner's morning list and the manager's summary (SPEC §5).
+
+Pure: no clock, no environment, no files. Date and Message-ID are left to the delivery,
+which sets them at send time. Every sheet value is escaped in the HTML part and cleaned of
+control characters before it goes into a header.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import default
+from html import escape
+from urllib.parse import quote
+
+from sheets_sync.core.digest import DigestLine, ManagerSummary, OwnerCount, OwnerDigest, RowNote
+
+# Fixed English names rather than strftime("%a"), which follows the machine's locale.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_NO_ADDRESS = "no email address"
+_NO_OWNERS = "No owners have follow-ups."
+
+_OVERDUE_COLOUR = "#b42318"
+_DUE_TODAY_COLOUR = "#b54708"
+_MUTED_COLOUR = "#667085"
+
+_Detail = tuple[str, str, str | None]  # label, text, link target (None: plain text)
+
+
+def render_owner_digest(digest: OwnerDigest, *, clinic: str, sender: str) -> EmailMessage:
+    """One owner's morning email: overdue first, then due today, in the order given."""
+    subject = "Follow-ups for {}: {}".format(
+        _day(digest.day),
+        _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
+    )
+    return _message(
+        subject=subject,
+        sender=Address(_header_safe(clinic), addr_spec=sender),
+        recipient=Address(_header_safe(digest.owner), addr_spec=digest.address),
+        text=_owner_text(digest, clinic),
+        html=_owner_html(digest, clinic, subject),
+    )
+
+
+def render_manager_summary(summary: ManagerSummary, *, sender: str) -> EmailMessage:
+    """The manager's summary: counts per owner, rows to check, due rows nobody receives."""
+    subject = "Follow-up summary for {}: {}".format(
+        _day(summary.day),
+        _tally(
+            (sum(count.overdue for count in summary.owners), "overdue"),
+            (sum(count.due_today for count in summary.owners), "due today"),
+            (len(summary.check_data), "to check"),
+        ),
+    )
+    return _message(
+        subject=subject,
+        sender=Address(_header_safe(summary.clinic), addr_spec=sender),
+        recipient=Address(addr_spec=summary.address),
+        text=_manager_text(summary),
+        html=_manager_html(summary, subject),
+    )
+
+
+def _message(
+    *, subject: str, sender: Address, recipient: Address, text: str, html: str
+) -> EmailMessage:
+    message = EmailMessage(policy=default)
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = recipient
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+# Words shared by both parts
+
+
+def _tally(*counts: tuple[int, str]) -> str:
+    said = [f"{number} {words}" for number, words in counts if number]
+    return ", ".join(said) or "nothing due"
+
+
+def _day(day: date) -> str:
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
+def _days_ago(days: int) -> str:
+    if days == 0:
+        return "today"
+    return "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def _money(value: Decimal) -> str:
+    # "f" keeps the sheet's own decimals and never falls into exponent form (1.2E+4).
+    return f"{value:,f}"
+
+
+def _header_safe(text: str) -> str:
+    """Sheet text fit for a display name: control characters (CR and LF among them) become
+    spaces, so a cell can never start a header of its own."""
+    spaced = "".join(
+        " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char for char in text
+    )
+    return " ".join(spaced.split())
+
+
+def _tel_link(phone: str) -> str | None:
+    dialable = "".join(char for char in phone if char.isdigit() or char == "+")
+    return f"tel:{dialable}" if any(char.isdigit() for char in dialable) else None
+
+
+def _mailto_link(email: str) -> str | None:
+    # Quoted, so a cell like "a@b.com?bcc=x@y" cannot prefill the staff's mail client.
+    return f"mailto:{quote(email.strip(), safe='@')}" if "@" in email else None
+
+
+def _details(line: DigestLine) -> list[_Detail]:
+    """The facts under a prospect's name; empty cells are left out."""
+    details: list[_Detail] = [
+        ("Phone", line.phone, _tel_link(line.phone)),
+        ("Email", line.email, _mailto_link(line.email)),
+        ("Procedure", line.procedure, None),
+        ("Value", _money(line.value) if line.value is not None else "", None),
+        ("Consultation", _days_ago(line.days_since_consultation), None),
+        ("Last touch", _day(line.last_touch) if line.last_touch else "never", None),
+        ("Row", str(line.row), None),
+    ]
+    return [(label, text, link) for label, text, link in details if text.strip()]
+
+
+def _unaddressed_by_owner(summary: ManagerSummary) -> dict[str, list[DigestLine]]:
+    owner_of_row = {note.row: note.owner for note in summary.unaddressed}
+    by_owner: dict[str, list[DigestLine]] = {}
+    for line in summary.unaddressed_lines:
+        owner = owner_of_row.get(line.row) or "no owner named"
+        by_owner.setdefault(owner, []).append(line)
+    return by_owner
+
+
+def _owner_label(count: OwnerCount) -> str:
+    return f"{count.owner} <{count.address}>" if count.address else f"{count.owner} ({_NO_ADDRESS})"
+
+
+def _counts_text(count: OwnerCount) -> str:
+    return f"{count.overdue} overdue, {count.due_today} due today, {count.upcoming} upcoming"
+
+
+def _note_text(note: RowNote) -> str:
+    return f"Row {note.row}, {note.name} ({note.owner}): {note.reason}"
+
+
+# Plain text part
+
+
+def _owner_text(digest: OwnerDigest, clinic: str) -> str:
+    return _join_text(
+        [
+            f"Hello {digest.owner},",
+            f"Your follow-ups for {_day(digest.day)}.",
+            *_section_text("Overdue", digest.overdue),
+            *_section_text("Due today", digest.due_today),
+            f"Sent by sheets-sync for {clinic}.",
+        ]
+    )
+
+
+def _manager_text(summary: ManagerSummary) -> str:
+    owners = "\n".join(
+        f"- {_owner_label(count)}: {_counts_text(count)}" for count in summary.owners
+    )
+    blocks = [
+        f"Follow-up summary for {_day(summary.day)} at {summary.clinic}.",
+        f"{_underlined('Owners')}\n{owners}" if summary.owners else _NO_OWNERS,
+    ]
+    if summary.check_data:
+        notes = "\n".join(f"- {_note_text(note)}" for note in summary.check_data)
+        blocks.append(f"{_underlined('Rows to check (CHECK DATA)')}\n{notes}")
+    for owner, lines in _unaddressed_by_owner(summary).items():
+        blocks += _section_text(f"Due for {owner}, who has {_NO_ADDRESS}", lines)
+    blocks.append("Sent by sheets-sync.")
+    return _join_text(blocks)
+
+
+def _section_text(title: str, lines: Sequence[DigestLine]) -> list[str]:
+    if not lines:
+        return []
+    return [_underlined(f"{title} ({len(lines)})"), *(_line_text(line) for line in lines)]
+
+
+def _underlined(title: str) -> str:
+    return f"{title}\n{'=' * len(title)}"
+
+
+def _line_text(line: DigestLine) -> str:
+    text = [f"- {line.name} · {line.status_text}", f"  {line.next_action}"]
+    text += [f"  {label}: {value}" for label, value, _ in _details(line)]
+    if line.link:
+        text.append(f"  Open row: {line.link}")
+    return "\n".join(text)
+
+
+def _join_text(blocks: Iterable[str]) -> str:
+    return "\n\n".join(blocks) + "\n"
+
+
+# HTML part: inline styles only (mail clients drop <style>), one column, readable at 375px.
+
+
+def _owner_html(digest: OwnerDigest, clinic: str, subject: str) -> str:
+    return _page(
+        subject,
+        [
+            _heading(f"Follow-ups for {_day(digest.day)}"),
+            _paragraph(f"Hello {digest.owner}, here is your list for today."),
+            _section_html("Overdue", digest.overdue),
+            _section_html("Due today", digest.due_today),
+            _footer(f"Sent by sheets-sync for {clinic}."),
+        ],
+    )
+
+
+def _manager_html(summary: ManagerSummary, subject: str) -> str:
+    parts = [
+        _heading(f"Follow-up summary for {_day(summary.day)}"),
+        _paragraph(summary.clinic),
+        _owners_table(summary.owners),
+    ]
+    if summary.check_data:
+        parts += [_subheading("Rows to check (CHECK DATA)"), _notes_list(summary.check_data)]
+    for owner, lines in _unaddressed_by_owner(summary).items():
+        parts.append(_section_html(f"Due for {owner}, who has {_NO_ADDRESS}", lines))
+    parts.append(_footer("Sent by sheets-sync."))
+    return _page(subject, parts)
+
+
+def _page(title: str, parts: Iterable[str]) -> str:
+    body = "\n".join(part for part in parts if part)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n</head>\n"
+        '<body style="margin:0;padding:0;background:#f2f4f7;">\n'
+        '<div style="max-width:640px;margin:0 auto;padding:16px;'
+        "font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.45;"
+        'color:#101828;">\n'
+        f"{body}\n</div>\n</body>\n</html>\n"
+    )
+
+
+def _heading(text: str) -> str:
+    return f'<h1 style="font-size:20px;margin:0 0 8px;">{escape(text)}</h1>'
+
+
+def _subheading(text: str) -> str:
+    return f'<h2 style="font-size:16px;margin:20px 0 8px;">{escape(text)}</h2>'
+
+
+def _paragraph(text: str) -> str:
+    return f'<p style="margin:0 0 12px;">{escape(text)}</p>'
+
+
+def _footer(text: str) -> str:
+    return f'<p style="margin:24px 0 0;font-size:12px;color:{_MUTED_COLOUR};">{escape(text)}</p>'
+
+
+def _link(target: str, text: str) -> str:
+    return f'<a href="{escape(target)}" style="color:#1849a9;">{escape(text)}</a>'
+
+
+def _section_html(title: str, lines: Sequence[DigestLine]) -> str:
+    if not lines:
+        return ""
+    blocks = "\n".join(_line_html(line) for line in lines)
+    return f"{_subheading(f'{title} ({len(lines)})')}\n{blocks}"
+
+
+def _line_html(line: DigestLine) -> str:
+    colour = _OVERDUE_COLOUR if line.days_overdue > 0 else _DUE_TODAY_COLOUR
+    rows = "".join(_detail_row(detail) for detail in _details(line))
+    open_row = f'<p style="margin:8px 0 0;">{_link(line.link, "Open row")}</p>' if line.link else ""
+    return (
+        '<div style="margin:0 0 12px;padding:12px;background:#ffffff;'
+        f'border-left:4px solid {colour};border-radius:4px;">'
+        f'<div style="font-size:16px;font-weight:bold;">{escape(line.name)} '
+        f'<span style="font-size:12px;color:{colour};white-space:nowrap;">'
+        f"{escape(line.status_text)}</span></div>"
+        f'<div style="margin:4px 0 8px;">{escape(line.next_action)}</div>'
+        '<table role="presentation" style="width:100%;border-collapse:collapse;font-size:14px;">'
+        f"{rows}</table>{open_row}</div>"
+    )
+
+
+def _detail_row(detail: _Detail) -> str:
+    label, text, target = detail
+    value = _link(target, text) if target else escape(text)
+    return (
+        f'<tr><td style="width:1%;padding:2px 12px 2px 0;color:{_MUTED_COLOUR};'
+        f'vertical-align:top;white-space:nowrap;">{escape(label)}</td>'
+        f'<td style="padding:2px 0;word-break:break-word;">{value}</td></tr>'
+    )
+
+
+def _owners_table(owners: Sequence[OwnerCount]) -> str:
+    if not owners:
+        return _paragraph(_NO_OWNERS)
+    cell = "padding:6px 8px;border-bottom:1px solid #eaecf0;"
+    number = f"{cell}text-align:right;"
+    header = "".join(
+        f'<th style="{style}">{heading}</th>'
+        for heading, style in (
+            ("Owner", f"{cell}text-align:left;"),
+            ("Overdue", number),
+            ("Due today", number),
+            ("Upcoming", number),
+        )
+    )
+    rows = "".join(
+        f'<tr><td style="{cell}">{escape(count.owner)}<br>'
+        f'<span style="font-size:12px;color:{_address_colour(count)};">'
+        f"{escape(count.address or _NO_ADDRESS)}</span></td>"
+        f'<td style="{number}">{count.overdue}</td>'
+        f'<td style="{number}">{count.due_today}</td>'
+        f'<td style="{number}">{count.upcoming}</td></tr>'
+        for count in owners
+    )
+    return (
+        '<table role="presentation" style="width:100%;border-collapse:collapse;'
+        f'background:#ffffff;font-size:14px;"><tr>{header}</tr>{rows}</table>'
+    )
+
+
+def _address_colour(count: OwnerCount) -> str:
+    return _MUTED_COLOUR if count.address else _OVERDUE_COLOUR
+
+
+def _notes_list(notes: Sequence[RowNote]) -> str:
+    items = "".join(
+        f'<li style="margin:0 0 4px;">{escape(_note_text(note))}</li>' for note in notes
+    )
+    return f'<ul style="margin:0;padding-left:20px;">{items}</ul>'

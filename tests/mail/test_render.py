@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+import pytest
+
+from sheets_sync.core.digest import DigestLine, ManagerSummary, OwnerCount, OwnerDigest, RowNote
+from sheets_sync.mail.render import render_manager_summary, render_owner_digest
+
+TUESDAY = date(2026, 11, 24)
+SENDER = "followups@northside.example"
+
+
+def line(**changes: Any) -> DigestLine:
+    """A due-today prospect with every field filled; override what the test is about."""
+    prospect = DigestLine(
+        row=14,
+        name="Jane Doe",
+        phone="+44 (0)7700 900-123",
+        email="jane@example.com",
+        procedure="Rhinoplasty",
+        value=Decimal("12500"),
+        next_action="Step 2/7 · Call · Follow-up call: ask about dates",
+        status_text="DUE TODAY",
+        days_overdue=0,
+        days_since_consultation=12,
+        last_touch=date(2026, 11, 17),
+        link=None,
+    )
+    return replace(prospect, **changes)
+
+
+def overdue(days: int, **changes: Any) -> DigestLine:
+    return line(status_text=f"OVERDUE {days}d", days_overdue=days, **changes)
+
+
+def digest(
+    overdue_lines: tuple[DigestLine, ...] = (),
+    due_lines: tuple[DigestLine, ...] = (),
+    *,
+    owner: str = "Anna",
+) -> OwnerDigest:
+    return OwnerDigest(
+        day=TUESDAY,
+        owner=owner,
+        address="anna@northside.example",
+        overdue=overdue_lines,
+        due_today=due_lines,
+    )
+
+
+def render(owner_digest: OwnerDigest) -> EmailMessage:
+    return render_owner_digest(owner_digest, clinic="Northside Clinic", sender=SENDER)
+
+
+def reparsed(message: EmailMessage) -> EmailMessage:
+    parsed = message_from_bytes(message.as_bytes(), policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def plain(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+@pytest.mark.parametrize(
+    ("overdue_count", "due_count", "subject"),
+    [
+        (3, 5, "Follow-ups for Tue 24 Nov: 3 overdue, 5 due today"),
+        (0, 2, "Follow-ups for Tue 24 Nov: 2 due today"),
+        (1, 0, "Follow-ups for Tue 24 Nov: 1 overdue"),
+    ],
+)
+def test_subject_counts_what_is_due_and_leaves_out_zeros(
+    overdue_count: int, due_count: int, subject: str
+) -> None:
+    message = render(digest((overdue(2),) * overdue_count, (line(),) * due_count))
+
+    assert message["Subject"] == subject
+
+
+def test_both_parts_are_present_and_addresses_are_set() -> None:
+    message = reparsed(render(digest(due_lines=(line(),))))
+
+    assert message.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in message.iter_parts()] == [
+        "text/plain",
+        "text/html",
+    ]
+    assert message["To"].addresses[0].display_name == "Anna"
+    assert message["To"].addresses[0].addr_spec == "anna@northside.example"
+    assert message["From"].addresses[0].display_name == "Northside Clinic"
+    assert message["From"].addresses[0].addr_spec == SENDER
+
+
+def test_date_and_message_id_are_left_to_the_delivery() -> None:
+    message = render(digest(due_lines=(line(),)))
+
+    assert message["Date"] is None
+    assert message["Message-ID"] is None
+
+
+def test_plain_text_holds_every_detail_of_a_prospect() -> None:
+    prospect = overdue(3, link="https://sheets.example/row/14", value=Decimal("1234567.50"))
+
+    text = plain(render(digest((prospect,))))
+
+    for expected in (
+        "Jane Doe · OVERDUE 3d",
+        "Step 2/7 · Call · Follow-up call: ask about dates",
+        "Phone: +44 (0)7700 900-123",
+        "Email: jane@example.com",
+        "Procedure: Rhinoplasty",
+        "Value: 1,234,567.50",
+        "Consultation: 12 days ago",
+        "Last touch: Tue 17 Nov",
+        "Row: 14",
+        "Open row: https://sheets.example/row/14",
+    ):
+        assert expected in text
+
+
+def test_overdue_comes_before_due_today_in_the_given_order() -> None:
+    message = render(
+        digest(
+            (overdue(5, name="Most overdue"), overdue(1, name="Less overdue")),
+            (line(name="Due now"),),
+        )
+    )
+
+    for text in (plain(message), html(message)):
+        positions = [text.index(name) for name in ("Most overdue", "Less overdue", "Due now")]
+        assert positions == sorted(positions)
+        assert text.index("Overdue (2)") < text.index("Due today (1)")
+
+
+def test_empty_cells_are_left_out_and_a_missing_touch_reads_never() -> None:
+    prospect = line(phone="", email="", procedure="", value=None, last_touch=None)
+
+    text = plain(render(digest(due_lines=(prospect,))))
+
+    assert "Last touch: never" in text
+    for label in ("Phone:", "Email:", "Procedure:", "Value:", "Open row"):
+        assert label not in text
+
+
+def test_html_links_phone_email_and_row() -> None:
+    prospect = line(link="https://sheets.example/d/1/edit#gid=0&range=A14")
+
+    page = html(render(digest(due_lines=(prospect,))))
+
+    assert 'href="tel:+4407700900123"' in page
+    assert 'href="mailto:jane@example.com"' in page
+    assert 'href="https://sheets.example/d/1/edit#gid=0&amp;range=A14"' in page
+    assert ">Open row</a>" in page
+
+
+def test_mailto_link_cannot_carry_extra_recipients() -> None:
+    page = html(render(digest(due_lines=(line(email="jane@example.com?bcc=evil@x.example"),))))
+
+    assert 'href="mailto:jane@example.com%3Fbcc%3Devil@x.example"' in page
+
+
+def test_values_without_digits_or_at_sign_are_shown_but_not_linked() -> None:
+    page = html(render(digest(due_lines=(line(phone="ask reception", email="n/a"),))))
+
+    assert "ask reception" in page
+    assert "n/a" in page
+    assert "tel:" not in page
+    assert "mailto:" not in page
+
+
+@pytest.mark.parametrize("name", ["<script>alert(1)</script>", 'Tom & "Jerry"'])
+def test_every_sheet_value_is_escaped_in_html(name: str) -> None:
+    prospect = line(
+        name=name,
+        phone=name,
+        email=f"{name}@example.com",
+        procedure=name,
+        next_action=name,
+        status_text=name,
+        link=f"https://sheets.example/?q={name}",
+    )
+
+    page = html(render(digest((prospect,), owner=name)))
+
+    assert "<script>" not in page
+    assert 'Tom & "Jerry"' not in page
+    assert '"Jerry"' not in page
+
+
+def test_a_display_name_cannot_add_a_header() -> None:
+    raw = render(digest(due_lines=(line(),), owner="Anna\r\nBcc: evil@example.com")).as_bytes()
+
+    message = message_from_bytes(raw, policy=default)
+
+    headers = raw.split(b"\n\n", 1)[0]
+    assert message["Bcc"] is None
+    assert b"\nBcc:" not in headers
+    assert [address.addr_spec for address in message["To"].addresses] == ["anna@northside.example"]
+
+
+def manager_summary(**changes: Any) -> ManagerSummary:
+    summary = ManagerSummary(
+        day=TUESDAY,
+        clinic="Northside Clinic",
+        address="manager@northside.example",
+        owners=(
+            OwnerCount("Anna", "anna@northside.example", overdue=9, due_today=7, upcoming=4),
+            OwnerCount("Bob", None, overdue=3, due_today=1, upcoming=0),
+        ),
+        check_data=(
+            RowNote(30, "Sam Smith", "Anna", "consultation date 31/02 is not a date"),
+            RowNote(41, "Kim Lee", "Anna", "value 'lots' is not an amount"),
+            RowNote(52, "Ola Berg", "", "no owner"),
+        ),
+        unaddressed=(RowNote(61, "Lee Park", "Bob", "Bob has no email address"),),
+        unaddressed_lines=(overdue(4, row=61, name="Lee Park", phone="0161 496 0000"),),
+    )
+    return replace(summary, **changes)
+
+
+def test_manager_subject_totals_every_owner_and_the_rows_to_check() -> None:
+    message = render_manager_summary(manager_summary(), sender=SENDER)
+
+    assert (
+        message["Subject"]
+        == "Follow-up summary for Tue 24 Nov: 12 overdue, 8 due today, 3 to check"
+    )
+
+
+def test_manager_subject_when_nothing_is_due() -> None:
+    message = render_manager_summary(
+        manager_summary(owners=(), check_data=(), unaddressed=(), unaddressed_lines=()),
+        sender=SENDER,
+    )
+
+    assert message["Subject"] == "Follow-up summary for Tue 24 Nov: nothing due"
+
+
+def test_manager_summary_counts_owners_and_marks_missing_addresses() -> None:
+    message = reparsed(render_manager_summary(manager_summary(), sender=SENDER))
+
+    assert message["To"].addresses[0].addr_spec == "manager@northside.example"
+    text = plain(message)
+    assert "Anna <anna@northside.example>: 9 overdue, 7 due today, 4 upcoming" in text
+    assert "Bob (no email address): 3 overdue, 1 due today, 0 upcoming" in text
+    assert "no email address" in html(message)
+
+
+def test_manager_summary_lists_rows_to_check_with_row_and_reason() -> None:
+    message = render_manager_summary(manager_summary(), sender=SENDER)
+
+    text = plain(message)
+    assert "Row 30, Sam Smith (Anna): consultation date 31/02 is not a date" in text
+    assert "Row 41, Kim Lee (Anna): value 'lots' is not an amount" in text
+    assert "Row 41, Kim Lee (Anna): value &#x27;lots&#x27; is not an amount" in html(message)
+
+
+def test_manager_summary_gives_full_details_of_rows_nobody_receives() -> None:
+    message = render_manager_summary(manager_summary(), sender=SENDER)
+
+    for text in (plain(message), html(message)):
+        assert "Due for Bob, who has no email address (1)" in text
+        assert "Lee Park" in text
+        assert "0161 496 0000" in text
+        assert "OVERDUE 4d" in text
+    assert 'href="tel:01614960000"' in html(message)
+
+
+def test_manager_summary_escapes_sheet_values() -> None:
+    evil = "<script>alert(1)</script>"
+    summary = manager_summary(
+        owners=(OwnerCount(evil, None, 1, 0, 0),),
+        check_data=(RowNote(3, evil, evil, evil),),
+        unaddressed=(RowNote(4, evil, evil, evil),),
+        unaddressed_lines=(overdue(1, row=4, name=evil),),
+    )
+
+    page = html(render_manager_summary(summary, sender=SENDER))
+
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
