@@ -1,8 +1,15 @@
-"""Reading staff cells: dates, money, counts, status words and plain text (SPEC §2)."""
+"""Reading staff cells: dates, money, counts, status words and plain text (SPEC §2).
+
+Every reader takes a cell exactly as the backend hands it over and either understands it or
+says why not, in words a clinic manager can act on. Nothing is guessed: a cell that could mean
+two things, or nothing, is `Unreadable`.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import math
+import re
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -30,25 +37,296 @@ class Unreadable(ValueError):
         self.reason = reason
 
 
+# Dates ---------------------------------------------------------------------------------------
+
+_MONTH_NAMES = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_MONTHS = {name: n for n, full in enumerate(_MONTH_NAMES, 1) for name in (full, full[:3])}
+_MONTHS["sept"] = 9
+_WEEKDAYS = {name: n for n, full in enumerate(_WEEKDAY_NAMES) for name in (full, full[:3])}
+_WEEKDAYS.update(tues=1, weds=2, thur=3, thurs=3)
+
+
+def _alternatives(names: dict[str, int]) -> str:
+    # Longest first, so that "september" is tried before "sep".
+    return "|".join(sorted(names, key=len, reverse=True))
+
+
+_TIME = (
+    r"(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?"
+    r"(?:\s*+[ap]\.?m\.?)?(?:\s*+(?:z|utc|gmt|[+-]\d{2}:?\d{2}))?"
+)
+# Possessive and atomic quantifiers keep every pattern linear on long, odd cells.
+_WITH_TIME = re.compile(rf"(?P<date>.*?\S)(?:\s++|(?<=\d)t){_TIME}", re.IGNORECASE)
+
+_YEAR_FIRST = re.compile(r"(?P<year>\d{4})(?P<sep>[-/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})")
+_NUMERIC = re.compile(
+    r"(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second>\d{1,2})(?P=sep)(?P<year>\d{2}|\d{4})"
+)
+
+_SEP = r"(?>\s*[,./-]\s*|\s+)"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_MONTH = rf"(?P<month>{_alternatives(_MONTHS)})"
+_YEAR = r"(?P<year>\d{4}|\d{2})"
+_WEEKDAY = rf"(?:(?P<weekday>{_alternatives(_WEEKDAYS)}){_SEP})?"
+_MONTH_NAME_FORMS = (
+    re.compile(rf"{_WEEKDAY}{_DAY}(?:{_SEP}of)?{_SEP}{_MONTH}{_SEP}{_YEAR}", re.IGNORECASE),
+    re.compile(rf"{_WEEKDAY}{_MONTH}{_SEP}{_DAY}{_SEP}{_YEAR}", re.IGNORECASE),
+)
+
+_SERIAL_EPOCH = date(1899, 12, 30)
+_SERIAL_EPOCH_1904 = date(1904, 1, 1)
+
+
 def read_date(value: CellValue, order: DateOrder, *, date1904: bool = False) -> date | None:
-    raise NotImplementedError
+    """The date a staff cell holds, or None when it is blank.
+
+    Real date cells, spreadsheet serial numbers (the 1904 system when `date1904`), ISO text,
+    numeric text read in `order`, and English month-name text are understood; anything else
+    raises `Unreadable`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Unreadable(_not_a_date(value))
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float):
+        return _read_serial(value, _SERIAL_EPOCH_1904 if date1904 else _SERIAL_EPOCH)
+    text = value.strip()
+    if not text:
+        return None
+    return _read_date_text(text, order)
+
+
+def _read_serial(serial: int | float, epoch: date) -> date:
+    if not math.isfinite(serial):
+        raise Unreadable(_not_a_date(serial))
+    if serial < 1:
+        raise Unreadable(f"{_quoted(serial)} is not a date (date serial numbers start at 1)")
+    try:
+        # The fraction is the time of day, which no rule needs.
+        return epoch + timedelta(days=math.floor(serial))
+    except OverflowError:
+        raise Unreadable(f"{_quoted(serial)} is not a date (it is beyond the year 9999)") from None
+
+
+def _read_date_text(text: str, order: DateOrder) -> date:
+    written = match.group("date") if (match := _WITH_TIME.fullmatch(text)) else text
+
+    if match := _YEAR_FIRST.fullmatch(written):
+        return _real_date(text, int(match["year"]), int(match["month"]), int(match["day"]))
+
+    if match := _NUMERIC.fullmatch(written):
+        first, second = int(match["first"]), int(match["second"])
+        day, month = (first, second) if order is DateOrder.DMY else (second, first)
+        year = _full_year(match["year"])
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise Unreadable(_not_real_numeric(text, year, day, month, order)) from None
+
+    for form in _MONTH_NAME_FORMS:
+        if match := form.fullmatch(written):
+            month = _MONTHS[match["month"].casefold()]
+            found = _real_date(text, _full_year(match["year"]), month, int(match["day"]))
+            weekday = match["weekday"]
+            if weekday is not None and _WEEKDAYS[weekday.casefold()] != found.weekday():
+                raise Unreadable(
+                    f"{_quoted(text)} names the wrong weekday "
+                    f"({_spelled(found)} is a {_WEEKDAY_NAMES[found.weekday()].capitalize()})"
+                )
+            return found
+
+    raise Unreadable(_not_a_date(text))
+
+
+def _full_year(digits: str) -> int:
+    return 2000 + int(digits) if len(digits) == 2 else int(digits)
+
+
+def _real_date(text: str, year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise Unreadable(f"{_quoted(text)} is not a real date") from None
+
+
+def _not_real_numeric(text: str, year: int, day: int, month: int, order: DateOrder) -> str:
+    reason = f"{_quoted(text)} is not a real date"
+    try:
+        date(year, day, month)
+    except ValueError:
+        return reason
+    # Read the other way round it would be a date: most likely written in the other order.
+    written = "day/month/year" if order is DateOrder.DMY else "month/day/year"
+    return f"{reason} (dates here are written {written})"
+
+
+def _not_a_date(value: CellValue) -> str:
+    return f"{_quoted(value)} is not a date (write it like 2026-12-03)"
+
+
+def _spelled(day: date) -> str:
+    return f"{day.day} {_MONTH_NAMES[day.month - 1].capitalize()} {day.year}"
+
+
+def _quoted(value: CellValue) -> str:
+    return f'"{read_text(value)}"'
+
+
+# Money ---------------------------------------------------------------------------------------
+
+_CURRENCY = r"(?:£|\$|€|¥|gbp|usd|eur)"
+_MONEY = re.compile(
+    rf"(?P<minus>[-\u2212])?\s*+(?P<before>{_CURRENCY})?\s*+(?P<minus_after_sign>[-\u2212])?\s*+"
+    r"(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<fraction>\d+))?"
+    rf"\s*+(?P<after>{_CURRENCY})?",
+    re.IGNORECASE,
+)
 
 
 def read_money(value: CellValue) -> Decimal | None:
-    raise NotImplementedError
+    """The amount a money cell holds, or None when it is blank.
+
+    Numbers are taken as they are; text may carry one currency sign or code (before or after)
+    and `,` thousands separators. Anything else, and any negative amount, raises `Unreadable`.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool | date):
+        raise Unreadable(_not_an_amount(value))
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise Unreadable(_not_an_amount(value))
+        amount = Decimal(str(value))
+    else:
+        text = value.strip()
+        if not text:
+            return None
+        amount = _read_money_text(text)
+    if amount < 0:
+        raise Unreadable(f"{_quoted(value)} is a negative amount")
+    return amount
+
+
+def _read_money_text(text: str) -> Decimal:
+    match = _MONEY.fullmatch(text)
+    if match is None or (match["before"] and match["after"]):
+        raise Unreadable(_not_an_amount(text))
+    digits = match["whole"].replace(",", "")
+    if match["fraction"]:
+        digits += "." + match["fraction"]
+    amount = Decimal(digits)
+    return -amount if match["minus"] or match["minus_after_sign"] else amount
+
+
+def _not_an_amount(value: CellValue) -> str:
+    return f"{_quoted(value)} is not an amount"
+
+
+# Counts --------------------------------------------------------------------------------------
 
 
 def read_count(value: CellValue) -> int | None:
-    raise NotImplementedError
+    """A whole number >= 0, or None for anything else (the caller then works the count out)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", text := value.strip()):
+        return int(text)
+    return None
+
+
+# Status --------------------------------------------------------------------------------------
+
+_STATUS_WORDS: dict[Status, tuple[str, ...]] = {
+    Status.WON: ("booked", "won", "converted", "scheduled", "paid"),
+    Status.LOST: ("declined", "lost", "not interested", "no"),
+    Status.OPTED_OUT: ("do not contact", "dnc", "opted out", "opt out", "unsubscribed", "stop"),
+    Status.DECEASED: ("deceased",),
+    Status.ACTIVE: (
+        "active",
+        "new",
+        "open",
+        "contacted",
+        "follow up",
+        "following up",
+        "thinking",
+        "considering",
+        "interested",
+        "pending",
+        "consulted",
+        "in progress",
+        "nurture",
+    ),
+}
+_STATUSES = {word: status for status, words in _STATUS_WORDS.items() for word in words}
+# From the first letter or digit to the last: emoji and punctuation at the edges fall away.
+_WORDS = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
+_INNER_GAPS = re.compile(r"[\s_-]+")
 
 
 def read_status(value: CellValue) -> tuple[Status, bool]:
-    raise NotImplementedError
+    """The status a cell names, and whether the word was recognised.
+
+    Case, surrounding spaces, emoji and punctuation are ignored; inside the words, runs of
+    spaces, hyphens and underscores count as one space ("Follow-up" is "follow up"). Blank is
+    active; an unrecognised word is active too, but not recognised, so the caller can report it.
+    """
+    text = read_text(value)
+    if not text:
+        return Status.ACTIVE, True
+    words = _WORDS.search(text)
+    word = _INNER_GAPS.sub(" ", words.group() if words else "").casefold()
+    status = _STATUSES.get(word)
+    return (Status.ACTIVE, False) if status is None else (status, True)
+
+
+# Text ----------------------------------------------------------------------------------------
 
 
 def read_text(value: CellValue) -> str:
-    raise NotImplementedError
+    """A cell as a person would read it: stripped text, whole numbers without ".0", ISO dates."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        # Whole numbers as staff typed them ("1200", not "1200.0").
+        return str(value).removesuffix(".0")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(timespec="minutes")
+    return value.isoformat()
 
 
 def normalise_header(value: CellValue) -> str:
-    raise NotImplementedError
+    """A header reduced to its letters and digits, casefolded: "Est. value" -> "estvalue"."""
+    return "".join(char for char in read_text(value).casefold() if char.isalnum())

@@ -1,0 +1,640 @@
+"""The configuration (SPEC §6): TOML in, frozen dataclasses out, every problem listed at once.
+
+Each kind of value has one reader (`_text`, `_integer`, `_path`, ...). A `_Table` applies
+them key by key, keeps a bad value's problem with its location
+(`[mail.smtp].port: expected an integer, got "abc"`) and carries on, and reports the keys
+nobody asked for as unknown. Only when the whole file has been read is one `ConfigError`
+raised, listing everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from email.utils import parseaddr
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, TypeAlias, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sheets_sync.core.plans import Plan, Repeat, Step
+from sheets_sync.core.rule import Settings
+from sheets_sync.core.values import DateOrder
+from sheets_sync.errors import SheetsSyncError
+
+DEFAULT_CONFIG_PATH = Path("config/sheets_sync.toml")
+CONFIG_ENV_VAR = "SHEETS_SYNC_CONFIG"
+
+# The log's fields (SPEC §2) that `[columns]` may give extra header names for.
+FIELDS = (
+    "name",
+    "owner",
+    "consultation_date",
+    "status",
+    "last_touch",
+    "touches",
+    "snooze_until",
+    "value",
+    "plan",
+    "procedure",
+    "phone",
+    "email",
+    "notes",
+    "next_touch",
+    "next_action",
+    "follow_up_status",
+    "sync_id",
+)
+
+SourceKind: TypeAlias = Literal["xlsx", "gsheets"]
+MailMode: TypeAlias = Literal["outbox", "smtp"]
+Security: TypeAlias = Literal["starttls", "ssl", "none"]
+
+
+class ConfigError(SheetsSyncError):
+    """The configuration cannot be used; `problems` lists every reason, each with its location."""
+
+    def __init__(self, problems: list[str], *, path: Path | None = None) -> None:
+        super().__init__(problems)
+        self.problems = list(problems)
+        self.path = path
+
+    def __str__(self) -> str:
+        count = "1 problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
+        where = str(self.path) if self.path is not None else "the configuration"
+        return f"{count} in {where}:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+@dataclass(frozen=True)
+class ClinicConfig:
+    name: str = "Our clinic"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    date_order: DateOrder = DateOrder.DMY
+    open_days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
+    holidays: frozenset[date] = frozenset()
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: SourceKind
+    path: Path | None = None  # xlsx: the workbook
+    spreadsheet_id: str | None = None  # gsheets
+    worksheet: str = "Prospects"
+    staff_worksheet: str = "Staff"
+    credentials: Path | None = None
+
+
+@dataclass(frozen=True)
+class PlansConfig:
+    plans: Mapping[str, Plan]
+    default_plan: str = "standard"
+    long_term_plan: str = "long_term"
+    long_term_min_value: Decimal = Decimal(1000)
+    min_gap_days: int = 2
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: Security = "starttls"
+    username: str | None = None
+    # The NAME of the environment variable that holds the password, never the password.
+    password_env: str | None = None
+    ca_file: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    outbox: Path
+    mode: MailMode = "outbox"
+    sender: str = "sheets-sync@localhost"
+    manager: str | None = None
+    digest_time: time = time(7, 30)
+    smtp: SmtpConfig | None = None
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    state_dir: Path
+    sync_every_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Config:
+    clinic: ClinicConfig
+    source: SourceConfig
+    columns: Mapping[str, tuple[str, ...]]  # field -> extra header names
+    owners: Mapping[str, str]  # owner name -> email address
+    plans: PlansConfig
+    mail: MailConfig
+    daemon: DaemonConfig
+
+    def rule_settings(self) -> Settings:
+        """What the follow-up rule (SPEC §3) needs from this configuration."""
+        return Settings(
+            plans=self.plans.plans,
+            default_plan=self.plans.default_plan,
+            long_term_plan=self.plans.long_term_plan,
+            long_term_min_value=self.plans.long_term_min_value,
+            min_gap_days=self.plans.min_gap_days,
+            open_days=self.clinic.open_days,
+            holidays=self.clinic.holidays,
+            date_order=self.clinic.date_order,
+        )
+
+
+def config_path_from(arg: str | None, environ: Mapping[str, str]) -> Path:
+    """The `--config` argument, else `SHEETS_SYNC_CONFIG`, else `config/sheets_sync.toml`."""
+    return Path(arg or environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file; relative paths in it are taken from its folder."""
+    try:
+        data = _read_toml(path)
+    except _BadValueError as exc:
+        raise ConfigError([str(exc)], path=path) from None
+    try:
+        return parse_config(data, base_dir=path.absolute().parent)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, path=path) from None
+
+
+def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
+    """Validate parsed TOML whole: one `ConfigError` lists every problem, or a `Config`."""
+    problems: list[str] = []
+    root = _Table(data, "", problems)
+    config = Config(
+        clinic=_clinic(root.table("clinic")),
+        source=_source(root.table("source"), base_dir),
+        columns=_columns(root.table("columns")),
+        owners=_owners(root.table("owners")),
+        plans=_plans(root.table("plans"), base_dir, problems),
+        mail=_mail(root.table("mail"), base_dir),
+        daemon=_daemon(root.table("daemon"), base_dir),
+    )
+    root.finish()
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+# --- the sections --------------------------------------------------------------------------
+
+
+def _clinic(t: _Table) -> ClinicConfig:
+    defaults = ClinicConfig()
+    clinic = ClinicConfig(
+        name=t.get("name", _text, defaults.name),
+        timezone=t.get("timezone", _timezone, defaults.timezone),
+        date_order=DateOrder(t.get("date_order", _choice("DMY", "MDY"), defaults.date_order.value)),
+        open_days=t.get("open_days", _weekdays, defaults.open_days),
+        holidays=t.get("holidays", _dates, defaults.holidays),
+    )
+    t.finish()
+    return clinic
+
+
+def _source(t: _Table, base: Path) -> SourceConfig:
+    defaults = SourceConfig(kind="xlsx")
+    kind = cast(SourceKind, t.need("kind", _choice("xlsx", "gsheets"), defaults.kind))
+    workbook = _path(base, suffixes=(".xlsx", ".xlsm"))
+    source = SourceConfig(
+        kind=kind,
+        path=t.need("path", workbook, None, when='kind = "xlsx"')
+        if kind == "xlsx"
+        else t.get("path", workbook, None),
+        spreadsheet_id=t.need("spreadsheet_id", _text, None, when='kind = "gsheets"')
+        if kind == "gsheets"
+        else t.get("spreadsheet_id", _text, None),
+        worksheet=t.get("worksheet", _text, defaults.worksheet),
+        staff_worksheet=t.get("staff_worksheet", _text, defaults.staff_worksheet),
+        credentials=t.get("credentials", _path(base), None),
+    )
+    t.finish()
+    return source
+
+
+def _columns(t: _Table) -> Mapping[str, tuple[str, ...]]:
+    columns = {name: names for name in FIELDS if (names := t.get(name, _names, ()))}
+    t.finish()
+    return MappingProxyType(columns)
+
+
+def _owners(t: _Table) -> Mapping[str, str]:
+    owners = {name: t.get(name, _email, "") for name in t}
+    return MappingProxyType(owners)
+
+
+def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
+    defaults = PlansConfig(plans={})
+    # Every table in [plans] is a plan, also one named like a setting (`[plans.long_term]`).
+    inline = t.take_tables()
+    before = len(problems)
+    file = t.get("file", _path(base), base / "plans.toml")
+    plans = _plans_file(file, t.at("file"), problems) if len(problems) == before else None
+    # `[plans.<name>]` replaces the file's plan of that name, or adds one.
+    for name, value in inline:
+        plan = _plan(name, _Table(value, f"[plans.{_key(name)}]", problems))
+        if plans is not None:
+            plans[name] = plan
+    config = PlansConfig(
+        plans=MappingProxyType(plans or {}),
+        default_plan=t.get("default", _text, defaults.default_plan),
+        long_term_plan=t.get("long_term", _text, defaults.long_term_plan),
+        long_term_min_value=t.get("long_term_min_value", _amount, defaults.long_term_min_value),
+        min_gap_days=t.get("min_gap_days", _integer(0), defaults.min_gap_days),
+    )
+    if plans is not None:
+        for key, name in (("default", config.default_plan), ("long_term", config.long_term_plan)):
+            if name not in plans:
+                t.problem(key, f"no plan named {_show(name)}{_did_you_mean(name, plans)}")
+    t.finish()
+    return config
+
+
+def _plans_file(path: Path, where: str, problems: list[str]) -> dict[str, Plan] | None:
+    """The plans in `path`, or None when it cannot be read at all (that is one problem)."""
+    try:
+        data = _read_toml(path)
+    except _BadValueError as exc:
+        problems.append(f"{where}: {path}: {exc}")
+        return None
+    file = _Table(data, "", problems)
+    return {name: _plan(name, file.table(name, f"{path.name}: [{_key(name)}]")) for name in data}
+
+
+def _plan(name: str, t: _Table) -> Plan:
+    steps: list[Step] = []
+    last_day: int | None = None
+    for number, item in enumerate(t.need("steps", _non_empty_list, []), start=1):
+        s = _Table(item, f"{t.where}.steps[{number}]", t.problems)
+        day = s.need("day", _integer(0), None)
+        if day is not None and last_day is not None and day <= last_day:
+            s.problem("day", f"must be after the day of the step before ({last_day}), got {day}")
+        last_day = day if day is not None else last_day
+        channel, action = s.need("channel", _text, ""), s.need("action", _text, "")
+        steps.append(Step(number, day or 0, channel, action))
+        s.finish()
+    repeat = None
+    if "repeat" in t:
+        r = t.table("repeat")
+        repeat = Repeat(
+            every_days=r.need("every_days", _integer(1), 1),
+            channel=r.need("channel", _text, ""),
+            action=r.need("action", _text, ""),
+        )
+        r.finish()
+    t.finish()
+    return Plan(name, tuple(steps), repeat)
+
+
+_DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _mail(t: _Table, base: Path) -> MailConfig:
+    defaults = MailConfig(outbox=base / "outbox")
+    mode = cast(MailMode, t.get("mode", _choice("outbox", "smtp"), defaults.mode))
+    if mode == "smtp" and "smtp" not in t:
+        t.problem("smtp", 'required when mode = "smtp": add a [mail.smtp] table')
+    mail = MailConfig(
+        mode=mode,
+        outbox=t.get("outbox", _path(base), defaults.outbox),
+        sender=t.get("from", _email, defaults.sender),
+        manager=t.get("manager", _email, defaults.manager),
+        digest_time=t.get("digest_time", _time_of_day, defaults.digest_time),
+        smtp=_smtp(t.table("smtp", "[mail.smtp]"), base) if "smtp" in t else None,
+    )
+    t.finish()
+    return mail
+
+
+def _smtp(t: _Table, base: Path) -> SmtpConfig:
+    if "password" in t:
+        t.mark("password")
+        t.problem(
+            "password",
+            "passwords do not belong in the config file: put it in an environment variable"
+            " and name that variable in password_env",
+        )
+    defaults = SmtpConfig(host="")
+    security = cast(
+        Security, t.get("security", _choice("starttls", "ssl", "none"), defaults.security)
+    )
+    smtp = SmtpConfig(
+        host=t.need("host", _text, ""),
+        port=t.get("port", _integer(1, 65535), _DEFAULT_PORTS[security]),
+        security=security,
+        username=t.get("username", _text, None),
+        password_env=t.get("password_env", _env_name, None),
+        ca_file=t.get("ca_file", _path(base), None),
+        timeout=t.get("timeout", _seconds, defaults.timeout),
+    )
+    # Logging in takes both; one without the other is a half-finished edit.
+    for key, other in (("username", "password_env"), ("password_env", "username")):
+        if key in t and other not in t:
+            t.problem(other, f"required when {key} is set")
+    t.finish()
+    return smtp
+
+
+def _daemon(t: _Table, base: Path) -> DaemonConfig:
+    defaults = DaemonConfig(state_dir=base / "state")
+    daemon = DaemonConfig(
+        sync_every_minutes=t.get("sync_every_minutes", _integer(1), defaults.sync_every_minutes),
+        state_dir=t.get("state_dir", _path(base), defaults.state_dir),
+    )
+    t.finish()
+    return daemon
+
+
+# --- tables and locations ------------------------------------------------------------------
+
+_T = TypeVar("_T")
+_D = TypeVar("_D")
+_Kind: TypeAlias = Callable[[object], _T]  # reads one value, or raises _BadValueError
+
+
+class _BadValueError(ValueError):
+    """One value is not what its key needs; the message says why, for people."""
+
+
+class _Table:
+    """One TOML table being read: problems go to `problems` with their location, and the
+    keys never asked for are reported as unknown by `finish`."""
+
+    def __init__(self, data: object, where: str, problems: list[str]) -> None:
+        self.where = where  # "" for the top level of a file
+        self.problems = problems
+        self._known: set[str] = set()
+        self._data: Mapping[str, object] = {}
+        # Not a table at all is one problem, not one more for each key it then lacks.
+        self._is_table = isinstance(data, dict)
+        if isinstance(data, dict):
+            self._data = data
+        else:
+            problems.append(f"{where}: expected a table, got {_show(data)}")
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data))
+
+    def take_tables(self) -> list[tuple[str, object]]:
+        """Take out the keys whose values are tables, leaving the plain values to `get`."""
+        tables = {key: value for key, value in self._data.items() if isinstance(value, dict)}
+        self._data = {key: value for key, value in self._data.items() if key not in tables}
+        return list(tables.items())
+
+    def at(self, key: str) -> str:
+        return f"{self.where}.{_key(key)}" if self.where else f"[{_key(key)}]"
+
+    def mark(self, key: str) -> None:
+        self._known.add(key)
+
+    def problem(self, key: str | None, message: str) -> None:
+        where = self.at(key) if key is not None else self.where or "top level"
+        self.problems.append(f"{where}: {message}")
+
+    def get(self, key: str, kind: _Kind[_T], default: _D) -> _T | _D:
+        """The value at `key` read as `kind`; `default` when it is missing or bad."""
+        self.mark(key)
+        if key not in self._data:
+            return default
+        try:
+            return kind(self._data[key])
+        except _BadValueError as exc:
+            self.problem(key, str(exc))
+            return default
+
+    def need(self, key: str, kind: _Kind[_T], default: _D, *, when: str = "") -> _T | _D:
+        """Like `get`, and a missing key is a problem too."""
+        if key not in self._data and self._is_table:
+            self.problem(key, f"missing; required when {when}" if when else "missing")
+        return self.get(key, kind, default)
+
+    def table(self, key: str, where: str | None = None) -> _Table:
+        """The sub-table at `key` (empty when missing)."""
+        self.mark(key)
+        return _Table(self._data.get(key, {}), where or self.at(key), self.problems)
+
+    def finish(self) -> None:
+        for key in self._data:
+            if key not in self._known:
+                self.problem(None, f"unknown key {_show(key)}{_did_you_mean(key, self._known)}")
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise _BadValueError("file not found") from None
+    except OSError as exc:
+        raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _BadValueError("not valid TOML: the file is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _BadValueError(f"not valid TOML: {exc}") from None
+
+
+def _key(key: str) -> str:
+    """A key as TOML would write it: bare when it can be, else quoted."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _show(key)
+
+
+def _show(value: object) -> str:
+    """A value as the user wrote it in TOML, for messages."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f" (did you mean {_show(close[0])}?)" if close else ""
+
+
+# --- one reader per kind of value ----------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _BadValueError(f"expected text, got {_show(value)}")
+    if not value.strip():
+        raise _BadValueError("must not be empty")
+    return value.strip()
+
+
+def _choice(*options: str) -> _Kind[str]:
+    def read(value: object) -> str:
+        for option in options:
+            if isinstance(value, str) and value.strip().casefold() == option.casefold():
+                return option
+        expected = ", ".join(_show(option) for option in options)
+        raise _BadValueError(f"expected one of {expected}, got {_show(value)}")
+
+    return read
+
+
+def _integer(lowest: int, highest: int | None = None) -> _Kind[int]:
+    def read(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _BadValueError(f"expected an integer, got {_show(value)}")
+        if value < lowest or (highest is not None and value > highest):
+            limits = f"at least {lowest}" if highest is None else f"{lowest} to {highest}"
+            raise _BadValueError(f"must be {limits}, got {value}")
+        return value
+
+    return read
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _BadValueError(f"expected a number of seconds, got {_show(value)}")
+    if not 0 < value < float("inf"):
+        raise _BadValueError(f"must be more than 0 seconds, got {_show(value)}")
+    return float(value)
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise InvalidOperation
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _BadValueError(f"expected an amount like 1000, got {_show(value)}") from None
+    if not amount.is_finite() or amount < 0:
+        raise _BadValueError(f"must be 0 or more, got {_show(value)}")
+    return amount
+
+
+def _path(base: Path, *, suffixes: tuple[str, ...] = ()) -> _Kind[Path]:
+    """A path; a relative one is taken from `base`, the config file's folder."""
+
+    def read(value: object) -> Path:
+        path = Path(os.path.normpath(base / Path(_text(value)).expanduser()))
+        if suffixes and path.suffix.casefold() not in suffixes:
+            raise _BadValueError(f"expected a {' or '.join(suffixes)} file, got {_show(value)}")
+        return path
+
+    return read
+
+
+def _timezone(value: object) -> ZoneInfo:
+    name = _text(value)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = (
+            _did_you_mean(name, available_timezones()) or ' (expected a name like "Europe/London")'
+        )
+        raise _BadValueError(f"unknown time zone {_show(name)}{hint}") from None
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekdays(value: object) -> frozenset[int]:
+    """Day names, full or shortened to at least three letters (`Mon`, `Thurs`)."""
+    days, bad = set(), []
+    for item in _list(value, "day names"):
+        word = item.strip().casefold() if isinstance(item, str) else ""
+        found = [n for n, name in enumerate(_WEEKDAYS) if len(word) >= 3 and name.startswith(word)]
+        if found:
+            days.add(found[0])
+        else:
+            bad.append(_show(item))
+    if bad:
+        raise _BadValueError(
+            f'not day names: {", ".join(bad)} (expected names like "Mon" or "Monday")'
+        )
+    if not days:
+        raise _BadValueError("the clinic must be open on at least one day")
+    return frozenset(days)
+
+
+def _dates(value: object) -> frozenset[date]:
+    """TOML dates, or ISO `YYYY-MM-DD` text."""
+    days, bad = set(), []
+    for item in _list(value, "dates"):
+        if isinstance(item, date) and not isinstance(item, datetime):
+            days.add(item)
+            continue
+        try:
+            if not (isinstance(item, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", item.strip())):
+                raise ValueError
+            days.add(date.fromisoformat(item.strip()))
+        except ValueError:
+            bad.append(_show(item))
+    if bad:
+        raise _BadValueError(f"not dates: {', '.join(bad)} (expected dates like 2026-12-25)")
+    return frozenset(days)
+
+
+def _time_of_day(value: object) -> time:
+    """A TOML local time, or text like `07:30`."""
+    if isinstance(value, time):
+        return value
+    text = value.strip() if isinstance(value, str) else ""
+    if match := re.fullmatch(r"(\d\d?):(\d\d)(?::(\d\d))?", text):
+        hour, minute, second = match.groups()
+        try:
+            return time(int(hour), int(minute), int(second or 0))
+        except ValueError:
+            pass
+    raise _BadValueError(f'expected a time of day like "07:30", got {_show(value)}')
+
+
+def _email(value: object) -> str:
+    """An address, bare or with a display name (`Manager <manager@clinic.example>`)."""
+    text = _text(value)
+    address = parseaddr(text)[1]
+    local, _, domain = address.partition("@")
+    if not local or not domain or "@" in domain or any(c.isspace() for c in address):
+        raise _BadValueError(
+            f'expected an email address like "name@clinic.example", got {_show(text)}'
+        )
+    return text
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """Header names: one text, or a list of them."""
+    items = [value] if isinstance(value, str) else _list(value, "header names")
+    return tuple(_text(item) for item in items)
+
+
+def _env_name(value: object) -> str:
+    # The value is never echoed: it may be the password itself, pasted in the wrong place.
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value.strip()):
+        return value.strip()
+    raise _BadValueError("expected the name of an environment variable, like SMTP_PASSWORD")
+
+
+def _non_empty_list(value: object) -> list[object]:
+    items = _list(value, "items")
+    if not items:
+        raise _BadValueError("must not be empty")
+    return items
+
+
+def _list(value: object, of: str) -> list[object]:
+    if not isinstance(value, list):
+        raise _BadValueError(f"expected a list of {of}, got {_show(value)}")
+    return value
