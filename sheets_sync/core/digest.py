@@ -5,9 +5,14 @@ Building it is pure; `sheets_sync.mail` turns it into messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+
+from sheets_sync.core.owners import address_of, is_address, owner_key
+from sheets_sync.core.rule import Flag
+from sheets_sync.core.sync import RowResult
 
 
 @dataclass(frozen=True)
@@ -67,3 +72,107 @@ class ManagerSummary:
     check_data: tuple[RowNote, ...]  # rows flagged CHECK DATA
     unaddressed: tuple[RowNote, ...]  # due rows whose owner has no email address
     unaddressed_lines: tuple[DigestLine, ...]  # those rows' details, so nobody is dropped
+
+
+def build_digests(
+    results: Sequence[RowResult],
+    *,
+    day: date,
+    book: Mapping[str, str],
+    link: Callable[[int], str | None],
+) -> tuple[list[OwnerDigest], OwnerTally]:
+    """Each owner's digest for `day` (only owners with something due), and the tallies the
+    manager's summary is made from."""
+    due: dict[str, list[DigestLine]] = {}
+    names: dict[str, str] = {}
+    counts: dict[str, dict[Flag, int]] = {}
+    check_data: list[RowNote] = []
+    unaddressed: list[RowNote] = []
+    unaddressed_lines: list[DigestLine] = []
+    for result in results:
+        decision, prospect = result.decision, result.prospect
+        owner = prospect.text("owner")
+        # One digest per address: "Chloe Martin" and chloe@... in the owner cell are one person.
+        key = address_of(owner, book) or owner_key(owner)
+        if decision.flag is Flag.CHECK_DATA:
+            reason = decision.problem.text if decision.problem else decision.status_text
+            check_data.append(RowNote(result.row, prospect.text("name"), owner, reason))
+            continue
+        if key not in names or is_address(names[key]):
+            names[key] = owner
+        tally = counts.setdefault(key, {})
+        tally[decision.flag] = tally.get(decision.flag, 0) + 1
+        if decision.flag not in (Flag.OVERDUE, Flag.DUE_TODAY):
+            continue
+        line = _line(result, day, link)
+        due.setdefault(key, []).append(line)
+        if address_of(owner, book) is None:
+            unaddressed.append(RowNote(result.row, line.name, owner, "owner has no email address"))
+            unaddressed_lines.append(line)
+
+    digests = []
+    for key, lines in due.items():
+        address = address_of(names[key], book) or address_of(key, book)
+        if address is None:
+            continue
+        overdue = sorted(
+            (line for line in lines if line.days_overdue > 0),
+            key=lambda line: (-line.days_overdue, line.row),
+        )
+        today = sorted(
+            (line for line in lines if line.days_overdue == 0), key=lambda line: line.row
+        )
+        digests.append(OwnerDigest(day, names[key], address, tuple(overdue), tuple(today)))
+    owners = tuple(
+        OwnerCount(
+            names[key],
+            address_of(names[key], book) or address_of(key, book),
+            tally.get(Flag.OVERDUE, 0),
+            tally.get(Flag.DUE_TODAY, 0),
+            tally.get(Flag.UPCOMING, 0),
+        )
+        for key, tally in sorted(counts.items())
+    )
+    return digests, OwnerTally(
+        owners, tuple(check_data), tuple(unaddressed), tuple(unaddressed_lines)
+    )
+
+
+@dataclass(frozen=True)
+class OwnerTally:
+    """What the manager's summary says, before it has a day, a clinic and an address."""
+
+    owners: tuple[OwnerCount, ...]
+    check_data: tuple[RowNote, ...]
+    unaddressed: tuple[RowNote, ...]
+    unaddressed_lines: tuple[DigestLine, ...]
+
+    def summary(self, *, day: date, clinic: str, address: str) -> ManagerSummary:
+        return ManagerSummary(
+            day,
+            clinic,
+            address,
+            self.owners,
+            self.check_data,
+            self.unaddressed,
+            self.unaddressed_lines,
+        )
+
+
+def _line(result: RowResult, day: date, link: Callable[[int], str | None]) -> DigestLine:
+    decision, prospect = result.decision, result.prospect
+    consultation = decision.consultation or day
+    return DigestLine(
+        row=result.row,
+        name=prospect.text("name"),
+        phone=prospect.text("phone"),
+        email=prospect.text("email"),
+        procedure=prospect.text("procedure"),
+        value=decision.value,
+        next_action=decision.next_action,
+        status_text=decision.status_text,
+        days_overdue=decision.days_overdue,
+        days_since_consultation=(day - consultation).days,
+        last_touch=decision.last_touch,
+        link=link(result.row),
+    )

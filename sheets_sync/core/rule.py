@@ -70,6 +70,14 @@ class Prospect:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A problem with one cell of a row: the field it is in, and what is wrong, for people."""
+
+    field: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """What the rule says about one prospect."""
 
@@ -82,8 +90,10 @@ class Decision:
     consultation: date | None = None
     last_touch: date | None = None
     value: Decimal | None = None
-    # Problems `check` reports that do not stop the rule (an unknown status word, a bad value).
-    warnings: tuple[str, ...] = field(default=())
+    # The cell behind a CHECK DATA flag, and problems `check` reports that do not stop the
+    # rule (an unknown status word, an unreadable value).
+    problem: Note | None = None
+    warnings: tuple[Note, ...] = field(default=())
 
     @property
     def next_action(self) -> str:
@@ -96,42 +106,46 @@ def decide(
     prospect: Prospect, today: date, settings: Settings, *, date1904: bool = False
 ) -> Decision:
     """Apply SPEC §3 to one prospect row."""
-    warnings: list[str] = []
+    warnings: list[Note] = []
 
     status, known = read_status(prospect.cells.get("status"))
     if not known:
-        warnings.append(f'Status "{prospect.text("status")}" is not a known word; read as active')
+        text = prospect.text("status")
+        warnings.append(Note("status", f'"{text}" is not a known status; read as active'))
     if status is not Status.ACTIVE:
         return Decision(Flag.CLOSED, f"CLOSED: {status.value}", warnings=tuple(warnings))
 
-    def check(reason: str) -> Decision:
-        return Decision(Flag.CHECK_DATA, f"CHECK DATA: {reason}", warnings=tuple(warnings))
+    def check(field: str, reason: str) -> Decision:
+        return Decision(
+            Flag.CHECK_DATA,
+            f"CHECK DATA: {reason}",
+            problem=Note(field, reason),
+            warnings=tuple(warnings),
+        )
 
-    for name, label in (("name", "name"), ("owner", "owner")):
+    for name in ("name", "owner"):
         if not prospect.text(name):
-            return check(f"no {label}")
+            return check(name, f"no {name}")
 
-    def date_of(name: str, label: str) -> date | None:
+    dates: dict[str, date | None] = {}
+    for name, label in _DATES.items():
         try:
-            return read_date(prospect.cells.get(name), settings.date_order, date1904=date1904)
+            dates[name] = read_date(
+                prospect.cells.get(name), settings.date_order, date1904=date1904
+            )
         except Unreadable as exc:
-            raise _RowProblem(f"{label} {exc.reason}") from exc
-
-    try:
-        consultation = date_of("consultation_date", "consultation date")
-        last_touch = date_of("last_touch", "last touch")
-        snooze = date_of("snooze_until", "snooze date")
-    except _RowProblem as problem:
-        return check(str(problem))
+            return check(name, f"{label} {exc.reason}")
+    consultation, last_touch = dates["consultation_date"], dates["last_touch"]
+    snooze = dates["snooze_until"]
     if consultation is None:
-        return check("no consultation date")
+        return check("consultation_date", "no consultation date")
     if last_touch is not None and last_touch > today:
-        return check(f"last touch {last_touch.isoformat()} is in the future")
+        return check("last_touch", f"last touch {last_touch.isoformat()} is in the future")
 
     try:
         value = read_money(prospect.cells.get("value"))
     except Unreadable as exc:
-        warnings.append(f"value {exc.reason}; counted as blank")
+        warnings.append(Note("value", f"{exc.reason}; counted as blank"))
         value = None
 
     plan = _choose_plan(prospect.text("plan"), value, settings)
@@ -182,8 +196,11 @@ def decide(
     )
 
 
-class _RowProblem(Exception):
-    pass
+_DATES = {
+    "consultation_date": "consultation date",
+    "last_touch": "last touch",
+    "snooze_until": "snooze date",
+}
 
 
 def _choose_plan(named: str, value: Decimal | None, settings: Settings) -> Plan:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import default
+from email.utils import parseaddr
 from html import escape
 from urllib.parse import quote
 
@@ -41,7 +42,7 @@ def render_owner_digest(digest: OwnerDigest, *, clinic: str, sender: str) -> Ema
     )
     return _message(
         subject=subject,
-        sender=Address(_header_safe(clinic), addr_spec=sender),
+        sender=_sender(clinic, sender),
         recipient=Address(_header_safe(digest.owner), addr_spec=digest.address),
         text=_owner_text(digest, clinic),
         html=_owner_html(digest, clinic, subject),
@@ -60,11 +61,17 @@ def render_manager_summary(summary: ManagerSummary, *, sender: str) -> EmailMess
     )
     return _message(
         subject=subject,
-        sender=Address(_header_safe(summary.clinic), addr_spec=sender),
+        sender=_sender(summary.clinic, sender),
         recipient=Address(addr_spec=summary.address),
         text=_manager_text(summary),
         html=_manager_html(summary, subject),
     )
+
+
+def _sender(clinic: str, sender: str) -> Address:
+    """`sender` is an address, or `Name <address>`; without a name the clinic's is used."""
+    name, address = parseaddr(sender)
+    return Address(_header_safe(name or clinic), addr_spec=address or sender)
 
 
 def _message(

@@ -1,0 +1,240 @@
+"""The command line: parse, call the library, turn every error into one clear message."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from sheets_sync.backends.base import Backend
+from sheets_sync.backends.xlsx import XlsxBackend
+from sheets_sync.backends.xlsx.sheet import column_letters
+from sheets_sync.config import Config, ConfigError, config_path_from, load_config
+from sheets_sync.core.columns import STAFF_COLUMNS
+from sheets_sync.core.owners import address_book, address_of, is_address
+from sheets_sync.core.sync import MANAGED_LABELS
+from sheets_sync.engine import CycleReport, digest_messages, send_digests, sync
+from sheets_sync.errors import SheetsSyncError
+from sheets_sync.mail.outbox import Outbox, write_preview
+from sheets_sync.state import State
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(config_path_from(args.config, os.environ))
+        today = args.today or datetime.now(config.clinic.timezone).date()
+        result: int = args.command(args, config, today)
+        return result
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except SheetsSyncError as exc:
+        print(f"sheets-sync: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sheets-sync",
+        description="Follow-up dates, flags and morning digests beside a clinic's prospect log.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument(
+            "--config",
+            metavar="FILE",
+            help="config file (default: $SHEETS_SYNC_CONFIG or config/sheets_sync.toml)",
+        )
+        sub.add_argument(
+            "--today",
+            type=_day,
+            metavar="YYYY-MM-DD",
+            help="the clinic's date to act on (default: today in the clinic's time zone)",
+        )
+        return sub
+
+    once = command("once", "one cycle: sync the log, then send the day's digests if not sent yet")
+    once.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write and send nothing"
+    )
+    once.add_argument("--no-digest", action="store_true", help="sync only; send no digests")
+    once.add_argument("--force-digest", action="store_true", help="send today's digests again")
+    once.set_defaults(command=_once)
+
+    check = command("check", "validate the config and the log; list every problem at once")
+    check.set_defaults(command=_check)
+
+    digest = command("digest", "render today's digests without sending them")
+    digest.add_argument(
+        "--preview",
+        action="store_true",
+        required=True,
+        help="write each message as .eml, .html and .txt files",
+    )
+    digest.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for the previews (default: preview/ in the state folder)",
+    )
+    digest.set_defaults(command=_preview)
+    return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-24") from None
+
+
+def open_backend(config: Config) -> Backend:
+    source = config.source
+    if source.kind == "xlsx" and source.path is not None:
+        return XlsxBackend(
+            source.path,
+            worksheet=source.worksheet,
+            staff_worksheet=source.staff_worksheet,
+            backup_dir=config.daemon.state_dir / "backups",
+        )
+    raise SheetsSyncError(
+        f'[source].kind = "{source.kind}" is not supported by this version; use "xlsx"'
+    )
+
+
+def _once(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config)
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=args.dry_run)
+        print(_summary_line(config, backend, report, today))
+        if args.dry_run:
+            _print_changes(report)
+            return 0
+        if report.written:
+            print(
+                f"  wrote {report.cells_changed} cells; the previous version is kept in "
+                f"{config.daemon.state_dir / 'backups'}"
+            )
+        elif report.waiting:
+            print(f"  not written: {report.waiting}")
+        else:
+            print("  nothing to write: the log is up to date")
+        if args.no_digest:
+            return 0
+        if config.mail.mode != "outbox":
+            raise SheetsSyncError(
+                '[mail].mode = "smtp" is not supported by this version; use "outbox"'
+            )
+        sent = send_digests(
+            report,
+            config,
+            state,
+            Outbox(config.mail.outbox),
+            today=today,
+            now=datetime.now(config.clinic.timezone),
+            force=args.force_digest,
+        )
+        where = config.mail.outbox
+        print(
+            f"  digests: {len(sent)} sent to {where}"
+            if sent
+            else "  digests: none to send (sent already today, nothing due, or a closed day)"
+        )
+    return 0
+
+
+def _summary_line(config: Config, backend: Backend, report: CycleReport, today: date) -> str:
+    flags = Counter(row.decision.flag.value.lower() for row in report.plan.rows)
+    counts = ", ".join(
+        f"{n} {flag}" for flag, n in sorted(flags.items(), key=lambda item: -item[1])
+    )
+    return (
+        f"{config.clinic.name}: {backend.description}, {today:%a %d %b %Y}\n"
+        f"  {report.rows} prospects: {counts}"
+    )
+
+
+def _print_changes(report: CycleReport) -> None:
+    changes = report.plan.changes
+    names = {col: name for name, col in changes.layout.managed.items()}
+    labels = {**MANAGED_LABELS, "sync_id": "Sync ID"}
+    by_row: dict[int, list[str]] = {}
+    for (row, col), value in sorted(changes.cells.items()):
+        shown = value.strftime("%a %d %b %Y") if isinstance(value, date) else (value or "(cleared)")
+        by_row.setdefault(row, []).append(f"{labels.get(names.get(col, ''), 'header')} → {shown}")
+    count = len(changes.cells)
+    print(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
+    for row, cells in by_row.items():
+        print(f"    row {row}: " + "; ".join(cells))
+
+
+def _check(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config)
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=True)
+    layout = report.plan.changes.layout
+    print(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
+    for col, header in layout.new_headers.items():
+        print(f'  the column "{header}" will be created in column {column_letters(col)}')
+    problems = _problems(report, config)
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
+    return 1 if problems else 0
+
+
+def _problems(report: CycleReport, config: Config) -> list[str]:
+    """Every problem in the log, each naming its row and cell."""
+    layout = report.plan.changes.layout
+    columns = {**layout.staff, **layout.managed}
+    book = address_book(report.snapshot.staff, config.owners)
+    problems = []
+
+    def where(row: int, field: str) -> str:
+        header = {**{f: names[0] for f, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}.get(
+            field, field
+        )
+        col = columns.get(field)
+        cell = f" ({column_letters(col)}{row})" if col is not None else ""
+        return f"Row {row}, {header}{cell}"
+
+    for result in report.plan.rows:
+        decision = result.decision
+        notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
+        problems += [f"{where(result.row, note.field)}: {note.text}" for note in notes]
+        owner = result.prospect.text("owner")
+        if owner and "@" in owner and not is_address(owner):
+            problems.append(f'{where(result.row, "owner")}: "{owner}" is not a valid email address')
+        elif owner and address_of(owner, book) is None:
+            problems.append(
+                f'{where(result.row, "owner")}: "{owner}" has no email address; add '
+                "them to the Staff sheet or the config's [owners]"
+            )
+    return problems
+
+
+def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config)
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=True)
+    folder = args.out or config.daemon.state_dir / "preview"
+    messages = digest_messages(report, config, today)
+    for recipient, message in messages:
+        for path in write_preview(message, folder, f"{today.isoformat()}-{recipient}"):
+            print(path)
+    if not messages:
+        print("No digests for this day (nothing due, or the clinic is closed).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

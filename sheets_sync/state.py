@@ -1,0 +1,133 @@
+"""What sheets-sync remembers between cycles, in SQLite in the state folder.
+
+- `written`: the managed values last written to each row (by Sync ID), so a value a person
+  typed into a managed cell is told apart from the daemon's own.
+- `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
+  fixed before the send, so a day's digest goes out once, also across restarts.
+
+The schema carries its version in `PRAGMA user_version`; every change is one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from types import TracebackType
+
+from sheets_sync.core.sync import Managed
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE written (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    next_touch TEXT NOT NULL,
+    next_action TEXT NOT NULL,
+    follow_up_status TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id)
+);
+CREATE TABLE digests (
+    day TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
+    PRIMARY KEY (day, recipient)
+);
+"""
+
+
+class State:
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(folder / "state.sqlite3", isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):  # executescript would commit early
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the state folder {folder} was written by a newer sheets-sync (schema {version})"
+            )
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # --- managed values ---------------------------------------------------------------
+
+    def remembered(self, source: str) -> dict[str, Managed]:
+        rows = self.db.execute(
+            "SELECT sync_id, next_touch, next_action, follow_up_status FROM written"
+            " WHERE source = ?",
+            (source,),
+        )
+        return {sync_id: Managed(*values) for sync_id, *values in rows}
+
+    def remember(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
+        """Replace what is remembered for `source` with `rows` (Sync ID, values)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM written WHERE source = ?", (source,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?)",
+                (
+                    (source, sync_id, m.next_touch, m.next_action, m.follow_up_status)
+                    for sync_id, m in rows
+                ),
+            )
+
+    # --- digests ------------------------------------------------------------------------
+
+    def digest(self, day: date, recipient: str) -> tuple[str, str] | None:
+        """(Message-ID, status) of the recipient's digest for the day, if one was begun."""
+        row = self.db.execute(
+            "SELECT message_id, status FROM digests WHERE day = ? AND recipient = ?",
+            (day.isoformat(), recipient),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def digest_pending(self, day: date, recipient: str, message_id: str) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO digests VALUES (?, ?, ?, 'pending')",
+                (day.isoformat(), recipient, message_id),
+            )
+
+    def digest_sent(self, day: date, recipient: str) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE digests SET status = 'sent' WHERE day = ? AND recipient = ?",
+                (day.isoformat(), recipient),
+            )
+
+
+class _Transaction:
+    """Begin on entry; commit when the block ends, roll back when it raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
