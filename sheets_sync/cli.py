@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -170,7 +172,8 @@ def _print_changes(report: CycleReport) -> None:
     by_row: dict[int, list[str]] = {}
     for (row, col), value in sorted(changes.cells.items()):
         shown = value.strftime("%a %d %b %Y") if isinstance(value, date) else (value or "(cleared)")
-        by_row.setdefault(row, []).append(f"{labels.get(names.get(col, ''), 'header')} → {shown}")
+        field = "new header" if row == changes.layout.header_row else labels[names[col]]
+        by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)
     print(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
     for row, cells in by_row.items():

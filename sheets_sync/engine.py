@@ -130,7 +130,7 @@ def send_digests(
         state.digest_pending(today, recipient, message_id)
         message["Message-ID"] = message_id
         message["Date"] = format_datetime(now)
-        delivery.send(message, f"{today.isoformat()}-{_slug(recipient)}")
+        delivery.send(message, f"{today.isoformat()}-{recipient}")
         state.digest_sent(today, recipient)
         sent.append(recipient)
     return sent
@@ -139,7 +139,11 @@ def send_digests(
 def digest_messages(
     report: CycleReport, config: Config, today: date
 ) -> list[tuple[str, EmailMessage]]:
-    """The day's messages, (recipient, message): owners with anything due, and the manager."""
+    """The day's messages, (recipient, message): owners with anything due, and the manager.
+
+    The recipient is a file-name-safe key, `owner-<name>` or `manager`, that also names the
+    digest in the state store.
+    """
     if not config.rule_settings().is_open(today):
         return []
     snapshot = report.snapshot
@@ -147,7 +151,7 @@ def digest_messages(
     digests, tally = build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
     messages = [
         (
-            digest.owner,
+            f"owner-{_slug(digest.owner)}",
             render_owner_digest(digest, clinic=config.clinic.name, sender=config.mail.sender),
         )
         for digest in digests

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from sheets_sync.core.sync import Managed
+from sheets_sync.errors import SheetsSyncError
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -38,20 +39,33 @@ CREATE TABLE digests (
 """
 
 
+class StateError(SheetsSyncError):
+    """The state folder cannot be opened or used."""
+
+
 class State:
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(folder / "state.sqlite3", isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            with self._transaction():
-                for statement in _SCHEMA.split(";"):  # executescript would commit early
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        elif version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the state folder {folder} was written by a newer sheets-sync (schema {version})"
+        path = folder / "state.sqlite3"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                with self._transaction():
+                    for statement in _SCHEMA.split(";"):  # executescript would commit early
+                        self.db.execute(statement)
+                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(
+                f"the state file {path} cannot be used ({exc}); check [daemon].state_dir, or "
+                "move the file aside to start afresh (today's digests may then be sent again)"
+            ) from exc
+        if version > SCHEMA_VERSION:
+            self.db.close()
+            raise StateError(
+                f"the state folder {folder} was written by a newer sheets-sync (schema {version}); "
+                "upgrade sheets-sync, or use another [daemon].state_dir"
             )
 
     def __enter__(self) -> State:
@@ -103,7 +117,8 @@ class State:
     def digest_pending(self, day: date, recipient: str, message_id: str) -> None:
         with self._transaction():
             self.db.execute(
-                "INSERT OR IGNORE INTO digests VALUES (?, ?, ?, 'pending')",
+                "INSERT INTO digests VALUES (?, ?, ?, 'pending') ON CONFLICT (day, recipient)"
+                " DO UPDATE SET message_id = excluded.message_id, status = 'pending'",
                 (day.isoformat(), recipient, message_id),
             )
 

@@ -93,7 +93,7 @@ def build_digests(
         decision, prospect = result.decision, result.prospect
         owner = prospect.text("owner")
         # One digest per address: "Chloe Martin" and chloe@... in the owner cell are one person.
-        key = address_of(owner, book) or owner_key(owner)
+        key = (address_of(owner, book) or "").casefold() or owner_key(owner)
         if decision.flag is Flag.CHECK_DATA:
             reason = decision.problem.text if decision.problem else decision.status_text
             check_data.append(RowNote(result.row, prospect.text("name"), owner, reason))

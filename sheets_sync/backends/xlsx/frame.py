@@ -328,7 +328,9 @@ def highest_priority(xml: bytes) -> int:
         if not _is_ours(element):
             highest = max([highest, *(int(p) for p in re.findall(rb'priority="(\d+)"', element))])
         position = stop
-    ext = xml.find(b"extLst")
+    # The worksheet's own extLst comes after every conditionalFormatting element; an extLst
+    # inside a cfRule (a data bar's x14 link) must not pull our own rules' priorities in.
+    ext = _find(xml, prefix, "extLst", position)
     if ext >= 0:  # x14 rules (data bars, icon sets) share the sheet's priorities
         highest = max([highest, *(int(p) for p in re.findall(rb'priority="(\d+)"', xml[ext:]))])
     return highest

@@ -1,0 +1,139 @@
+"""What sheets-sync remembers between cycles: managed values and the day's digests."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sheets_sync.core.sync import Managed
+from sheets_sync.errors import SheetsSyncError
+from sheets_sync.state import SCHEMA_VERSION, State
+
+DAY = date(2026, 11, 24)
+SOURCE = "clinic_log.xlsx"
+ONE = Managed("2026-11-24", "Step 1/7 · Email · Thank-you note", "DUE TODAY")
+TWO = Managed("", "", "CLOSED: Booked")
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[State]:
+    with State(tmp_path / "state") as opened:
+        yield opened
+
+
+def user_version(folder: Path) -> int:
+    db = sqlite3.connect(folder / "state.sqlite3")
+    try:
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+    finally:
+        db.close()
+
+
+def test_new_state_sets_the_schema_version(tmp_path: Path) -> None:
+    folder = tmp_path / "nested" / "state"
+
+    with State(folder):
+        pass
+
+    assert SCHEMA_VERSION >= 1
+    assert user_version(folder) == SCHEMA_VERSION
+
+
+def test_remember_and_remembered_round_trip(state: State) -> None:
+    assert state.remembered(SOURCE) == {}
+
+    state.remember(SOURCE, [("aaaa1111", ONE), ("bbbb2222", TWO)])
+
+    assert state.remembered(SOURCE) == {"aaaa1111": ONE, "bbbb2222": TWO}
+    assert state.remembered("another log") == {}
+
+
+def test_remember_replaces_what_was_remembered(state: State) -> None:
+    state.remember(SOURCE, [("aaaa1111", ONE), ("bbbb2222", TWO)])
+    state.remember("another log", [("cccc3333", ONE)])
+
+    state.remember(SOURCE, [("bbbb2222", ONE)])
+
+    assert state.remembered(SOURCE) == {"bbbb2222": ONE}
+    assert state.remembered("another log") == {"cccc3333": ONE}
+
+    state.remember(SOURCE, [])
+    assert state.remembered(SOURCE) == {}
+
+
+def test_remember_takes_a_generator(state: State) -> None:
+    state.remember(SOURCE, ((f"id{n}", ONE) for n in range(3)))
+
+    assert set(state.remembered(SOURCE)) == {"id0", "id1", "id2"}
+
+
+def test_digest_goes_from_pending_to_sent(state: State) -> None:
+    assert state.digest(DAY, "Anna") is None
+
+    state.digest_pending(DAY, "Anna", "<one@clinic.example>")
+    assert state.digest(DAY, "Anna") == ("<one@clinic.example>", "pending")
+
+    state.digest_sent(DAY, "Anna")
+    assert state.digest(DAY, "Anna") == ("<one@clinic.example>", "sent")
+
+    assert state.digest(DAY, "Ben") is None
+    assert state.digest(date(2026, 11, 25), "Anna") is None
+
+
+def test_pending_again_records_the_message_id_of_the_new_send(state: State) -> None:
+    # The engine passes the first Message-ID again when it retries; a new one only when it
+    # resends on purpose (--force-digest), and then the state must know the new one.
+    state.digest_pending(DAY, "Anna", "<one@clinic.example>")
+    state.digest_sent(DAY, "Anna")
+
+    state.digest_pending(DAY, "Anna", "<two@clinic.example>")
+
+    assert state.digest(DAY, "Anna") == ("<two@clinic.example>", "pending")
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    with State(folder) as first:
+        first.remember(SOURCE, [("aaaa1111", ONE)])
+        first.digest_pending(DAY, "Anna", "<one@clinic.example>")
+        first.digest_sent(DAY, "Anna")
+        first.digest_pending(DAY, "Ben", "<two@clinic.example>")
+
+    with State(folder) as second:
+        assert second.remembered(SOURCE) == {"aaaa1111": ONE}
+        assert second.digest(DAY, "Anna") == ("<one@clinic.example>", "sent")
+        assert second.digest(DAY, "Ben") == ("<two@clinic.example>", "pending")
+
+    assert user_version(folder) == SCHEMA_VERSION
+
+
+def make_newer(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    db = sqlite3.connect(folder / "state.sqlite3")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+
+
+def test_newer_schema_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    make_newer(folder)
+
+    with pytest.raises(Exception, match="newer sheets-sync") as caught:
+        State(folder)
+
+    assert str(folder) in str(caught.value)
+    assert user_version(folder) == SCHEMA_VERSION + 1
+
+
+def test_newer_schema_error_is_a_sheets_sync_error(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    make_newer(folder)
+
+    with pytest.raises(SheetsSyncError):
+        State(folder)
