@@ -91,9 +91,7 @@ def _layout(
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]],
 ) -> Layout:
-    last_used = max(
-        (col for row in rows for col, cell in enumerate(row) if read_text(cell)), default=-1
-    )
+    last_used = _last_used_column(rows)
     managed: dict[str, int] = {}
     new_headers: dict[int, str] = {}
     for field, names in MANAGED_COLUMNS.items():
@@ -104,6 +102,18 @@ def _layout(
             managed[field] = last_used
             new_headers[last_used] = (extra_names.get(field) or names)[0]
     return Layout(header_row, found, managed, new_headers)
+
+
+def _last_used_column(rows: Sequence[Sequence[CellValue]]) -> int:
+    """The rightmost column holding anything in any row (-1 for an empty sheet)."""
+    last = -1
+    for row in rows:
+        for col in range(len(row) - 1, last, -1):  # only cells right of the best so far
+            cell = row[col]
+            if cell is not None and (not isinstance(cell, str) or cell.strip()):
+                last = col
+                break
+    return last
 
 
 def header_texts(rows: Sequence[Sequence[CellValue]], layout: Layout) -> dict[int, str]:

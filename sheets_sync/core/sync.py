@@ -90,17 +90,21 @@ def plan_sync(
     }
     results: list[RowResult] = []
     seen_ids: set[str] = set()
-    taken_ids = {
-        read_text(row[layout.managed["sync_id"]])
-        for row in rows
-        if len(row) > layout.managed["sync_id"]
-    }
+    id_col = layout.managed["sync_id"]
+    taken_ids = {read_text(row[id_col]) for row in rows if len(row) > id_col}
+    staff_columns = tuple(layout.staff.items())
+    managed_columns = tuple(layout.managed.items())
     last_row = layout.header_row
     for number in range(layout.first_row, len(rows) + 1):
         row = rows[number - 1]
-        staff = {field: _cell(row, col) for field, col in layout.staff.items()}
-        now = {field: _cell(row, col) for field, col in layout.managed.items()}
-        if not any(read_text(value) for value in staff.values()):
+        width = len(row)
+        staff = {
+            field: value
+            for field, col in staff_columns
+            if col < width and (value := row[col]) is not None
+        }
+        now = {field: row[col] if col < width else None for field, col in managed_columns}
+        if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
             _clear_leftovers(number, now, layout, remembered, cells, date1904)
             continue
         last_row = number
@@ -108,34 +112,41 @@ def plan_sync(
         sync_id = read_text(now["sync_id"])
         if not sync_id or sync_id in seen_ids:  # new row, or a copy of another row
             sync_id = _fresh_id(new_id, taken_ids)
-            cells[(number, layout.managed["sync_id"])] = sync_id
+            cells[(number, id_col)] = sync_id
         seen_ids.add(sync_id)
 
         prospect = Prospect(number, staff)
         decision = decide(prospect, today, settings, date1904=date1904)
-        memory = remembered.get(sync_id)
-        typed = [
-            field for field in MANAGED_LABELS if not _is_ours(field, now[field], memory, date1904)
+        managed = _managed(decision)
+        wanted = managed.cells()
+        differing = [
+            field for field, value in wanted.items() if not _same(now[field], value, date1904)
         ]
-        wanted = _managed(decision)
+        memory = remembered.get(sync_id)
+        # Only a cell that differs from what the rule wants can hold something a person typed.
+        typed = [field for field in differing if not _is_ours(field, now[field], memory, date1904)]
         if typed:
             decision = _typed_by_hand(decision, typed)
-            wanted = _managed(decision)
-        for field, value in wanted.cells().items():
-            if field in typed:
-                continue
-            if _comparable(now[field], date1904) != _comparable(value, date1904):
-                cells[(number, layout.managed[field])] = value
+            managed = _managed(decision)
+            wanted = managed.cells()
+            differing = [
+                field
+                for field, value in wanted.items()
+                if field not in typed and not _same(now[field], value, date1904)
+            ]
+        for field in differing:
+            cells[(number, layout.managed[field])] = wanted[field]
         results.append(
-            RowResult(number, sync_id, prospect, decision, _remember(wanted, memory, typed))
+            RowResult(number, sync_id, prospect, decision, _remember(managed, memory, typed))
         )
 
     headers = header_texts(rows, layout)
     return SyncPlan(tuple(results), Changes(layout, cells, headers, last_row))
 
 
-def _cell(row: Sequence[CellValue], col: int) -> CellValue:
-    return row[col] if col < len(row) else None
+def _same(now: CellValue, wanted: CellWrite, date1904: bool) -> bool:
+    """Whether a managed cell already shows the wanted value."""
+    return now == wanted or _comparable(now, date1904) == _comparable(wanted, date1904)
 
 
 def _fresh_id(new_id: Callable[[], str], taken: set[str]) -> str:

@@ -12,6 +12,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 
 CellValue = str | int | float | bool | date | datetime | None
 
@@ -295,7 +296,11 @@ def read_status(value: CellValue) -> tuple[Status, bool]:
     spaces, hyphens and underscores count as one space ("Follow-up" is "follow up"). Blank is
     active; an unrecognised word is active too, but not recognised, so the caller can report it.
     """
-    text = read_text(value)
+    return _status_of(read_text(value))
+
+
+@lru_cache(maxsize=4096)  # a log repeats a handful of status words down thousands of rows
+def _status_of(text: str) -> tuple[Status, bool]:
     if not text:
         return Status.ACTIVE, True
     words = _WORDS.search(text)
