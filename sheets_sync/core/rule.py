@@ -58,7 +58,7 @@ class Settings:
         raise ValueError("no open day within two years: check open_days and holidays")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Prospect:
     """The staff cells of one row, as the rule reads them (field name -> raw cell value)."""
 
@@ -69,7 +69,7 @@ class Prospect:
         return read_text(self.cells.get(name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Note:
     """A problem with one cell of a row: the field it is in, and what is wrong, for people."""
 
@@ -77,7 +77,7 @@ class Note:
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the rule says about one prospect."""
 

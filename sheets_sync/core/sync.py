@@ -24,7 +24,7 @@ MANAGED_LABELS = {
 _FLAG_TEXT = re.compile(r"^(OVERDUE \d+d|DUE TODAY|UPCOMING|NURTURE|CLOSED: .+|CHECK DATA: .+)$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Managed:
     """What the daemon keeps in a row's managed cells, as text for remembering and comparing."""
 
@@ -41,7 +41,7 @@ class Managed:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowResult:
     """One prospect row after the rule: its identity, its staff cells and its decision."""
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import stat
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from sheets_sync.backends.xlsx.frame import (
     highest_priority,
 )
 from sheets_sync.backends.xlsx.package import NotAWorkbook, Package
-from sheets_sync.backends.xlsx.sheet import CellFormats, cell_style, read_cells, splice_cells
+from sheets_sync.backends.xlsx.sheet import CellFormats, cell_edits, patched, read_cells
 from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
 from sheets_sync.backends.xlsx.tables import table_area, widen_table
 from sheets_sync.core.sync import Changes
@@ -111,12 +113,13 @@ class XlsxBackend:
         data = self._load()
         if fingerprint(data) != version:
             raise SourceChanged(f"{self.path.name} was saved by someone since it was read")
-        rebuilt = self._rebuild(data, changes)
-        if rebuilt is None:
+        package = self._open(data)
+        replacements = self._replacements(package, changes)
+        if not replacements:
             return False
         temporary = self.path.with_name(f".{self.path.name}.sheets-sync-tmp")
         try:
-            _write_durably(temporary, rebuilt)
+            package.save_as(temporary, replacements)
             os.chmod(temporary, stat.S_IMODE(os.stat(self.path).st_mode))
             self._keep_backup(data)
             self._refuse_if_open()
@@ -136,9 +139,10 @@ class XlsxBackend:
         _sync_folder(self.path.parent)
         return True
 
-    def _rebuild(self, data: bytes, changes: Changes) -> bytes | None:
-        """The new file's bytes, or None when it would be the same workbook."""
-        package = self._open(data)
+    def _replacements(
+        self, package: Package, changes: Changes
+    ) -> dict[str, Iterable[bytes | memoryview]]:
+        """The parts that change, as their new bytes in pieces; none when nothing would."""
         log = self._sheet_path(package)
         sheet = package.part(log)
         if package.styles_path is None:
@@ -148,14 +152,13 @@ class XlsxBackend:
         layout = changes.layout
         managed = layout.managed
 
-        header_style = cell_style(sheet, layout.header_row, min(layout.staff.values()))
-        new_sheet = splice_cells(
+        edits = cell_edits(
             sheet,
             changes.cells,
             date_style=lambda existing: (
                 existing if existing in shown_as_date else styles.date_style
             ),
-            new_cell_styles={(layout.header_row, col): header_style for col in layout.new_headers},
+            style_from=(layout.header_row, min(layout.staff.values())),
             date1904=package.date1904,
         )
         rules = colour_rules(
@@ -172,8 +175,8 @@ class XlsxBackend:
             first_priority=highest_priority(sheet) + 1,
         )
         last_col = max(managed.values())
-        new_sheet = edit_frame(
-            new_sheet,
+        frame = edit_frame(
+            sheet,
             used=Area(0, 1, last_col, changes.last_row),
             new_columns=[
                 NewColumn(col, COLUMN_WIDTHS[field], hidden=field == "sync_id")
@@ -184,9 +187,12 @@ class XlsxBackend:
             log_cols=(min(layout.staff.values()), last_col),
             rules=rules,
         )
-        replacements: dict[str, bytes] = {}
-        if new_sheet != sheet:
-            replacements[log] = new_sheet
+        replacements: dict[str, Iterable[bytes | memoryview]] = {}
+        if changes.cells or frame:
+            # The frame edits lie before and after the cells: the head's first, the tail's last.
+            head = [edit for edit in frame if edit[0] == 0]
+            tail = [edit for edit in frame if edit[0] != 0]
+            replacements[log] = patched(sheet, itertools.chain(head, edits, tail))
         for table in package.tables_of(log):
             area = table_area(package.part(table))
             if area.first_row == layout.header_row and area.first_col <= min(layout.staff.values()):
@@ -194,12 +200,10 @@ class XlsxBackend:
                     package.part(table), last_col=last_col, headers=changes.headers
                 )
                 if widened is not None:
-                    replacements[table] = widened
-        if not replacements:
-            return None
-        if styles.xml is not None:
-            replacements[package.styles_path] = styles.xml
-        return package.rebuilt(replacements)
+                    replacements[table] = [widened]
+        if replacements and styles.xml is not None:
+            replacements[package.styles_path] = [styles.xml]
+        return replacements
 
     # --- the file system ------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, unescape
 
-from sheets_sync.backends.xlsx.sheet import column_index, column_letters
+from sheets_sync.backends.xlsx.sheet import Edit, column_index, column_letters
 from sheets_sync.core.rule import Flag
 
 LAST_ROW = 1_048_576
@@ -170,8 +170,9 @@ def edit_frame(
     header_row: int,
     log_cols: tuple[int, int],
     rules: bytes | None,
-) -> bytes:
-    """The worksheet with its dimension, column widths, autofilter and colour rules updated.
+) -> list[Edit]:
+    """The edits that update the worksheet's dimension, column widths, autofilter and colour
+    rules; none when they are right already.
 
     `rules` is the wanted conditionalFormatting element (None builds nothing), `used` the
     cells the log covers after the write, `log_cols` its first and last column.
@@ -185,13 +186,17 @@ def edit_frame(
         data_end = xml.index(b">", data_start) + 1
     else:
         data_end += len(f"</{prefix}sheetData>")
-    head, cells, tail = xml[:data_start], xml[data_start:data_end], xml[data_end:]
-    head = _set_dimension(head, prefix, used)
-    head = _add_columns(head, prefix, new_columns)
-    tail = _widen_autofilter(tail, prefix, header_row, log_cols[0], used)
+    head, tail = xml[:data_start], xml[data_end:]
+    new_head = _add_columns(_set_dimension(head, prefix, used), prefix, new_columns)
+    new_tail = _widen_autofilter(tail, prefix, header_row, log_cols[0], used)
     if rules is not None:
-        tail = _place_rules(tail, prefix, rules)
-    return head + cells + tail
+        new_tail = _place_rules(new_tail, prefix, rules)
+    edits: list[Edit] = []
+    if new_head != head:
+        edits.append((0, data_start, new_head))
+    if new_tail != tail:
+        edits.append((data_end, len(xml), new_tail))
+    return edits
 
 
 def _find(xml: bytes, prefix: str, name: str, start: int = 0) -> int:

@@ -4,10 +4,12 @@ a few parts replaced and every other part carried over unchanged."""
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
+from pathlib import Path
 
 from lxml import etree
 
@@ -120,13 +122,20 @@ class Package:
     def tables_of(self, sheet_path: str) -> list[str]:
         return [path for kind, path in self._relationships(sheet_path).values() if kind == "table"]
 
-    def rebuilt(self, replacements: Mapping[str, bytes]) -> bytes:
-        """The package with `replacements` (part path -> bytes); all else carried over."""
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as rebuilt:
-            for info in self.zip.infolist():
-                data = replacements.get(info.filename)
-                if data is None:
-                    data = self.zip.read(info)
-                rebuilt.writestr(info, data, compress_type=info.compress_type)
-        return out.getvalue()
+    def save_as(self, path: Path, replacements: Mapping[str, Iterable[bytes | memoryview]]) -> None:
+        """Write the package to `path` with `replacements` (part path -> its bytes, in pieces)
+        and every other part carried over; flushed to disk before it returns."""
+        with open(path, "wb") as file:
+            with zipfile.ZipFile(file, "w") as rebuilt:
+                for info in self.zip.infolist():
+                    pieces = replacements.get(info.filename)
+                    if pieces is None:
+                        rebuilt.writestr(
+                            info, self.zip.read(info), compress_type=info.compress_type
+                        )
+                        continue
+                    with rebuilt.open(info, "w") as part:  # streamed: never whole in memory
+                        for piece in pieces:
+                            part.write(piece)
+            file.flush()
+            os.fsync(file.fileno())

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
@@ -23,6 +24,7 @@ _EPOCH_1900 = datetime(1899, 12, 30)
 _EPOCH_1904 = datetime(1904, 1, 1)
 
 
+@cache
 def column_letters(index: int) -> str:
     """0-based column index -> spreadsheet letters (0 -> A, 26 -> AA)."""
     letters = ""
@@ -33,6 +35,7 @@ def column_letters(index: int) -> str:
     return letters
 
 
+@cache
 def column_index(letters: str | bytes) -> int:
     """Spreadsheet letters -> 0-based column index."""
     if isinstance(letters, str):
@@ -100,7 +103,7 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
     dates: dict[bytes, CellValue] = {}  # the same dates recur down a log
     row: list[CellValue] = []
     row_number = b""
-    for letters, number, style, kind, rest, value, inline in _PLAIN_CELL.findall(xml):
+    for letters, number, style, kind, rest, value, inline in _plain_cells(xml):
         if not value and not inline:
             continue
         if rest and (b" s=" in rest or b" t=" in rest):  # attributes in an unusual order
@@ -143,6 +146,20 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
         else:
             row[col] = cell
     return rows
+
+
+def _plain_cells(xml: bytes) -> Iterator[tuple[bytes, ...]]:
+    """Every cell's parts, found a block of rows at a time (one list for the whole sheet
+    would take several times the sheet's own size)."""
+    position = 0
+    while position < len(xml):
+        stop = xml.find(b"</row>", position + _BLOCK)
+        stop = len(xml) if stop < 0 else stop + len(b"</row>")
+        yield from _PLAIN_CELL.findall(xml, position, stop)
+        position = stop
+
+
+_BLOCK = 1 << 20
 
 
 def _read_any(
@@ -251,7 +268,7 @@ def _column_of(ref: str) -> int:
 # --- writing -------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _RowSpans:
     number: int
     start: int  # offset of "<row"
@@ -262,15 +279,14 @@ class _RowSpans:
     cells: dict[int, tuple[int, int, bytes]] = field(default_factory=dict)  # col -> span, tag
 
 
-def _scan_spans(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
-    """Byte spans of the given rows and of their cells in the given columns."""
+def _scan_spans(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> Iterable[_RowSpans]:
+    """Byte spans of the given rows and of their cells in the given columns, in row order."""
     if _is_plain(xml):
         return _spans_plain(xml, columns, rows)
     return _spans_any(xml, columns, rows)
 
 
-def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
-    found: list[_RowSpans] = []
+def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> Iterator[_RowSpans]:
     position = xml.find(b"<sheetData")
     letters = {col: column_letters(col).encode() for col in columns}
     for number in sorted(rows):  # rows stand in ascending order, so each search goes on
@@ -289,9 +305,8 @@ def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> l
                 closed = xml[cell_end - 2 : cell_end] == b"/>"
                 stop = cell_end if closed else xml.index(b"</c>", cell_end) + len(b"</c>")
                 spans.cells[col] = (at, stop, xml[at:cell_end])
-        found.append(spans)
+        yield spans
         position = end
-    return found
 
 
 def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
@@ -349,69 +364,75 @@ _CELL_REF = re.compile(rb"([A-Z]{1,3})\d+")
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
-def splice_cells(
+Edit = tuple[int, int, bytes]  # replace the bytes from the first offset to the second
+
+
+def cell_edits(
     xml: bytes,
     writes: Mapping[tuple[int, int], str | date | None],
     *,
     date_style: Callable[[int | None], int],
-    new_cell_styles: Mapping[tuple[int, int], int | None],
+    style_from: tuple[int, int] | None = None,
     date1904: bool,
-) -> bytes:
-    """The worksheet with the given cells (sheet row, 0-based column) replaced.
+) -> Iterator[Edit]:
+    """The edits that set the given cells (sheet row, 0-based column), in byte order, made
+    one row at a time as they are consumed.
 
     `date_style(existing_style)` names the cell style for a date cell, given the style the
     cell had (None for a new cell), so staff formatting of a managed cell is kept when it
-    already shows dates. `new_cell_styles` gives cells that do not exist yet a style.
+    already shows dates. New cells in the row of `style_from` (row, column) take that cell's
+    style: new headers look like the headers beside them.
     """
-    if not writes:
-        return xml
-    by_row: dict[int, dict[int, str | date | None]] = {}
-    for (number, col), value in writes.items():
-        by_row.setdefault(number, {})[col] = value
-    columns = frozenset(col for cells in by_row.values() for col in cells)
-    spans = _scan_spans(xml, columns, frozenset(by_row))
-    missing = set(by_row) - {row.number for row in spans}
-    if missing:
-        raise ValueError(f"rows {sorted(missing)} are not in the worksheet")
-
-    source = memoryview(xml)  # slices of it are not copies
-    pieces: list[bytes | memoryview] = []
-    position = 0
-    for row in spans:
-        cells = by_row[row.number]
-        edits: list[tuple[int, int, bytes]] = []  # (start, stop, replacement)
-        for col in sorted(cells):
-            value = cells[col]
-            ref = f"{column_letters(col)}{row.number}"
-            if col in row.cells:
-                begin, stop, tag = row.cells[col]
-                found = _STYLE.search(tag)
-                existing = int(found.group(1)) if found else None
-                edits.append((begin, stop, _cell_xml(ref, value, existing, date_style, date1904)))
-            else:
-                after = _insertion_point(xml, row, col)
-                style = new_cell_styles.get((row.number, col))
-                edits.append((after, after, _cell_xml(ref, value, style, date_style, date1904)))
+    by_row: dict[int, list[tuple[int, str | date | None]]] = {}
+    for (number, col), value in sorted(writes.items()):
+        by_row.setdefault(number, []).append((col, value))
+    columns = frozenset(col for number, col in writes)
+    model_row, model_col = style_from or (0, -1)
+    found = 0
+    for row in _scan_spans(xml, columns | {model_col}, frozenset(by_row)):
+        found += 1
+        cells = dict(by_row[row.number])
         opening = xml[row.start : row.start_tag_end]
         if row.self_closing:  # <row r="5"/> becomes <row r="5">...</row>
             opening = opening[:-2].rstrip() + b">"
-            edits.append((row.end, row.end, b"</row>"))
-        pieces += [source[position : row.start], _widen_spans(opening, cells)]
-        position = row.start_tag_end if not row.self_closing else row.end
-        for begin, stop, replacement in sorted(edits, key=lambda edit: (edit[0], edit[1])):
-            pieces += [source[position:begin], replacement]
-            position = max(position, stop)
-    pieces.append(source[position:])
-    return b"".join(pieces)
+        wider = _widen_spans(opening, cells)
+        if row.self_closing or wider != opening:
+            yield (row.start, row.start_tag_end, wider)
+        in_row: list[Edit] = []
+        for col in sorted(cells):
+            ref = f"{column_letters(col)}{row.number}"
+            if col in row.cells:
+                begin, stop, _ = row.cells[col]
+                cell = _cell_xml(ref, cells[col], _style_of(row, col), date_style, date1904)
+                in_row.append((begin, stop, cell))
+            else:
+                at = _insertion_point(xml, row, col)
+                style = _style_of(row, model_col) if row.number == model_row else None
+                in_row.append((at, at, _cell_xml(ref, cells[col], style, date_style, date1904)))
+        # Stable sort: new cells at one place keep their column order.
+        yield from sorted(in_row, key=lambda edit: edit[0])
+        if row.self_closing:
+            yield (row.end, row.end, b"</row>")
+    if found != len(by_row):
+        raise ValueError(f"{len(by_row) - found} rows to write are not in the worksheet")
 
 
-def cell_style(xml: bytes, row: int, col: int) -> int | None:
-    """The style index of one cell, if the cell exists and has one."""
-    for spans in _scan_spans(xml, frozenset([col]), frozenset([row])):
-        if col in spans.cells:
-            match = _STYLE.search(spans.cells[col][2])
-            return int(match.group(1)) if match else None
-    return None
+def patched(xml: bytes, edits: Iterable[Edit]) -> Iterator[bytes | memoryview]:
+    """The pieces of `xml` with `edits` (in byte order, not overlapping) applied."""
+    source = memoryview(xml)  # its slices are views, not copies
+    position = 0
+    for start, stop, replacement in edits:
+        yield source[position:start]
+        yield replacement
+        position = stop
+    yield source[position:]
+
+
+def _style_of(row: _RowSpans, col: int) -> int | None:
+    if col not in row.cells:
+        return None
+    match = _STYLE.search(row.cells[col][2])
+    return int(match.group(1)) if match else None
 
 
 def _insertion_point(xml: bytes, row: _RowSpans, col: int) -> int:
