@@ -17,7 +17,13 @@ from sheets_sync.config import Config, ConfigError, config_path_from, load_confi
 from sheets_sync.core.columns import STAFF_COLUMNS
 from sheets_sync.core.owners import address_book, address_of, is_address
 from sheets_sync.core.sync import MANAGED_LABELS
-from sheets_sync.engine import CycleReport, digest_messages, send_digests, sync
+from sheets_sync.engine import (
+    CycleReport,
+    digest_messages,
+    send_digests,
+    sync,
+    unchanged_since_last_sync,
+)
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.outbox import Outbox, write_preview
 from sheets_sync.state import State
@@ -116,6 +122,10 @@ def open_backend(config: Config) -> Backend:
 def _once(args: argparse.Namespace, config: Config, today: date) -> int:
     backend = open_backend(config)
     with State(config.daemon.state_dir) as state:
+        quiet = args.no_digest and not args.dry_run
+        if quiet and unchanged_since_last_sync(backend, config, state, today=today):
+            print(f"{backend.description}: unchanged since the last sync today; nothing to do")
+            return 0
         report = sync(backend, config, state, today=today, dry_run=args.dry_run)
         print(_summary_line(config, backend, report, today))
         if args.dry_run:

@@ -6,16 +6,19 @@ date), so the same code serves `once`, the daemon, previews and the tests.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
 from sheets_sync.config import Config
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
@@ -87,6 +90,7 @@ def sync(
 ) -> CycleReport:
     """Read, decide and write, starting over when someone saves the log meanwhile."""
     source = backend.description
+    settings = settings_key(config)
     for _ in range(ATTEMPTS):
         snapshot = backend.read()
         report = CycleReport(snapshot, decide(snapshot, config, today, state, source, new_id))
@@ -94,19 +98,52 @@ def sync(
         if dry_run:
             return report
         try:
-            report.written = backend.write(plan.changes, snapshot.version)
+            written = backend.write(plan.changes, snapshot.version)
         except SourceChanged:
             log.info("the log changed while it was being synced; reading it again")
             continue
         except SourceBusy as busy:
             report.waiting = str(busy)
             return report
+        report.written = written is not None
         state.remember(source, ((row.sync_id, row.remembered) for row in plan.rows))
+        state.record_sync(source, written or snapshot.version, today, settings)
         return report
     raise SourceError(
         f"{source} changed {ATTEMPTS} times while it was being synced; nothing was written, "
         "and the next cycle tries again"
     )
+
+
+def unchanged_since_last_sync(
+    backend: Backend, config: Config, state: State, *, today: date
+) -> bool:
+    """Whether the log is exactly as the last finished sync left it, on the same day and
+    with the same settings: then a sync would change nothing, and reading it can wait."""
+    version = backend.version()
+    last = state.last_sync(backend.description)
+    return version is not None and last == (version, today, settings_key(config))
+
+
+def settings_key(config: Config) -> str:
+    """A digest of everything that shapes a sync's result besides the log and the day.
+
+    Sets are sorted first: their order, and so their repr, changes from one run to the next.
+    """
+    settings = json.dumps(_canonical(config), sort_keys=True)
+    return hashlib.sha256(f"{__version__}|{settings}".encode()).hexdigest()
+
+
+def _canonical(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _canonical(getattr(value, field.name)) for field in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(item) for item in value), key=str)
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return str(value)
 
 
 def send_digests(

@@ -4,8 +4,10 @@
   typed into a managed cell is told apart from the daemon's own.
 - `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
   fixed before the send, so a day's digest goes out once, also across restarts.
+- `synced`: the version of the log that the last finished sync left it at, with the day and
+  the settings it was synced for: the same log on the same day needs no sync.
 
-The schema carries its version in `PRAGMA user_version`; every change is one transaction.
+The schema carries its version in `PRAGMA user_version`; each migration is one transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from types import TracebackType
 from sheets_sync.core.sync import Managed
 from sheets_sync.errors import SheetsSyncError
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+# Migration N brings a state file from schema version N-1 to N.
+_MIGRATIONS = (
+    """
 CREATE TABLE written (
     source TEXT NOT NULL,
     sync_id TEXT NOT NULL,
@@ -36,7 +39,17 @@ CREATE TABLE digests (
     status TEXT NOT NULL CHECK (status IN ('pending', 'sent')),
     PRIMARY KEY (day, recipient)
 );
-"""
+""",
+    """
+CREATE TABLE synced (
+    source TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    day TEXT NOT NULL,
+    settings TEXT NOT NULL
+);
+""",
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class StateError(SheetsSyncError):
@@ -51,11 +64,11 @@ class State:
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
+            for number, migration in enumerate(_MIGRATIONS[version:], start=version + 1):
                 with self._transaction():
-                    for statement in _SCHEMA.split(";"):  # executescript would commit early
+                    for statement in migration.split(";"):  # executescript would commit early
                         self.db.execute(statement)
-                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    self.db.execute(f"PRAGMA user_version={number}")
         except (OSError, sqlite3.Error) as exc:
             raise StateError(
                 f"the state file {path} cannot be used ({exc}); check [daemon].state_dir, or "
@@ -102,6 +115,22 @@ class State:
                     (source, sync_id, m.next_touch, m.next_action, m.follow_up_status)
                     for sync_id, m in rows
                 ),
+            )
+
+    # --- the last finished sync -----------------------------------------------------------
+
+    def last_sync(self, source: str) -> tuple[str, date, str] | None:
+        """(log version, day, settings key) the last finished sync of `source` left behind."""
+        row = self.db.execute(
+            "SELECT version, day, settings FROM synced WHERE source = ?", (source,)
+        ).fetchone()
+        return (row[0], date.fromisoformat(row[1]), row[2]) if row else None
+
+    def record_sync(self, source: str, version: str, day: date, settings: str) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?)",
+                (source, version, day.isoformat(), settings),
             )
 
     # --- digests ------------------------------------------------------------------------

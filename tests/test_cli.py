@@ -153,6 +153,19 @@ def test_no_digest_syncs_but_sends_nothing(
     assert "digests" not in out
 
 
+def test_no_digest_on_a_log_unchanged_since_the_last_sync_does_not_read_it(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("once", "--config", str(config), "--today", TODAY, "--no-digest")
+    run(capsys, *args)
+
+    code, out, err = run(capsys, *args)
+
+    assert code == 0, err
+    assert "unchanged since the last sync" in out
+    assert "prospects" not in out  # it did not read the log
+
+
 def test_no_digests_on_a_saturday(
     tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -17,7 +21,13 @@ from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config, parse_config
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
-from sheets_sync.engine import CycleReport, digest_messages, send_digests, sync
+from sheets_sync.engine import (
+    CycleReport,
+    digest_messages,
+    send_digests,
+    sync,
+    unchanged_since_last_sync,
+)
 from sheets_sync.mail.outbox import Outbox
 from sheets_sync.state import State
 
@@ -439,3 +449,57 @@ def test_owner_named_manager_does_not_collide_with_the_summary(
 
     assert sorted(sent) == ["manager", "owner-anna", "owner-ben", "owner-manager"]
     assert len(emls(outbox)) == 4
+
+
+# --- an unchanged log needs no sync ------------------------------------------------------
+
+
+def test_a_log_just_synced_is_unchanged_until_someone_edits_it(
+    backend: MemoryBackend, config: Config, state: State
+) -> None:
+    assert not unchanged_since_last_sync(backend, config, state, today=TODAY)
+    synced(backend, config, state)
+    assert unchanged_since_last_sync(backend, config, state, today=TODAY)
+
+    backend.edit(2, 3, "Booked")
+
+    assert not unchanged_since_last_sync(backend, config, state, today=TODAY)
+
+
+def test_a_new_day_or_new_settings_need_a_sync(
+    backend: MemoryBackend, config: Config, state: State
+) -> None:
+    synced(backend, config, state)
+    assert not unchanged_since_last_sync(backend, config, state, today=TODAY + timedelta(days=1))
+    other = replace(config, plans=replace(config.plans, min_gap_days=5))
+    assert not unchanged_since_last_sync(backend, other, state, today=TODAY)
+
+
+def test_a_write_that_had_to_wait_is_not_taken_as_a_finished_sync(
+    backend: MemoryBackend, config: Config, state: State
+) -> None:
+    backend.busy = True
+    report = synced(backend, config, state)
+    assert report.waiting
+    assert not unchanged_since_last_sync(backend, config, state, today=TODAY)
+
+
+def test_the_settings_key_is_the_same_in_every_process(tmp_path: Path) -> None:
+    # Hash randomisation reorders sets of dates (the holidays) from one process to the next;
+    # the key must not follow, or no later run would ever see the log as unchanged.
+    script = (
+        "import sys; from pathlib import Path; from sheets_sync.config import load_config; "
+        "from sheets_sync.engine import settings_key; "
+        "print(settings_key(load_config(Path(sys.argv[1]))))"
+    )
+    keys = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(REPO / "config" / "sheets_sync.toml")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1

@@ -6,10 +6,12 @@ Contract:
   one), and a `version` token. The token names this exact state of the source; any change by
   anyone afterwards gives a different token.
 - `write(changes, version)` writes the managed cells in `changes`, plus whatever the backend
-  needs to show them (headers, date format, colour rules), and returns True; or returns
-  False, touching nothing, when the source already shows all of it. It writes only when the
-  source is still at `version`, else raises `SourceChanged`, so nothing is written over an
-  edit it has not seen. A write is all or nothing.
+  needs to show them (headers, date format, colour rules), and returns the source's new
+  version; or returns None, touching nothing, when the source already shows all of it. It
+  writes only when the source is still at `version`, else raises `SourceChanged`, so nothing
+  is written over an edit it has not seen. A write is all or nothing.
+- `version()` is the current version token without reading the log, or None when the
+  backend cannot tell that cheaply. Equal tokens mean the very same log.
 - Errors: `SourceBusy` (open in another program: try again next cycle), `SourceChanged`
   (changed since read: read again), `SourceError` (anything else, with a message for
   people). Third-party errors never escape.
@@ -58,4 +60,6 @@ class Backend(Protocol):
 
     def read(self) -> Snapshot: ...
 
-    def write(self, changes: Changes, version: str) -> bool: ...
+    def version(self) -> str | None: ...
+
+    def write(self, changes: Changes, version: str) -> str | None: ...

@@ -44,11 +44,14 @@ class MemoryBackend:
         self._set(row, col, value)
         self.generation += 1
 
-    def write(self, changes: Changes, version: str) -> bool:
+    def version(self) -> str:
+        return str(self.generation)
+
+    def write(self, changes: Changes, version: str) -> str | None:
         if version != str(self.generation):
             raise SourceChanged("the log changed since it was read")
         if not changes and self.formatted:
-            return False
+            return None
         if self.busy:
             raise SourceBusy("the log is open elsewhere")
         for (row, col), value in changes.cells.items():
@@ -56,7 +59,7 @@ class MemoryBackend:
         self.formatted = True
         self.generation += 1
         self.writes += 1
-        return True
+        return str(self.generation)
 
     def _set(self, row: int, col: int, value: CellValue) -> None:
         while len(self.rows) < row:

@@ -122,15 +122,23 @@ class BackendContract:
         backend = make_backend(ROWS, STAFF)
         assert backend.read().version == backend.read().version
 
+    def test_version_without_reading_is_the_version_a_read_gives(
+        self, make_backend: MakeBackend
+    ) -> None:
+        backend = make_backend(ROWS, STAFF)
+        assert backend.version() in (None, backend.read().version)
+
     def test_written_changes_read_back(self, make_backend: MakeBackend) -> None:
         backend = make_backend(ROWS, STAFF)
         before = backend.read()
         first = plan(before)
         assert first.changes
-        assert backend.write(first.changes, before.version) is True
+        written = backend.write(first.changes, before.version)
 
         after = backend.read()
+        assert written == after.version  # the write names the version it left behind
         assert after.version != before.version
+        assert backend.version() in (None, after.version)
         for (row, col), value in first.changes.cells.items():
             assert cell(after.rows, row, col) == value, (row, col)
         assert tuple(after.rows[0][len(HEADER) :]) == MANAGED_HEADERS
@@ -182,7 +190,7 @@ class BackendContract:
         second = plan(again, first)
         assert not second.changes
         assert dict(second.changes.cells) == {}
-        assert backend.write(second.changes, again.version) is False
+        assert backend.write(second.changes, again.version) is None
         assert backend.read().version == again.version
 
     def test_a_stale_version_is_refused_and_changes_nothing(

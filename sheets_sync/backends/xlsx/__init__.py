@@ -108,7 +108,10 @@ class XlsxBackend:
 
     # --- writing ------------------------------------------------------------------------
 
-    def write(self, changes: Changes, version: str) -> bool:
+    def version(self) -> str:
+        return fingerprint(self._load())
+
+    def write(self, changes: Changes, version: str) -> str | None:
         self._refuse_if_open()
         data = self._load()
         if fingerprint(data) != version:
@@ -116,10 +119,11 @@ class XlsxBackend:
         package = self._open(data)
         replacements = self._replacements(package, changes)
         if not replacements:
-            return False
+            return None
         temporary = self.path.with_name(f".{self.path.name}.sheets-sync-tmp")
         try:
             package.save_as(temporary, replacements)
+            written = fingerprint(temporary.read_bytes())
             os.chmod(temporary, stat.S_IMODE(os.stat(self.path).st_mode))
             self._keep_backup(data)
             self._refuse_if_open()
@@ -137,7 +141,7 @@ class XlsxBackend:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
         _sync_folder(self.path.parent)
-        return True
+        return written
 
     def _replacements(
         self, package: Package, changes: Changes

@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import IO
 
 from lxml import etree
 
@@ -135,7 +136,17 @@ class Package:
                         )
                         continue
                     with rebuilt.open(info, "w") as part:  # streamed: never whole in memory
-                        for piece in pieces:
-                            part.write(piece)
+                        _write_in_chunks(part, pieces)
             file.flush()
             os.fsync(file.fileno())
+
+
+def _write_in_chunks(part: IO[bytes], pieces: Iterable[bytes | memoryview]) -> None:
+    """Many small pieces, written a megabyte at a time: each write to a zip entry costs."""
+    chunk = bytearray()
+    for piece in pieces:
+        chunk += piece
+        if len(chunk) >= 1 << 20:
+            part.write(chunk)
+            chunk.clear()
+    part.write(chunk)
