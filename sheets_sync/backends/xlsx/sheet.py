@@ -126,6 +126,8 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
                 )
         else:
             raw = b"".join(_PLAIN_TEXT.findall(inline)) if kind == b"inlineStr" else value
+            if not raw:  # an empty string is a blank cell, as on the expat path
+                continue
             text = raw.decode()
             if "&" in text:
                 text = html.unescape(text)
@@ -207,9 +209,6 @@ class _CellReader:
         elif local == "row":
             number = attrs.get("r")
             self.row_number = int(number) if number else self.row_number + 1
-            while len(self.rows) < self.row_number:
-                self.rows.append([])
-            self.row = self.rows[self.row_number - 1]
             self.column = -1
 
     def text(self, data: str) -> None:
@@ -225,6 +224,9 @@ class _CellReader:
         elif local == "c":
             value = self._decode()
             if value is not None:
+                while len(self.rows) < self.row_number:  # rows come into being with values
+                    self.rows.append([])
+                self.row = self.rows[self.row_number - 1]
                 while len(self.row) < self.column:
                     self.row.append(None)
                 if len(self.row) == self.column:
