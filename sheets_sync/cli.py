@@ -11,15 +11,15 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend
-from sheets_sync.backends.xlsx import XlsxBackend
-from sheets_sync.backends.xlsx.sheet import column_letters
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
-from sheets_sync.core.columns import STAFF_COLUMNS
-from sheets_sync.core.owners import address_book, address_of, is_address
+from sheets_sync.core.check import log_problems
+from sheets_sync.core.columns import column_letters
+from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.engine import (
     CycleReport,
     digest_messages,
+    open_backend,
     send_digests,
     sync,
     unchanged_since_last_sync,
@@ -105,20 +105,6 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-24") from None
 
 
-def open_backend(config: Config) -> Backend:
-    source = config.source
-    if source.kind == "xlsx" and source.path is not None:
-        return XlsxBackend(
-            source.path,
-            worksheet=source.worksheet,
-            staff_worksheet=source.staff_worksheet,
-            backup_dir=config.daemon.state_dir / "backups",
-        )
-    raise SheetsSyncError(
-        f'[source].kind = "{source.kind}" is not supported by this version; use "xlsx"'
-    )
-
-
 def _once(args: argparse.Namespace, config: Config, today: date) -> int:
     backend = open_backend(config)
     with State(config.daemon.state_dir) as state:
@@ -198,41 +184,12 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     print(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
     for col, header in layout.new_headers.items():
         print(f'  the column "{header}" will be created in column {column_letters(col)}')
-    problems = _problems(report, config)
+    book = address_book(report.snapshot.staff, config.owners)
+    problems = log_problems(report.plan.rows, layout, book)
     for problem in problems:
         print(f"  {problem}")
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
-
-
-def _problems(report: CycleReport, config: Config) -> list[str]:
-    """Every problem in the log, each naming its row and cell."""
-    layout = report.plan.changes.layout
-    columns = {**layout.staff, **layout.managed}
-    book = address_book(report.snapshot.staff, config.owners)
-    problems = []
-
-    def where(row: int, field: str) -> str:
-        header = {**{f: names[0] for f, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}.get(
-            field, field
-        )
-        col = columns.get(field)
-        cell = f" ({column_letters(col)}{row})" if col is not None else ""
-        return f"Row {row}, {header}{cell}"
-
-    for result in report.plan.rows:
-        decision = result.decision
-        notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
-        problems += [f"{where(result.row, note.field)}: {note.text}" for note in notes]
-        owner = result.prospect.text("owner")
-        if owner and "@" in owner and not is_address(owner):
-            problems.append(f'{where(result.row, "owner")}: "{owner}" is not a valid email address')
-        elif owner and address_of(owner, book) is None:
-            problems.append(
-                f'{where(result.row, "owner")}: "{owner}" has no email address; add '
-                "them to the Staff sheet or the config's [owners]"
-            )
-    return problems
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:

@@ -20,11 +20,13 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
+from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerTally, build_digests
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import SyncPlan, plan_sync
+from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
 from sheets_sync.state import State
@@ -53,6 +55,21 @@ class CycleReport:
 
 def new_sync_id() -> str:
     return secrets.token_hex(4)
+
+
+def open_backend(config: Config) -> Backend:
+    """The backend the config's [source] names."""
+    source = config.source
+    if source.kind == "xlsx" and source.path is not None:
+        return XlsxBackend(
+            source.path,
+            worksheet=source.worksheet,
+            staff_worksheet=source.staff_worksheet,
+            backup_dir=config.daemon.state_dir / "backups",
+        )
+    raise SheetsSyncError(
+        f'[source].kind = "{source.kind}" is not supported by this version; use "xlsx"'
+    )
 
 
 def decide(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from sheets_sync.core.values import CellValue, normalise_header, read_text
 
@@ -121,3 +122,25 @@ def header_texts(rows: Sequence[Sequence[CellValue]], layout: Layout) -> dict[in
     row = rows[layout.header_row - 1] if len(rows) >= layout.header_row else []
     texts = {col: read_text(cell) for col, cell in enumerate(row) if read_text(cell)}
     return {**texts, **layout.new_headers}
+
+
+@cache
+def column_letters(index: int) -> str:
+    """0-based column index -> spreadsheet letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@cache
+def column_index(letters: str | bytes) -> int:
+    """Spreadsheet letters -> 0-based column index."""
+    if isinstance(letters, str):
+        letters = letters.encode()
+    number = 0
+    for char in letters:
+        number = number * 26 + (char - 64)
+    return number - 1

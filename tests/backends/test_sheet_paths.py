@@ -16,10 +16,9 @@ from sheets_sync.backends.xlsx.sheet import (
     _read_any,
     _read_plain,
     cell_edits,
-    column_index,
-    column_letters,
     patched,
 )
+from sheets_sync.core.columns import column_index, column_letters
 from sheets_sync.core.values import CellValue
 
 SHARED = ["Anna", "Ben & Co", "<b>", "  spaced  "]

@@ -24,8 +24,8 @@ from lxml import etree
 from sheets_sync.backends.base import SourceBusy, SourceChanged
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.backends.xlsx.frame import LAST_ROW, Area
-from sheets_sync.backends.xlsx.sheet import column_index
 from sheets_sync.config import Config, load_config
+from sheets_sync.core.columns import column_index
 from sheets_sync.core.values import CellValue, DateOrder
 from sheets_sync.engine import CycleReport, sync
 from sheets_sync.state import State

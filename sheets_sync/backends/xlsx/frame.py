@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, unescape
 
-from sheets_sync.backends.xlsx.sheet import Edit, column_index, column_letters
+from sheets_sync.backends.xlsx.sheet import Edit
+from sheets_sync.core.columns import column_index, column_letters
 from sheets_sync.core.rule import Flag
 
 LAST_ROW = 1_048_576

@@ -13,37 +13,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
+from sheets_sync.core.columns import column_index, column_letters
 from sheets_sync.core.values import CellValue
 
 _COLUMN = re.compile(rb"[A-Z]+")
 _EPOCH_1900 = datetime(1899, 12, 30)
 _EPOCH_1904 = datetime(1904, 1, 1)
-
-
-@cache
-def column_letters(index: int) -> str:
-    """0-based column index -> spreadsheet letters (0 -> A, 26 -> AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-@cache
-def column_index(letters: str | bytes) -> int:
-    """Spreadsheet letters -> 0-based column index."""
-    if isinstance(letters, str):
-        letters = letters.encode()
-    number = 0
-    for char in letters:
-        number = number * 26 + (char - 64)
-    return number - 1
 
 
 def serial_to_datetime(serial: float, *, date1904: bool) -> datetime:

@@ -1,0 +1,36 @@
+"""Everything `check` reports about a log, each problem naming its row and cell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sheets_sync.core.columns import STAFF_COLUMNS, Layout, column_letters
+from sheets_sync.core.owners import address_of, is_address
+from sheets_sync.core.sync import MANAGED_LABELS, RowResult
+
+HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
+
+
+def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, str]) -> list[str]:
+    """Every problem in the decided rows, like `Row 57, Snooze until (L57): ...`."""
+    columns = {**layout.staff, **layout.managed}
+
+    def where(row: int, field: str) -> str:
+        col = columns.get(field)
+        cell = f" ({column_letters(col)}{row})" if col is not None else ""
+        return f"Row {row}, {HEADERS.get(field, field)}{cell}"
+
+    problems = []
+    for result in rows:
+        decision = result.decision
+        notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
+        problems += [f"{where(result.row, note.field)}: {note.text}" for note in notes]
+        owner = result.prospect.text("owner")
+        if owner and "@" in owner and not is_address(owner):
+            problems.append(f'{where(result.row, "owner")}: "{owner}" is not a valid email address')
+        elif owner and address_of(owner, book) is None:
+            problems.append(
+                f'{where(result.row, "owner")}: "{owner}" has no email address; add '
+                "them to the Staff sheet or the config's [owners]"
+            )
+    return problems
