@@ -10,13 +10,14 @@ raised, listing everything.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
 from pathlib import Path
@@ -56,6 +57,7 @@ FIELDS = (
 SourceKind: TypeAlias = Literal["xlsx", "gsheets"]
 MailMode: TypeAlias = Literal["outbox", "smtp"]
 Security: TypeAlias = Literal["starttls", "ssl", "none"]
+Detail: TypeAlias = Literal["full", "minimal"]
 
 
 class ConfigError(SheetsSyncError):
@@ -119,6 +121,12 @@ class MailConfig:
     sender: str = "sheets-sync@localhost"
     manager: str | None = None
     digest_time: time = time(7, 30)
+    # Digests not delivered by then (a mail server down all morning) are given up for the day;
+    # by default four hours after digest_time.
+    digest_cutoff: time = time(11, 30)
+    # "minimal": initials and row links only, for practices that keep patient details out of
+    # email.
+    detail: Detail = "full"
     smtp: SmtpConfig | None = None
 
 
@@ -306,14 +314,21 @@ def _mail(t: _Table, base: Path) -> MailConfig:
     mode = cast(MailMode, t.get("mode", _choice("outbox", "smtp"), defaults.mode))
     if mode == "smtp" and "smtp" not in t:
         t.problem("smtp", 'required when mode = "smtp": add a [mail.smtp] table')
+    digest_time = t.get("digest_time", _time_of_day, defaults.digest_time)
+    later = datetime.combine(date.min, digest_time) + timedelta(hours=4)
+    usual_cutoff = later.time() if later.date() == date.min else time(23, 59)
     mail = MailConfig(
         mode=mode,
         outbox=t.get("outbox", _path(base), defaults.outbox),
         sender=t.get("from", _email, defaults.sender),
         manager=t.get("manager", _email, defaults.manager),
-        digest_time=t.get("digest_time", _time_of_day, defaults.digest_time),
+        digest_time=digest_time,
+        digest_cutoff=t.get("digest_cutoff", _time_of_day, usual_cutoff),
+        detail=cast(Detail, t.get("detail", _choice("full", "minimal"), defaults.detail)),
         smtp=_smtp(t.table("smtp", "[mail.smtp]"), base) if "smtp" in t else None,
     )
+    if mail.digest_cutoff <= mail.digest_time:
+        t.problem("digest_cutoff", "must be later than digest_time")
     t.finish()
     return mail
 
@@ -339,12 +354,27 @@ def _smtp(t: _Table, base: Path) -> SmtpConfig:
         ca_file=t.get("ca_file", _path(base), None),
         timeout=t.get("timeout", _seconds, defaults.timeout),
     )
+    if smtp.security == "none" and not _is_loopback(smtp.host):
+        t.problem(
+            "security",
+            '"none" sends passwords and patient details in the clear: it is allowed only to '
+            "a server on this computer (localhost); use starttls or ssl",
+        )
     # Logging in takes both; one without the other is a half-finished edit.
     for key, other in (("username", "password_env"), ("password_env", "username")):
         if key in t and other not in t:
             t.problem(other, f"required when {key} is set")
     t.finish()
     return smtp
+
+
+def _is_loopback(host: str) -> bool:
+    if host.casefold() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _daemon(t: _Table, base: Path) -> DaemonConfig:

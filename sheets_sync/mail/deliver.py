@@ -1,19 +1,36 @@
-"""The one interface every way of delivering a digest satisfies."""
+"""The one interface every way of delivering a digest satisfies, and how it fails."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from typing import Protocol
 
+from sheets_sync.errors import SheetsSyncError
+
+
+class DeliveryFailed(SheetsSyncError):
+    """A message was not delivered; the text says what the server said and what to check."""
+
+
+class TemporaryFailure(DeliveryFailed):
+    """Worth trying again: a dropped connection, a timeout, a 4xx reply."""
+
+
+class PermanentFailure(DeliveryFailed):
+    """Trying again will not help until a person changes something: a 5xx reply, a refused
+    recipient, a failed login, a certificate that does not verify."""
+
 
 class Delivery(Protocol):
-    """Takes a finished message and delivers it, or raises.
+    """Takes finished messages and delivers them, or raises a `DeliveryFailed`.
 
-    `key` names the message among all others (for example `2026-11-24-anna`) and is safe to
-    use as a file name. A retry of the same digest uses the same key, so a delivery that can
-    replace by key (the outbox) never leaves two copies. `send` returns once the message is
-    handed over for good; the return value is the delivery's receipt (the outbox's file path)
-    and callers need not look at it.
+    `key` names the message among all others (for example `2026-11-24-owner-anna`) and is
+    safe to use as a file name; a retry of the same digest uses the same key. `send` returns
+    once the message is handed over for good. A delivery may keep a connection open between
+    messages (one for the whole morning's batch); `close` ends it, and is safe to call twice.
+    No third-party or socket error escapes: each becomes a Temporary- or PermanentFailure.
     """
 
     def send(self, message: EmailMessage, key: str) -> object: ...
+
+    def close(self) -> None: ...

@@ -11,6 +11,8 @@ import tempfile
 from email.message import EmailMessage
 from pathlib import Path
 
+from sheets_sync.mail.deliver import TemporaryFailure
+
 
 class Outbox:
     """Delivers into `folder` as `<key>.eml`; sending the same key again replaces the file."""
@@ -21,12 +23,20 @@ class Outbox:
     def send(self, message: EmailMessage, key: str) -> Path:
         """Write `message` to `<folder>/<key>.eml` and return that path.
 
-        Raises ValueError for a key that is not a plain file name, OSError when the folder
-        cannot be written.
+        Raises ValueError for a key that is not a plain file name, TemporaryFailure when the
+        folder cannot be written (a full disk, a share gone away: worth trying again).
         """
         path = self.folder / f"{_checked(key)}.eml"
-        _write_atomically(path, message.as_bytes())
+        try:
+            _write_atomically(path, message.as_bytes())
+        except OSError as exc:
+            raise TemporaryFailure(
+                f"the outbox folder {self.folder} cannot be written: {exc.strerror or exc}"
+            ) from exc
         return path
+
+    def close(self) -> None:
+        """Nothing stays open between messages."""
 
 
 def write_preview(message: EmailMessage, folder: Path, key: str) -> list[Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sheets_sync.mail.deliver import Delivery
+from sheets_sync.mail.deliver import Delivery, TemporaryFailure
 from sheets_sync.mail.outbox import Outbox, write_preview
 
 
@@ -66,7 +66,7 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(
 
     monkeypatch.setattr("os.fsync", full_disk)
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(TemporaryFailure, match="No space left"):
         Outbox(tmp_path).send(message(), "2026-11-24-zoe")
     assert list(tmp_path.iterdir()) == []
 
