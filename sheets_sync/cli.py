@@ -18,14 +18,18 @@ from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.engine import (
     CycleReport,
+    DigestRun,
     digest_messages,
     open_backend,
+    open_delivery,
     send_digests,
     sync,
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.mail.outbox import Outbox, write_preview
+from sheets_sync.mail.check_message import render_check_message
+from sheets_sync.mail.deliver import DeliveryFailed
+from sheets_sync.mail.outbox import write_preview
 from sheets_sync.state import State
 
 
@@ -81,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", "validate the config and the log; list every problem at once")
     check.set_defaults(command=_check)
 
+    send_test = command("send-test", "send one test message, to check the mail settings")
+    send_test.add_argument("address", help="where to send it, e.g. you@clinic.example")
+    send_test.set_defaults(command=_send_test)
+
     digest = command("digest", "render today's digests without sending them")
     digest.add_argument(
         "--preview",
@@ -128,26 +136,29 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             print("  nothing to write: the log is up to date")
         if args.no_digest:
             return 0
-        if config.mail.mode != "outbox":
-            raise SheetsSyncError(
-                '[mail].mode = "smtp" is not supported by this version; use "outbox"'
-            )
-        sent = send_digests(
+        run = send_digests(
             report,
             config,
             state,
-            Outbox(config.mail.outbox),
+            open_delivery(config, os.environ),
             today=today,
             now=datetime.now(config.clinic.timezone),
             force=args.force_digest,
         )
-        where = config.mail.outbox
-        print(
-            f"  digests: {len(sent)} sent to {where}"
-            if sent
-            else "  digests: none to send (sent already today, nothing due, or a closed day)"
-        )
-    return 0
+    return _print_digests(run, config)
+
+
+def _print_digests(run: DigestRun, config: Config) -> int:
+    """The round's outcome, one line per problem; 1 when any digest is not delivered."""
+    if run.sent:
+        print(f"  digests: {len(run.sent)} sent through {_route(config)}")
+    elif not run.waiting and not run.failed:
+        print("  digests: none to send (sent already today, nothing due, or a closed day)")
+    for recipient, why in run.waiting.items():
+        print(f"  digest for {recipient} not sent yet, tried again next cycle: {why}")
+    for recipient, why in run.failed.items():
+        print(f"  digest for {recipient} not delivered today: {why}")
+    return 1 if run.waiting or run.failed else 0
 
 
 def _summary_line(config: Config, backend: Backend, report: CycleReport, today: date) -> str:
@@ -190,6 +201,36 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
         print(f"  {problem}")
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
+
+
+def _send_test(args: argparse.Namespace, config: Config, today: date) -> int:
+    now = datetime.now(config.clinic.timezone)
+    route = _route(config)
+    message = render_check_message(
+        clinic=config.clinic.name, sender=config.mail.sender, to=args.address, route=route, now=now
+    )
+    delivery = open_delivery(config, os.environ)
+    try:
+        delivery.send(message, f"send-test-{now:%Y%m%d-%H%M%S}")
+    except DeliveryFailed as exc:
+        print(f"sheets-sync: the test message was not sent: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        delivery.close()
+    print(f"Sent a test message to {args.address} through {route}.")
+    if config.mail.mode == "outbox":
+        print('Nothing goes out by email with mode = "outbox": set [mail] mode = "smtp" to send.')
+    else:
+        print("Look for it in that inbox, and in its spam folder.")
+    return 0
+
+
+def _route(config: Config) -> str:
+    """Which way mail goes, in the IT person's words."""
+    smtp = config.mail.smtp
+    if config.mail.mode == "smtp" and smtp:
+        return f"{smtp.host}:{smtp.port} ({smtp.security})"
+    return f"the outbox folder {config.mail.outbox}"
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:

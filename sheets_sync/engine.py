@@ -11,24 +11,28 @@ import json
 import logging
 import re
 import secrets
+import time
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import partial
 
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
-from sheets_sync.core.digest import OwnerTally, build_digests
+from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.mail.deliver import Delivery
+from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
+from sheets_sync.mail.outbox import Outbox
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
+from sheets_sync.mail.smtp import Secret, SmtpDelivery
 from sheets_sync.state import State
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,23 @@ def open_backend(config: Config) -> Backend:
     raise SheetsSyncError(
         f'[source].kind = "{source.kind}" is not supported by this version; use "xlsx"'
     )
+
+
+def open_delivery(config: Config, environ: Mapping[str, str]) -> Delivery:
+    """The delivery [mail] names; the SMTP password comes from `environ`, never the file."""
+    smtp = config.mail.smtp
+    if config.mail.mode == "outbox" or smtp is None:
+        return Outbox(config.mail.outbox)
+    password = None
+    if smtp.password_env is not None:
+        if not environ.get(smtp.password_env):
+            raise SheetsSyncError(
+                f"the environment variable {smtp.password_env} (named by [mail.smtp].password_env)"
+                " is not set: set it to the mail account's password for the user running"
+                " sheets-sync"
+            )
+        password = Secret(environ[smtp.password_env])
+    return SmtpDelivery(smtp, password=password)
 
 
 def decide(
@@ -163,6 +184,18 @@ def _canonical(value: object) -> object:
     return str(value)
 
 
+@dataclass
+class DigestRun:
+    """What one round of sending did, by recipient (`owner-<name>` or `manager`)."""
+
+    sent: list[str] = field(default_factory=list)
+    waiting: dict[str, str] = field(default_factory=dict)  # tried again on a later cycle: why
+    failed: dict[str, str] = field(default_factory=dict)  # given up for the day: why
+
+
+SEND_ATTEMPTS = 3  # tries of one message within a cycle when the failure is temporary
+
+
 def send_digests(
     report: CycleReport,
     config: Config,
@@ -172,22 +205,85 @@ def send_digests(
     today: date,
     now: datetime,
     force: bool = False,
-) -> list[str]:
-    """Send each owner's digest, and the manager's summary, unless sent already today."""
-    messages = digest_messages(report, config, today)
-    sent = []
-    for recipient, message in messages:
-        begun = state.digest(today, recipient)
-        if begun is not None and begun[1] == "sent" and not force:
-            continue
-        message_id = begun[0] if begun and not force else make_msgid(domain=_domain(config))
+    sleep: Callable[[float], None] = time.sleep,
+) -> DigestRun:
+    """Send each owner's digest, then the manager's summary, each once a day.
+
+    A message is recorded as pending under a fixed Message-ID before it is sent, and as
+    sent after, so a crash in between sends it again under the same Message-ID. A temporary
+    failure is tried again with backoff, then on later cycles until the day's cut-off; a
+    permanent one is given up for the day; a setup failure (login, certificate) stops the
+    round and waits for a later cycle. All are reported; none is raised.
+    """
+    run = DigestRun()
+    built = _build(report, config, today)
+    if built is None:
+        return run
+    digests, tally = built
+    past_cutoff = (now.date(), now.time()) >= (today, config.mail.digest_cutoff)
+    owners = {f"owner-{_slug(digest.owner)}": digest.owner for digest in digests}
+
+    def deliver(recipient: str, render: Callable[[], EmailMessage]) -> bool:
+        """Try one message; False when the round must stop (the setup is broken)."""
+        record = state.digest(today, recipient)
+        if record is not None and not force:
+            if record.status in ("sent", "failed"):
+                return True
+            if past_cutoff and record.attempts:
+                reason = f"not delivered by the cut-off ({config.mail.digest_cutoff:%H:%M})"
+                state.digest_failed(today, recipient, f"{record.error}; {reason}", for_good=True)
+                run.failed[recipient] = f"{record.error}; {reason}"
+                return True
+        reuse = record is not None and record.status == "pending" and not force
+        message_id = record.message_id if record and reuse else make_msgid(domain=_domain(config))
         state.digest_pending(today, recipient, message_id)
+        message = render()
         message["Message-ID"] = message_id
         message["Date"] = format_datetime(now)
-        delivery.send(message, f"{today.isoformat()}-{recipient}")
-        state.digest_sent(today, recipient)
-        sent.append(recipient)
-    return sent
+        key = f"{today.isoformat()}-{recipient}"
+        tries = SEND_ATTEMPTS if not run.waiting else 1  # the server is down: no long waits
+        for attempt in range(tries):
+            try:
+                delivery.send(message, key)
+            except TemporaryFailure as exc:
+                problem = str(exc)
+                if attempt + 1 < tries:
+                    sleep(2.0**attempt)
+                continue
+            except PermanentFailure as exc:
+                state.digest_failed(today, recipient, str(exc), for_good=True)
+                run.failed[recipient] = str(exc)
+                log.warning("the digest for %s was refused: %s", recipient, exc)
+                return True
+            except SetupFailure as exc:
+                state.digest_failed(today, recipient, str(exc), for_good=False)
+                run.waiting[recipient] = str(exc)
+                log.warning("no digest can be sent: %s", exc)
+                return False
+            state.digest_sent(today, recipient)
+            run.sent.append(recipient)
+            return True
+        state.digest_failed(today, recipient, problem, for_good=False)
+        run.waiting[recipient] = problem
+        log.warning("the digest for %s waits for a later cycle: %s", recipient, problem)
+        return True
+
+    try:
+        for digest in digests:
+            recipient = f"owner-{_slug(digest.owner)}"
+            message = partial(_owner_message, digest, config)
+            if not deliver(recipient, message):
+                return run
+        if config.mail.manager:
+            undelivered = [
+                (owners[recipient], why)
+                for recipient, why in {**run.waiting, **run.failed}.items()
+                if recipient in owners
+            ]
+            deliver("manager", partial(_summary, tally, config, today, undelivered))
+    finally:
+        delivery.close()
+    return run
 
 
 def digest_messages(
@@ -198,26 +294,46 @@ def digest_messages(
     The recipient is a file-name-safe key, `owner-<name>` or `manager`, that also names the
     digest in the state store.
     """
-    if not config.rule_settings().is_open(today):
+    built = _build(report, config, today)
+    if built is None:
         return []
-    snapshot = report.snapshot
-    book = address_book(snapshot.staff, config.owners)
-    digests, tally = build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
+    digests, tally = built
     messages = [
-        (
-            f"owner-{_slug(digest.owner)}",
-            render_owner_digest(digest, clinic=config.clinic.name, sender=config.mail.sender),
-        )
-        for digest in digests
+        (f"owner-{_slug(digest.owner)}", _owner_message(digest, config)) for digest in digests
     ]
     if config.mail.manager:
         messages.append(("manager", _summary(tally, config, today)))
     return messages
 
 
-def _summary(tally: OwnerTally, config: Config, today: date) -> EmailMessage:
+def _build(
+    report: CycleReport, config: Config, today: date
+) -> tuple[list[OwnerDigest], OwnerTally] | None:
+    """The day's digests and the manager's tallies; None on a day the clinic is closed."""
+    if not config.rule_settings().is_open(today):
+        return None
+    snapshot = report.snapshot
+    book = address_book(snapshot.staff, config.owners)
+    return build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
+
+
+def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
+    return render_owner_digest(digest, clinic=config.clinic.name, sender=config.mail.sender)
+
+
+def _summary(
+    tally: OwnerTally,
+    config: Config,
+    today: date,
+    undelivered: Sequence[tuple[str, str]] = (),
+) -> EmailMessage:
     manager = config.mail.manager or ""
-    summary = tally.summary(day=today, clinic=config.clinic.name, address=parseaddr(manager)[1])
+    summary = tally.summary(
+        day=today,
+        clinic=config.clinic.name,
+        address=parseaddr(manager)[1],
+        undelivered=undelivered,
+    )
     return render_manager_summary(summary, sender=config.mail.sender)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,22 @@ CREATE TABLE synced (
     day TEXT NOT NULL,
     settings TEXT NOT NULL
 );
+""",
+    # A digest may also have failed for good; each keeps its attempts and last error.
+    """
+CREATE TABLE digests_v3 (
+    day TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (day, recipient)
+);
+INSERT INTO digests_v3 (day, recipient, message_id, status)
+    SELECT day, recipient, message_id, status FROM digests;
+DROP TABLE digests;
+ALTER TABLE digests_v3 RENAME TO digests;
 """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -135,28 +152,47 @@ class State:
 
     # --- digests ------------------------------------------------------------------------
 
-    def digest(self, day: date, recipient: str) -> tuple[str, str] | None:
-        """(Message-ID, status) of the recipient's digest for the day, if one was begun."""
+    def digest(self, day: date, recipient: str) -> DigestRecord | None:
+        """The recipient's digest for the day, if one was begun."""
         row = self.db.execute(
-            "SELECT message_id, status FROM digests WHERE day = ? AND recipient = ?",
+            "SELECT message_id, status, attempts, error FROM digests"
+            " WHERE day = ? AND recipient = ?",
             (day.isoformat(), recipient),
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return DigestRecord(*row) if row else None
 
     def digest_pending(self, day: date, recipient: str, message_id: str) -> None:
+        """About to send the digest under `message_id` (the same one on every retry)."""
         with self._transaction():
             self.db.execute(
-                "INSERT INTO digests VALUES (?, ?, ?, 'pending') ON CONFLICT (day, recipient)"
+                "INSERT INTO digests (day, recipient, message_id, status)"
+                " VALUES (?, ?, ?, 'pending') ON CONFLICT (day, recipient)"
                 " DO UPDATE SET message_id = excluded.message_id, status = 'pending'",
                 (day.isoformat(), recipient, message_id),
             )
 
     def digest_sent(self, day: date, recipient: str) -> None:
+        self._digest_outcome(day, recipient, "sent", "")
+
+    def digest_failed(self, day: date, recipient: str, error: str, *, for_good: bool) -> None:
+        """An attempt failed: for good (no more tries today), or to be tried again."""
+        self._digest_outcome(day, recipient, "failed" if for_good else "pending", error)
+
+    def _digest_outcome(self, day: date, recipient: str, status: str, error: str) -> None:
         with self._transaction():
             self.db.execute(
-                "UPDATE digests SET status = 'sent' WHERE day = ? AND recipient = ?",
-                (day.isoformat(), recipient),
+                "UPDATE digests SET status = ?, error = ?, attempts = attempts + 1"
+                " WHERE day = ? AND recipient = ?",
+                (status, error, day.isoformat(), recipient),
             )
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    message_id: str
+    status: str  # pending, sent or failed
+    attempts: int
+    error: str  # the last failure, for people
 
 
 class _Transaction:

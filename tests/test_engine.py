@@ -28,6 +28,7 @@ from sheets_sync.engine import (
     sync,
     unchanged_since_last_sync,
 )
+from sheets_sync.mail.deliver import TemporaryFailure
 from sheets_sync.mail.outbox import Outbox
 from sheets_sync.state import State
 
@@ -271,7 +272,7 @@ def test_each_owner_with_something_due_gets_one_digest_and_the_manager_a_summary
 ) -> None:
     report = synced(backend, config, state)
 
-    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW)
+    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW).sent
 
     assert sorted(sent) == ["manager", "owner-anna", "owner-ben"]
     assert emls(outbox) == [
@@ -284,7 +285,9 @@ def test_each_owner_with_something_due_gets_one_digest_and_the_manager_a_summary
     assert "Anna <anna@clinic.example>" in recipients
     for recipient in sent:
         assert state.digest(TODAY, recipient) is not None
-        assert state.digest(TODAY, recipient)[1] == "sent"  # type: ignore[index]
+        record = state.digest(TODAY, recipient)
+        assert record is not None
+        assert record.status == "sent"
 
 
 def test_no_manager_configured_means_no_summary(
@@ -293,7 +296,7 @@ def test_no_manager_configured_means_no_summary(
     config = make_config(tmp_path, manager=False)
     report = synced(backend, config, state)
 
-    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW)
+    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW).sent
 
     assert sorted(sent) == ["owner-anna", "owner-ben"]
     assert len(emls(outbox)) == 2
@@ -344,7 +347,7 @@ def test_second_send_the_same_day_sends_nothing(
         synced(backend, config, state), config, state, outbox, today=TODAY, now=NOW
     )
 
-    assert again == []
+    assert again.sent == []
     assert emls(outbox) == []
 
 
@@ -355,11 +358,11 @@ def test_digests_are_sent_once_per_day_across_reopening_the_state(
         send_digests(synced(backend, config, first), config, first, outbox, today=TODAY, now=NOW)
     with State(tmp_path / "state") as second:
         report = synced(backend, config, second)
-        assert send_digests(report, config, second, outbox, today=TODAY, now=NOW) == []
+        assert send_digests(report, config, second, outbox, today=TODAY, now=NOW).sent == []
         # The next open day is a new day.
         tomorrow = date(2026, 11, 25)
         report = synced(backend, config, second, tomorrow)
-        assert send_digests(report, config, second, outbox, today=tomorrow, now=NOW)
+        assert send_digests(report, config, second, outbox, today=tomorrow, now=NOW).sent
 
 
 def test_force_resends(
@@ -370,7 +373,7 @@ def test_force_resends(
     for path in outbox.folder.iterdir():
         path.unlink()
 
-    again = send_digests(report, config, state, outbox, today=TODAY, now=NOW, force=True)
+    again = send_digests(report, config, state, outbox, today=TODAY, now=NOW, force=True).sent
 
     assert sorted(again) == ["manager", "owner-anna", "owner-ben"]
     assert len(emls(outbox)) == 3
@@ -383,12 +386,14 @@ def test_pending_digest_is_resent_with_the_same_message_id(
     state.digest_pending(TODAY, "owner-anna", "<fixed-id@riverside.example>")
     report = synced(backend, config, state)
 
-    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW)
+    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW).sent
 
     assert "owner-anna" in sent
     message = parsed(outbox.folder / "2026-11-24-owner-anna.eml")
     assert message["Message-ID"] == "<fixed-id@riverside.example>"
-    assert state.digest(TODAY, "owner-anna") == ("<fixed-id@riverside.example>", "sent")
+    record = state.digest(TODAY, "owner-anna")
+    assert record is not None
+    assert (record.message_id, record.status) == ("<fixed-id@riverside.example>", "sent")
 
 
 def test_failed_send_is_retried_next_time(
@@ -396,23 +401,27 @@ def test_failed_send_is_retried_next_time(
 ) -> None:
     class Failing:
         def send(self, message: EmailMessage, key: str) -> Path:
-            raise OSError("disk full")
+            raise TemporaryFailure("the outbox folder cannot be written: disk full")
+
+        def close(self) -> None:
+            pass
 
     report = synced(backend, config, state)
-    with pytest.raises(OSError, match="disk full"):
-        send_digests(report, config, state, Failing(), today=TODAY, now=NOW)
-    begun = [
-        r for r in ("owner-anna", "owner-ben", "manager") if state.digest(TODAY, r) is not None
-    ]
-    assert len(begun) == 1
-    pending = state.digest(TODAY, begun[0])
+    failed = send_digests(
+        report, config, state, Failing(), today=TODAY, now=NOW, sleep=lambda _: None
+    )
+    assert sorted(failed.waiting) == ["manager", "owner-anna", "owner-ben"]
+    pending = state.digest(TODAY, "owner-anna")
     assert pending is not None
-    assert pending[1] == "pending"
+    assert pending.status == "pending"
+    assert "disk full" in pending.error
 
-    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW)
+    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW).sent
 
     assert sorted(sent) == ["manager", "owner-anna", "owner-ben"]
-    assert state.digest(TODAY, begun[0]) == (pending[0], "sent")
+    record = state.digest(TODAY, "owner-anna")
+    assert record is not None
+    assert (record.message_id, record.status) == (pending.message_id, "sent")
 
 
 def test_no_digests_on_a_closed_day(
@@ -421,7 +430,7 @@ def test_no_digests_on_a_closed_day(
     report = synced(backend, config, state, SATURDAY)
 
     assert digest_messages(report, config, SATURDAY) == []
-    assert send_digests(report, config, state, outbox, today=SATURDAY, now=NOW) == []
+    assert send_digests(report, config, state, outbox, today=SATURDAY, now=NOW).sent == []
     assert emls(outbox) == []
 
 
@@ -445,7 +454,7 @@ def test_owner_named_manager_does_not_collide_with_the_summary(
     backend = MemoryBackend(rows, [*STAFF, ["Manager", "frontdesk@clinic.example"]])
     report = synced(backend, config, state)
 
-    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW)
+    sent = send_digests(report, config, state, outbox, today=TODAY, now=NOW).sent
 
     assert sorted(sent) == ["manager", "owner-anna", "owner-ben", "owner-manager"]
     assert len(emls(outbox)) == 4

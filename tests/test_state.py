@@ -11,7 +11,7 @@ import pytest
 
 from sheets_sync.core.sync import Managed
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.state import SCHEMA_VERSION, State
+from sheets_sync.state import SCHEMA_VERSION, DigestRecord, State
 
 DAY = date(2026, 11, 24)
 SOURCE = "clinic_log.xlsx"
@@ -76,10 +76,10 @@ def test_digest_goes_from_pending_to_sent(state: State) -> None:
     assert state.digest(DAY, "Anna") is None
 
     state.digest_pending(DAY, "Anna", "<one@clinic.example>")
-    assert state.digest(DAY, "Anna") == ("<one@clinic.example>", "pending")
+    assert state.digest(DAY, "Anna") == DigestRecord("<one@clinic.example>", "pending", 0, "")
 
     state.digest_sent(DAY, "Anna")
-    assert state.digest(DAY, "Anna") == ("<one@clinic.example>", "sent")
+    assert state.digest(DAY, "Anna") == DigestRecord("<one@clinic.example>", "sent", 1, "")
 
     assert state.digest(DAY, "Ben") is None
     assert state.digest(date(2026, 11, 25), "Anna") is None
@@ -93,7 +93,7 @@ def test_pending_again_records_the_message_id_of_the_new_send(state: State) -> N
 
     state.digest_pending(DAY, "Anna", "<two@clinic.example>")
 
-    assert state.digest(DAY, "Anna") == ("<two@clinic.example>", "pending")
+    assert state.digest(DAY, "Anna") == DigestRecord("<two@clinic.example>", "pending", 1, "")
 
 
 def test_state_survives_reopening(tmp_path: Path) -> None:
@@ -106,8 +106,8 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
 
     with State(folder) as second:
         assert second.remembered(SOURCE) == {"aaaa1111": ONE}
-        assert second.digest(DAY, "Anna") == ("<one@clinic.example>", "sent")
-        assert second.digest(DAY, "Ben") == ("<two@clinic.example>", "pending")
+        assert second.digest(DAY, "Anna") == DigestRecord("<one@clinic.example>", "sent", 1, "")
+        assert second.digest(DAY, "Ben") == DigestRecord("<two@clinic.example>", "pending", 0, "")
 
     assert user_version(folder) == SCHEMA_VERSION
 
@@ -137,3 +137,32 @@ def test_newer_schema_error_is_a_sheets_sync_error(tmp_path: Path) -> None:
 
     with pytest.raises(SheetsSyncError):
         State(folder)
+
+
+def test_a_state_file_of_schema_2_is_migrated_and_keeps_its_digests(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "state.sqlite3")
+    db.executescript(
+        """
+        CREATE TABLE written (source TEXT, sync_id TEXT, next_touch TEXT, next_action TEXT,
+            follow_up_status TEXT, PRIMARY KEY (source, sync_id));
+        CREATE TABLE digests (day TEXT, recipient TEXT, message_id TEXT,
+            status TEXT CHECK (status IN ('pending', 'sent')), PRIMARY KEY (day, recipient));
+        CREATE TABLE synced (source TEXT PRIMARY KEY, version TEXT, day TEXT, settings TEXT);
+        INSERT INTO digests VALUES ('2026-11-24', 'owner-anna', '<one@clinic.example>', 'sent');
+        PRAGMA user_version = 2;
+        """
+    )
+    db.close()
+
+    with State(folder) as state:
+        assert state.digest(DAY, "owner-anna") == DigestRecord(
+            "<one@clinic.example>", "sent", 0, ""
+        )
+        state.digest_pending(DAY, "owner-ben", "<two@clinic.example>")
+        state.digest_failed(DAY, "owner-ben", "550 no such user", for_good=True)
+        assert state.digest(DAY, "owner-ben") == DigestRecord(
+            "<two@clinic.example>", "failed", 1, "550 no such user"
+        )
+        assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -72,6 +72,7 @@ class ManagerSummary:
     check_data: tuple[RowNote, ...]  # rows flagged CHECK DATA
     unaddressed: tuple[RowNote, ...]  # due rows whose owner has no email address
     unaddressed_lines: tuple[DigestLine, ...]  # those rows' details, so nobody is dropped
+    undelivered: tuple[tuple[str, str], ...] = ()  # (owner, why) for digests not delivered
 
 
 def build_digests(
@@ -147,7 +148,14 @@ class OwnerTally:
     unaddressed: tuple[RowNote, ...]
     unaddressed_lines: tuple[DigestLine, ...]
 
-    def summary(self, *, day: date, clinic: str, address: str) -> ManagerSummary:
+    def summary(
+        self,
+        *,
+        day: date,
+        clinic: str,
+        address: str,
+        undelivered: Sequence[tuple[str, str]] = (),
+    ) -> ManagerSummary:
         return ManagerSummary(
             day,
             clinic,
@@ -156,6 +164,7 @@ class OwnerTally:
             self.check_data,
             self.unaddressed,
             self.unaddressed_lines,
+            tuple(undelivered),
         )
 
 

@@ -17,8 +17,12 @@ class TemporaryFailure(DeliveryFailed):
 
 
 class PermanentFailure(DeliveryFailed):
-    """Trying again will not help until a person changes something: a 5xx reply, a refused
-    recipient, a failed login, a certificate that does not verify."""
+    """This message will not go through: a 5xx reply to it, a refused recipient."""
+
+
+class SetupFailure(DeliveryFailed):
+    """Nothing can be sent until a person fixes the settings: a refused login, a certificate
+    that does not verify. No message is at fault; all wait for a later cycle."""
 
 
 class Delivery(Protocol):
@@ -28,7 +32,7 @@ class Delivery(Protocol):
     safe to use as a file name; a retry of the same digest uses the same key. `send` returns
     once the message is handed over for good. A delivery may keep a connection open between
     messages (one for the whole morning's batch); `close` ends it, and is safe to call twice.
-    No third-party or socket error escapes: each becomes a Temporary- or PermanentFailure.
+    No third-party or socket error escapes: each becomes one of the failures above.
     """
 
     def send(self, message: EmailMessage, key: str) -> object: ...
