@@ -318,7 +318,9 @@ def _build(
 
 
 def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
-    return render_owner_digest(digest, clinic=config.clinic.name, sender=config.mail.sender)
+    return render_owner_digest(
+        digest, clinic=config.clinic.name, sender=config.mail.sender, detail=config.mail.detail
+    )
 
 
 def _summary(
@@ -334,7 +336,7 @@ def _summary(
         address=parseaddr(manager)[1],
         undelivered=undelivered,
     )
-    return render_manager_summary(summary, sender=config.mail.sender)
+    return render_manager_summary(summary, sender=config.mail.sender, detail=config.mail.detail)
 
 
 def _domain(config: Config) -> str:

@@ -3,12 +3,18 @@
 Pure: no clock, no environment, no files. Date and Message-ID are left to the delivery,
 which sets them at send time. Every sheet value is escaped in the HTML part and cleaned of
 control characters before it goes into a header.
+
+`detail="minimal"` keeps patient details out of the message: per prospect only initials, the
+row, the status, the plan's step and the row link; the subject only ever holds counts. Both
+parts show what `_shown` returns, so nothing can slip into one part but not the other.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from email.headerregistry import Address
@@ -31,11 +37,21 @@ _OVERDUE_COLOUR = "#b42318"
 _DUE_TODAY_COLOUR = "#b54708"
 _MUTED_COLOUR = "#667085"
 
+_DETAIL_LEVELS = ("full", "minimal")
+
+# Long values (emails, actions, names) may break anywhere rather than widen the page.
+_WRAP = "overflow-wrap:anywhere;word-break:break-word;"
+
 _Detail = tuple[str, str, str | None]  # label, text, link target (None: plain text)
 
 
-def render_owner_digest(digest: OwnerDigest, *, clinic: str, sender: str) -> EmailMessage:
-    """One owner's morning email: overdue first, then due today, in the order given."""
+def render_owner_digest(
+    digest: OwnerDigest, *, clinic: str, sender: str, detail: str = "full"
+) -> EmailMessage:
+    """One owner's morning email: overdue first, then due today, in the order given.
+
+    `detail` is "full" or "minimal" (initials, row, status, step and row link only)."""
+    minimal = _is_minimal(detail)
     subject = "Follow-ups for {}: {}".format(
         _day(digest.day),
         _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
@@ -43,14 +59,19 @@ def render_owner_digest(digest: OwnerDigest, *, clinic: str, sender: str) -> Ema
     return _message(
         subject=subject,
         sender=_sender(clinic, sender),
-        recipient=Address(_header_safe(digest.owner), addr_spec=digest.address),
-        text=_owner_text(digest, clinic),
-        html=_owner_html(digest, clinic, subject),
+        recipient=_address(_header_safe(digest.owner), digest.address),
+        text=_owner_text(digest, clinic, minimal),
+        html=_owner_html(digest, clinic, subject, minimal),
     )
 
 
-def render_manager_summary(summary: ManagerSummary, *, sender: str) -> EmailMessage:
-    """The manager's summary: counts per owner, rows to check, due rows nobody receives."""
+def render_manager_summary(
+    summary: ManagerSummary, *, sender: str, detail: str = "full"
+) -> EmailMessage:
+    """The manager's summary: counts per owner, rows to check, due rows nobody receives.
+
+    With `detail="minimal"` prospects are named by their initials only."""
+    minimal = _is_minimal(detail)
     subject = "Follow-up summary for {}: {}".format(
         _day(summary.day),
         _tally(
@@ -62,16 +83,30 @@ def render_manager_summary(summary: ManagerSummary, *, sender: str) -> EmailMess
     return _message(
         subject=subject,
         sender=_sender(summary.clinic, sender),
-        recipient=Address(addr_spec=summary.address),
-        text=_manager_text(summary),
-        html=_manager_html(summary, subject),
+        recipient=_address("", summary.address),
+        text=_manager_text(summary, minimal),
+        html=_manager_html(summary, subject, minimal),
     )
+
+
+def _is_minimal(detail: str) -> bool:
+    if detail not in _DETAIL_LEVELS:
+        raise ValueError(f"detail must be one of {', '.join(_DETAIL_LEVELS)}, not {detail!r}")
+    return detail == "minimal"
 
 
 def _sender(clinic: str, sender: str) -> Address:
     """`sender` is an address, or `Name <address>`; without a name the clinic's is used."""
     name, address = parseaddr(sender)
-    return Address(_header_safe(name or clinic), addr_spec=address or sender)
+    return _address(_header_safe(name or clinic), address or sender)
+
+
+def _address(display_name: str, addr_spec: str) -> Address:
+    """An address for a header. One holding a control character or any space (a CR or LF
+    among them) is refused outright: cleaning it up could send the mail somewhere else."""
+    if not addr_spec or any(char.isspace() or not char.isprintable() for char in addr_spec):
+        raise ValueError(f"{addr_spec!r} is not a usable email address")
+    return Address(display_name, addr_spec=addr_spec)
 
 
 def _message(
@@ -81,9 +116,17 @@ def _message(
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = recipient
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    message.set_content(_printable(text))
+    message.add_alternative(_printable(html), subtype="html")
     return message
+
+
+def _printable(body: str) -> str:
+    """A body without the control characters a cell may hold (NUL, ESC, a lone CR...): mail
+    servers may refuse them and terminals act on them. Tabs and line ends stay."""
+    return "".join(
+        " " if unicodedata.category(char) == "Cc" and char not in "\n\t" else char for char in body
+    )
 
 
 # Words shared by both parts
@@ -128,8 +171,49 @@ def _mailto_link(email: str) -> str | None:
     return f"mailto:{quote(email.strip(), safe='@')}" if "@" in email else None
 
 
-def _details(line: DigestLine) -> list[_Detail]:
-    """The facts under a prospect's name; empty cells are left out."""
+def _initials(name: str) -> str:
+    """Initials for minimal mode: "Siobhán O'Neill" -> "S. O.", "Siobhán" -> "S.", "" -> "?"."""
+    firsts = [
+        next((char for char in word if char.isalnum()), "")
+        for word in unicodedata.normalize("NFC", name).split()
+    ]
+    return " ".join(f"{first.upper()}." for first in firsts if first) or "?"
+
+
+# A cell's own text, as the rule quotes it in a CHECK DATA reason: `"31/02/2026" is not ...`.
+_QUOTED_CELL = re.compile(r'"[^"]*"')
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the message says about one prospect, in both parts."""
+
+    row: int
+    title: str  # the name, or in minimal mode the initials
+    status: str
+    overdue: bool
+    action: str
+    details: list[_Detail]
+    link: str | None
+
+
+def _shown(line: DigestLine, minimal: bool) -> _Shown:
+    """The one place that decides what of a prospect goes into the message."""
+    return _Shown(
+        row=line.row,
+        title=_initials(line.name) if minimal else line.name,
+        status=line.status_text,
+        overdue=line.days_overdue > 0,
+        action=line.next_action,
+        details=_details(line, minimal),
+        link=line.link,
+    )
+
+
+def _details(line: DigestLine, minimal: bool) -> list[_Detail]:
+    """The facts under a prospect's name; empty cells are left out. Minimal: the row only."""
+    if minimal:
+        return [("Row", str(line.row), None)]
     details: list[_Detail] = [
         ("Phone", line.phone, _tel_link(line.phone)),
         ("Email", line.email, _mailto_link(line.email)),
@@ -159,26 +243,34 @@ def _counts_text(count: OwnerCount) -> str:
     return f"{count.overdue} overdue, {count.due_today} due today, {count.upcoming} upcoming"
 
 
-def _note_text(note: RowNote) -> str:
+def _note_text(note: RowNote, minimal: bool) -> str:
+    if minimal:
+        # The reason may quote the cell; in minimal mode the cell's text stays in the sheet.
+        reason = _QUOTED_CELL.sub("(cell text left out)", note.reason)
+        return f"Row {note.row}, {_initials(note.name)} ({note.owner}): {reason}"
     return f"Row {note.row}, {note.name} ({note.owner}): {note.reason}"
 
 
 # Plain text part
 
 
-def _owner_text(digest: OwnerDigest, clinic: str) -> str:
+def _owner_text(digest: OwnerDigest, clinic: str, minimal: bool) -> str:
     return _join_text(
         [
             f"Hello {digest.owner},",
             f"Your follow-ups for {_day(digest.day)}.",
-            *_section_text("Overdue", digest.overdue),
-            *_section_text("Due today", digest.due_today),
+            *_section_text("Overdue", digest.overdue, minimal),
+            *_section_text("Due today", digest.due_today, minimal),
             f"Sent by sheets-sync for {clinic}.",
         ]
     )
 
 
-def _manager_text(summary: ManagerSummary) -> str:
+# Mail-server trouble reaches the manager first: staff with no digest do not know it.
+_UNDELIVERED = "Digests not delivered"
+
+
+def _manager_text(summary: ManagerSummary, minimal: bool) -> str:
     owners = "\n".join(
         f"- {_owner_label(count)}: {_counts_text(count)}" for count in summary.owners
     )
@@ -186,30 +278,38 @@ def _manager_text(summary: ManagerSummary) -> str:
         f"Follow-up summary for {_day(summary.day)} at {summary.clinic}.",
         f"{_underlined('Owners')}\n{owners}" if summary.owners else _NO_OWNERS,
     ]
+    if summary.undelivered:
+        failures = "\n".join(f"- {owner}: {why}" for owner, why in summary.undelivered)
+        blocks.append(f"{_underlined(_UNDELIVERED)}\n{failures}")
     if summary.check_data:
-        notes = "\n".join(f"- {_note_text(note)}" for note in summary.check_data)
+        notes = "\n".join(f"- {_note_text(note, minimal)}" for note in summary.check_data)
         blocks.append(f"{_underlined('Rows to check (CHECK DATA)')}\n{notes}")
     for owner, lines in _unaddressed_by_owner(summary).items():
-        blocks += _section_text(f"Due for {owner}, who has {_NO_ADDRESS}", lines)
+        blocks += _section_text(f"Due for {owner}, who has {_NO_ADDRESS}", lines, minimal)
     blocks.append("Sent by sheets-sync.")
     return _join_text(blocks)
 
 
-def _section_text(title: str, lines: Sequence[DigestLine]) -> list[str]:
+def _section_text(title: str, lines: Sequence[DigestLine], minimal: bool) -> list[str]:
     if not lines:
         return []
-    return [_underlined(f"{title} ({len(lines)})"), *(_line_text(line) for line in lines)]
+    return [
+        _underlined(f"{title} ({len(lines)})"),
+        *(_line_text(_shown(line, minimal)) for line in lines),
+    ]
 
 
 def _underlined(title: str) -> str:
     return f"{title}\n{'=' * len(title)}"
 
 
-def _line_text(line: DigestLine) -> str:
-    text = [f"- {line.name} · {line.status_text}", f"  {line.next_action}"]
-    text += [f"  {label}: {value}" for label, value, _ in _details(line)]
-    if line.link:
-        text.append(f"  Open row: {line.link}")
+def _line_text(shown: _Shown) -> str:
+    text = [f"- {shown.title} · {shown.status}"]
+    if shown.action:
+        text.append(f"  {shown.action}")
+    text += [f"  {label}: {value}" for label, value, _ in shown.details]
+    if shown.link:
+        text.append(f"  Open row: {shown.link}")
     return "\n".join(text)
 
 
@@ -217,32 +317,40 @@ def _join_text(blocks: Iterable[str]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-# HTML part: inline styles only (mail clients drop <style>), one column, readable at 375px.
+# HTML part: inline styles only (mail clients drop <style>), no images, one column at most
+# 640px wide that narrows with the screen. Nothing has a fixed width, and long values wrap
+# anywhere, so nothing runs off a 375px phone. Each prospect's block carries data-row="N".
 
 
-def _owner_html(digest: OwnerDigest, clinic: str, subject: str) -> str:
+def _owner_html(digest: OwnerDigest, clinic: str, subject: str, minimal: bool) -> str:
     return _page(
         subject,
         [
             _heading(f"Follow-ups for {_day(digest.day)}"),
             _paragraph(f"Hello {digest.owner}, here is your list for today."),
-            _section_html("Overdue", digest.overdue),
-            _section_html("Due today", digest.due_today),
+            _section_html("Overdue", digest.overdue, minimal),
+            _section_html("Due today", digest.due_today, minimal),
             _footer(f"Sent by sheets-sync for {clinic}."),
         ],
     )
 
 
-def _manager_html(summary: ManagerSummary, subject: str) -> str:
+def _manager_html(summary: ManagerSummary, subject: str, minimal: bool) -> str:
     parts = [
         _heading(f"Follow-up summary for {_day(summary.day)}"),
         _paragraph(summary.clinic),
         _owners_table(summary.owners),
     ]
+    if summary.undelivered:
+        failures = [(None, f"{owner}: {why}") for owner, why in summary.undelivered]
+        parts += [_subheading(_UNDELIVERED), _bullets(failures)]
     if summary.check_data:
-        parts += [_subheading("Rows to check (CHECK DATA)"), _notes_list(summary.check_data)]
+        parts += [
+            _subheading("Rows to check (CHECK DATA)"),
+            _notes_list(summary.check_data, minimal),
+        ]
     for owner, lines in _unaddressed_by_owner(summary).items():
-        parts.append(_section_html(f"Due for {owner}, who has {_NO_ADDRESS}", lines))
+        parts.append(_section_html(f"Due for {owner}, who has {_NO_ADDRESS}", lines, minimal))
     parts.append(_footer("Sent by sheets-sync."))
     return _page(subject, parts)
 
@@ -254,51 +362,57 @@ def _page(title: str, parts: Iterable[str]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n</head>\n"
         '<body style="margin:0;padding:0;background:#f2f4f7;">\n'
-        '<div style="max-width:640px;margin:0 auto;padding:16px;'
+        '<div style="max-width:640px;margin:0 auto;padding:16px;box-sizing:border-box;'
         "font-family:Arial,Helvetica,sans-serif;font-size:15px;line-height:1.45;"
-        'color:#101828;">\n'
+        f'color:#101828;{_WRAP}">\n'
         f"{body}\n</div>\n</body>\n</html>\n"
     )
 
 
 def _heading(text: str) -> str:
-    return f'<h1 style="font-size:20px;margin:0 0 8px;">{escape(text)}</h1>'
+    return f'<h1 style="font-size:20px;margin:0 0 8px;{_WRAP}">{escape(text)}</h1>'
 
 
 def _subheading(text: str) -> str:
-    return f'<h2 style="font-size:16px;margin:20px 0 8px;">{escape(text)}</h2>'
+    return f'<h2 style="font-size:16px;margin:20px 0 8px;{_WRAP}">{escape(text)}</h2>'
 
 
 def _paragraph(text: str) -> str:
-    return f'<p style="margin:0 0 12px;">{escape(text)}</p>'
+    return f'<p style="margin:0 0 12px;{_WRAP}">{escape(text)}</p>'
 
 
 def _footer(text: str) -> str:
-    return f'<p style="margin:24px 0 0;font-size:12px;color:{_MUTED_COLOUR};">{escape(text)}</p>'
+    return (
+        f'<p style="margin:24px 0 0;font-size:12px;color:{_MUTED_COLOUR};{_WRAP}">'
+        f"{escape(text)}</p>"
+    )
 
 
 def _link(target: str, text: str) -> str:
-    return f'<a href="{escape(target)}" style="color:#1849a9;">{escape(text)}</a>'
+    return f'<a href="{escape(target)}" style="color:#1849a9;{_WRAP}">{escape(text)}</a>'
 
 
-def _section_html(title: str, lines: Sequence[DigestLine]) -> str:
+def _section_html(title: str, lines: Sequence[DigestLine], minimal: bool) -> str:
     if not lines:
         return ""
-    blocks = "\n".join(_line_html(line) for line in lines)
+    blocks = "\n".join(_line_html(_shown(line, minimal)) for line in lines)
     return f"{_subheading(f'{title} ({len(lines)})')}\n{blocks}"
 
 
-def _line_html(line: DigestLine) -> str:
-    colour = _OVERDUE_COLOUR if line.days_overdue > 0 else _DUE_TODAY_COLOUR
-    rows = "".join(_detail_row(detail) for detail in _details(line))
-    open_row = f'<p style="margin:8px 0 0;">{_link(line.link, "Open row")}</p>' if line.link else ""
+def _line_html(shown: _Shown) -> str:
+    colour = _OVERDUE_COLOUR if shown.overdue else _DUE_TODAY_COLOUR
+    action = f'<div style="margin:4px 0 8px;{_WRAP}">{escape(shown.action)}</div>'
+    rows = "".join(_detail_row(detail) for detail in shown.details)
+    open_row = (
+        f'<p style="margin:8px 0 0;">{_link(shown.link, "Open row")}</p>' if shown.link else ""
+    )
     return (
-        '<div style="margin:0 0 12px;padding:12px;background:#ffffff;'
-        f'border-left:4px solid {colour};border-radius:4px;">'
-        f'<div style="font-size:16px;font-weight:bold;">{escape(line.name)} '
-        f'<span style="font-size:12px;color:{colour};white-space:nowrap;">'
-        f"{escape(line.status_text)}</span></div>"
-        f'<div style="margin:4px 0 8px;">{escape(line.next_action)}</div>'
+        f'<div data-row="{shown.row}" style="margin:0 0 12px;padding:12px;background:#ffffff;'
+        f'border-left:4px solid {colour};border-radius:4px;{_WRAP}">'
+        f'<div style="font-size:16px;font-weight:bold;{_WRAP}">{escape(shown.title)} '
+        f'<span style="display:inline-block;font-size:12px;color:{colour};">'
+        f"{escape(shown.status)}</span></div>"
+        f"{action if shown.action else ''}"
         '<table role="presentation" style="width:100%;border-collapse:collapse;font-size:14px;">'
         f"{rows}</table>{open_row}</div>"
     )
@@ -308,17 +422,18 @@ def _detail_row(detail: _Detail) -> str:
     label, text, target = detail
     value = _link(target, text) if target else escape(text)
     return (
-        f'<tr><td style="width:1%;padding:2px 12px 2px 0;color:{_MUTED_COLOUR};'
+        f'<tr><td style="padding:2px 12px 2px 0;color:{_MUTED_COLOUR};'
         f'vertical-align:top;white-space:nowrap;">{escape(label)}</td>'
-        f'<td style="padding:2px 0;word-break:break-word;">{value}</td></tr>'
+        f'<td style="width:100%;padding:2px 0;vertical-align:top;{_WRAP}">{value}</td></tr>'
     )
 
 
 def _owners_table(owners: Sequence[OwnerCount]) -> str:
     if not owners:
         return _paragraph(_NO_OWNERS)
-    cell = "padding:6px 8px;border-bottom:1px solid #eaecf0;"
-    number = f"{cell}text-align:right;"
+    cell = "padding:6px 4px;border-bottom:1px solid #eaecf0;vertical-align:top;"
+    # Counts and their headings wrap between words only: "Due / today", never "Ove / rdue".
+    number = f"{cell}text-align:right;overflow-wrap:normal;word-break:normal;"
     header = "".join(
         f'<th style="{style}">{heading}</th>'
         for heading, style in (
@@ -329,7 +444,7 @@ def _owners_table(owners: Sequence[OwnerCount]) -> str:
         )
     )
     rows = "".join(
-        f'<tr><td style="{cell}">{escape(count.owner)}<br>'
+        f'<tr><td style="{cell}{_WRAP}">{escape(count.owner)}<br>'
         f'<span style="font-size:12px;color:{_address_colour(count)};">'
         f"{escape(count.address or _NO_ADDRESS)}</span></td>"
         f'<td style="{number}">{count.overdue}</td>'
@@ -347,8 +462,18 @@ def _address_colour(count: OwnerCount) -> str:
     return _MUTED_COLOUR if count.address else _OVERDUE_COLOUR
 
 
-def _notes_list(notes: Sequence[RowNote]) -> str:
-    items = "".join(
-        f'<li style="margin:0 0 4px;">{escape(_note_text(note))}</li>' for note in notes
+def _notes_list(notes: Sequence[RowNote], minimal: bool) -> str:
+    return _bullets((note.row, _note_text(note, minimal)) for note in notes)
+
+
+def _bullets(items: Iterable[tuple[int | None, str]]) -> str:
+    """A list of texts, each escaped; an item with a row number carries `data-row`."""
+    entries = "".join(
+        f'<li{_row_attribute(row)} style="margin:0 0 4px;{_WRAP}">{escape(text)}</li>'
+        for row, text in items
     )
-    return f'<ul style="margin:0;padding-left:20px;">{items}</ul>'
+    return f'<ul style="margin:0;padding-left:20px;">{entries}</ul>'
+
+
+def _row_attribute(row: int | None) -> str:
+    return f' data-row="{row}"' if row is not None else ""

@@ -295,3 +295,168 @@ def test_manager_summary_escapes_sheet_values() -> None:
 
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_a_control_character_in_a_display_name_cannot_add_a_header() -> None:
+    owner = "Anna\x00\x1b[31m\u2028Bcc: evil@example.com\rX-Evil: 1"
+    raw = render(digest(due_lines=(line(),), owner=owner)).as_bytes()
+
+    message = message_from_bytes(raw, policy=default)
+
+    assert message["Bcc"] is None
+    assert message["X-Evil"] is None
+    assert message["To"].addresses[0].display_name == "Anna [31m Bcc: evil@example.com X-Evil: 1"
+    for said in (raw, plain(message).encode(), html(message).encode()):
+        assert b"\x00" not in said
+        assert b"\x1b" not in said
+
+
+@pytest.mark.parametrize(
+    "address", ["anna@northside.example\r\nBcc: evil@example.com", "anna@north\x00side.example"]
+)
+def test_an_address_holding_control_characters_is_refused(address: str) -> None:
+    owner_digest = replace(digest(due_lines=(line(),)), address=address)
+
+    with pytest.raises(ValueError, match="not a usable email address"):
+        render(owner_digest)
+
+
+def test_an_unknown_detail_level_is_refused() -> None:
+    with pytest.raises(ValueError, match="detail"):
+        render_owner_digest(
+            digest(due_lines=(line(),)), clinic="Northside", sender=SENDER, detail="some"
+        )
+
+
+# Minimal detail: initials and row links only
+
+ROW_LINK = "https://sheets.example/d/1/edit#gid=0&range=A14"
+
+# What minimal mode must never send, as it appears in the message in full mode.
+PATIENT_DETAILS = (
+    "Siobhán",
+    "O'Neill",
+    "+44 (0)7700 900-123",
+    "7700",
+    "jane@example.com",
+    "Rhinoplasty",
+    "12,500",
+    "12500",
+)
+
+
+def render_minimal(owner_digest: OwnerDigest) -> EmailMessage:
+    return render_owner_digest(
+        owner_digest, clinic="Northside Clinic", sender=SENDER, detail="minimal"
+    )
+
+
+def everything_said(message: EmailMessage) -> list[str]:
+    """The message as sent (every byte) and as read (headers and decoded parts): a detail
+    hidden by a transfer encoding in the bytes still shows in the decoded text."""
+    parsed = reparsed(message)
+    return [
+        message.as_bytes().decode("utf-8", "replace"),
+        *(f"{name}: {value}" for name, value in parsed.items()),
+        plain(parsed),
+        html(parsed),
+    ]
+
+
+def minimal_owner_message() -> EmailMessage:
+    return render_minimal(
+        digest(
+            (overdue(3, name="Siobhán O'Neill", link=ROW_LINK),),
+            (line(row=15, name="Siobhán", link=None),),
+        )
+    )
+
+
+def test_minimal_mode_sends_no_patient_details_anywhere() -> None:
+    message = minimal_owner_message()
+
+    for said in everything_said(message):
+        for detail in PATIENT_DETAILS:
+            assert detail not in said
+        for label in ("Phone", "Email", "Procedure", "Value", "Consultation", "Last touch"):
+            assert f"{label}:" not in said
+            assert f">{label}<" not in said
+    assert message["Subject"] == "Follow-ups for Tue 24 Nov: 1 overdue, 1 due today"
+
+
+def test_minimal_mode_keeps_initials_row_status_step_and_row_link() -> None:
+    message = reparsed(minimal_owner_message())
+
+    text, page = plain(message), html(message)
+    assert "- S. O. · OVERDUE 3d" in text
+    assert "- S. · DUE TODAY" in text
+    assert "Row: 14" in text
+    assert "Row: 15" in text
+    assert f"Open row: {ROW_LINK}" in text
+    assert text.count("Step 2/7 · Call · Follow-up call: ask about dates") == 2
+    assert "S. O." in page
+    assert 'data-row="14"' in page
+    assert 'data-row="15"' in page
+    assert 'href="https://sheets.example/d/1/edit#gid=0&amp;range=A14"' in page
+    assert "OVERDUE 3d" in page
+    assert "DUE TODAY" in page
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("Siobhán O'Neill", "S. O."),
+        ("Siobhán", "S."),
+        ("  mary-jane   van dyke ", "M. V. D."),
+        ("Élodie Zoë", "É. Z."),
+        ("", "?"),
+        ("<script>", "S."),
+    ],
+)
+def test_minimal_mode_initials(name: str, initials: str) -> None:
+    text = plain(render_minimal(digest(due_lines=(line(name=name),))))
+
+    assert f"- {initials} · DUE TODAY" in text
+
+
+def test_minimal_mode_escapes_html() -> None:
+    page = html(render_minimal(digest(due_lines=(line(next_action="<b>Call</b> & ask"),))))
+
+    assert "&lt;b&gt;Call&lt;/b&gt; &amp; ask" in page
+    assert "<b>" not in page
+
+
+def test_minimal_manager_summary_names_prospects_by_initials_only() -> None:
+    summary = manager_summary(
+        check_data=(RowNote(30, "Sam Smith", "Anna", 'consultation date "31/02/2026" is no date'),)
+    )
+
+    message = render_manager_summary(summary, sender=SENDER, detail="minimal")
+
+    text = plain(reparsed(message))
+    assert "Row 30, S. S. (Anna): consultation date (cell text left out) is no date" in text
+    assert "- L. P. · OVERDUE 4d" in text
+    assert "Row: 61" in text
+    assert "Anna <anna@northside.example>: 9 overdue, 7 due today, 4 upcoming" in text
+    for said in everything_said(message):
+        for detail in ("Sam Smith", "Smith", "Lee Park", "0161 496 0000", "31/02/2026"):
+            assert detail not in said
+        for detail in PATIENT_DETAILS:
+            assert detail not in said
+    page = html(message)
+    assert 'data-row="30"' in page
+    assert 'data-row="61"' in page
+    assert "S. S." in page
+
+
+def test_full_mode_is_the_default() -> None:
+    prospect = overdue(3, link=ROW_LINK)
+    full = render_owner_digest(
+        digest((prospect,)), clinic="Northside Clinic", sender=SENDER, detail="full"
+    )
+
+    default_mode = render(digest((prospect,)))
+    assert full.items() == default_mode.items()
+    assert plain(full) == plain(default_mode)
+    assert html(full) == html(default_mode)
+    assert "Phone: +44 (0)7700 900-123" in plain(full)
