@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sheets_sync.backends.base import Backend
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
-from sheets_sync.core.check import log_problems
+from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import MANAGED_LABELS
@@ -197,6 +197,7 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
         print(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
     problems = log_problems(report.plan.rows, layout, book)
+    problems += staff_problems(report.snapshot.staff)
     for problem in problems:
         print(f"  {problem}")
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sheets_sync.core.columns import STAFF_COLUMNS, Layout, column_letters
-from sheets_sync.core.owners import address_of, is_address
+from sheets_sync.core.owners import address_of, is_address, staff_entries
 from sheets_sync.core.sync import MANAGED_LABELS, RowResult
+from sheets_sync.core.values import CellValue
 
 HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
 
@@ -34,3 +35,15 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
                 "them to the Staff sheet or the config's [owners]"
             )
     return problems
+
+
+def staff_problems(staff_rows: Sequence[Sequence[CellValue]] | None) -> list[str]:
+    """Staff sheet rows whose address is missing or not an address."""
+    return [
+        f'Staff sheet row {entry.row}, Email ({entry.email_cell}): "{entry.email}" is not a'
+        " valid email address"
+        if entry.email
+        else f"Staff sheet row {entry.row}, Email ({entry.email_cell}): no address for {entry.name}"
+        for entry in staff_entries(staff_rows)
+        if not is_address(entry.email)
+    ]

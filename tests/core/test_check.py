@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sheets_sync.core.check import log_problems
+from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import find_layout
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import plan_sync
@@ -44,4 +44,19 @@ def test_every_problem_names_its_row_and_cell(settings: Settings) -> None:
         'Row 4, Owner (B4): "Sam" has no email address; add them to the Staff sheet or '
         "the config's [owners]",
         'Row 5, Owner (B5): "dan@" is not a valid email address',
+    ]
+
+
+def test_staff_rows_without_a_valid_address_are_reported_with_their_cell() -> None:
+    staff: list[list[CellValue]] = [
+        ["Name", "Email"],
+        ["Anna", "anna@clinic.example"],
+        ["Bob", "bob@"],
+        ["Cat", "cat@@clinic.example"],
+        ["Dev", None],
+    ]
+    assert staff_problems(staff) == [
+        'Staff sheet row 3, Email (B3): "bob@" is not a valid email address',
+        'Staff sheet row 4, Email (B4): "cat@@clinic.example" is not a valid email address',
+        "Staff sheet row 5, Email (B5): no address for Dev",
     ]
