@@ -3,12 +3,8 @@ manager who hears about what did not go out (issue 3, SPEC §5)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
-
-import pytest
 
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config
@@ -20,7 +16,8 @@ from sheets_sync.mail.deliver import (
     TemporaryFailure,
 )
 from sheets_sync.state import State
-from tests.test_engine import NOW, STAFF, TODAY, log_rows, make_config
+from tests import test_engine
+from tests.test_engine import NOW, STAFF, TODAY, log_rows
 
 ANNA, BEN, MANAGER = "owner-anna", "owner-ben", "manager"
 
@@ -48,15 +45,8 @@ class ScriptedDelivery:
         self.closed += 1
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return make_config(tmp_path)
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    with State(tmp_path / "state") as opened:
-        yield opened
+config = test_engine.config
+state = test_engine.state
 
 
 def send(

@@ -229,3 +229,36 @@ def smtp_server(certificates: Certificates) -> Iterator[StartServer]:
     yield start
     for controller in started:
         controller.stop()
+
+
+def clinic_config(folder: Path, smtp: dict[str, str | int | Path], *, manager: bool) -> Path:
+    """A config file in `folder` for the sample clinic, mailing through `[mail.smtp]` = `smtp`
+    (the log is `folder/log.xlsx`, the state `folder/state`)."""
+    repo = Path(__file__).resolve().parents[2]
+    settings = "\n".join(
+        f"{key} = {value}" if isinstance(value, int) else f'{key} = "{value}"'
+        for key, value in smtp.items()
+    )
+    manager_line = 'manager = "Manager <manager@riverside-aesthetics.example>"' if manager else ""
+    path = folder / "clinic.toml"
+    path.write_text(
+        f"""
+[clinic]
+name = "Riverside Aesthetics"
+[source]
+kind = "xlsx"
+path = "log.xlsx"
+[plans]
+file = "{repo / "config" / "plans.toml"}"
+[mail]
+mode = "smtp"
+from = "Riverside Aesthetics <followups@riverside-aesthetics.example>"
+{manager_line}
+[mail.smtp]
+{settings}
+[daemon]
+state_dir = "state"
+""",
+        encoding="utf-8",
+    )
+    return path

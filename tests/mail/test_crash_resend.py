@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.mail import smtp_server as harness
-from tests.mail.smtp_server import Handler, SmtpServer, StartServer
+from tests.mail.smtp_server import Handler, SmtpServer, StartServer, clinic_config
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-24"  # the sample workbook's demo day
@@ -82,31 +82,13 @@ CASES += [("between messages", nth) for nth in (1, 3)]
 
 def config(tmp_path: Path, server: SmtpServer) -> Path:
     shutil.copy(REPO / "sample_workbook.xlsx", tmp_path / "log.xlsx")
-    path = tmp_path / "clinic.toml"
-    path.write_text(
-        f"""
-[clinic]
-name = "Riverside Aesthetics"
-[source]
-kind = "xlsx"
-path = "log.xlsx"
-[plans]
-file = "{REPO / "config" / "plans.toml"}"
-[mail]
-mode = "smtp"
-from = "Riverside Aesthetics <followups@riverside-aesthetics.example>"
-manager = "Manager <manager@riverside-aesthetics.example>"
-[mail.smtp]
-host = "{server.host}"
-port = {server.port}
-security = "none"
-timeout = 5
-[daemon]
-state_dir = "state"
-""",
-        encoding="utf-8",
-    )
-    return path
+    smtp: dict[str, str | int | Path] = {
+        "host": server.host,
+        "port": server.port,
+        "security": "none",
+        "timeout": 5,
+    }
+    return clinic_config(tmp_path, smtp, manager=True)
 
 
 @pytest.mark.parametrize(("point", "nth"), CASES)

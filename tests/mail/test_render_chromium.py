@@ -6,7 +6,6 @@ Needs Chromium (Debian's `chromium`): skipped on a machine without it, failed in
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from sheets_sync.core.digest import ManagerSummary, OwnerCount, RowNote
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
-from tests.chromium import chromium_path, render_page, screenshot
+from tests.chromium import render_page, screenshot
 from tests.mail.test_render import SENDER, digest, html, line, manager_summary, overdue
 
 WIDTHS = (375, 1024)
@@ -25,17 +24,6 @@ LONG_NAME = "Maximiliana-Theodora Featherstonehaugh-Cholmondeley-Wolfeschlegelst
 LONG_EMAIL = "maximiliana.theodora.featherstonehaugh.cholmondeley@extremely-long-domain.example"
 LONG_ACTION = "Step 3/7 · Call · " + "Discuss the revised quote, finance options and dates. " * 6
 LONG_LINK = "https://docs.google.com/spreadsheets/d/" + "x" * 120 + "/edit#gid=0&range=A"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The Chromium executable. Without it: skip on a laptop, fail in CI (where CI is set)."""
-    path = chromium_path()
-    if path is None:
-        if "CI" in os.environ:
-            pytest.fail("Chromium is not installed, and CI must run these tests")
-        pytest.skip("Chromium is not installed")
-    return path
 
 
 def owner_message(detail: str = "full") -> EmailMessage:

@@ -9,9 +9,8 @@ import pytest
 
 from sheets_sync.cli import main
 from tests.mail import smtp_server as harness
-from tests.mail.smtp_server import Certificates, SmtpServer, StartServer
+from tests.mail.smtp_server import Certificates, SmtpServer, StartServer, clinic_config
 
-REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 
 certificates = harness.certificates
@@ -19,33 +18,16 @@ smtp_server = harness.smtp_server
 
 
 def write_config(tmp_path: Path, server: SmtpServer, certificates: Certificates) -> Path:
-    path = tmp_path / "clinic.toml"
-    path.write_text(
-        f"""
-[clinic]
-name = "Riverside Aesthetics"
-[source]
-kind = "xlsx"
-path = "log.xlsx"
-[plans]
-file = "{REPO / "config" / "plans.toml"}"
-[mail]
-mode = "smtp"
-from = "Riverside Aesthetics <followups@riverside-aesthetics.example>"
-[mail.smtp]
-host = "localhost"
-port = {server.port}
-security = "starttls"
-username = "followups"
-password_env = "TEST_SMTP_PASSWORD"
-ca_file = "{certificates.ca_file}"
-timeout = 5
-[daemon]
-state_dir = "state"
-""",
-        encoding="utf-8",
-    )
-    return path
+    smtp: dict[str, str | int | Path] = {
+        "host": "localhost",
+        "port": server.port,
+        "security": "starttls",
+        "username": "followups",
+        "password_env": "TEST_SMTP_PASSWORD",
+        "ca_file": certificates.ca_file,
+        "timeout": 5,
+    }
+    return clinic_config(tmp_path, smtp, manager=False)
 
 
 @pytest.fixture
