@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import MANAGED_LABELS
+from sheets_sync.daemon import Daemon, status_lines
 from sheets_sync.engine import (
     CycleReport,
     DigestRun,
@@ -27,8 +29,9 @@ from sheets_sync.engine import (
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.mail.check_message import render_check_message
+from sheets_sync.logs import setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
+from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
 from sheets_sync.state import State
 
@@ -81,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     once.add_argument("--no-digest", action="store_true", help="sync only; send no digests")
     once.add_argument("--force-digest", action="store_true", help="send today's digests again")
     once.set_defaults(command=_once)
+
+    run = command("run", "the daemon: sync every few minutes, send the digests every morning")
+    run.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="how to write the log"
+    )
+    run.set_defaults(command=_run)
+
+    status = command("status", "the last sync, its outcome, and the next sync and digests")
+    status.set_defaults(command=_status)
 
     check = command("check", "validate the config and the log; list every problem at once")
     check.set_defaults(command=_check)
@@ -202,6 +214,27 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
         print(f"  {problem}")
     print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
+
+
+def _run(args: argparse.Namespace, config: Config, today: date) -> int:
+    setup_logging(args.log_format)
+    daemon = Daemon(config, os.environ)
+    stops = [
+        signal.SIGTERM,
+        signal.SIGINT,
+        *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []),
+    ]
+    for stop in stops:  # finish the cycle under way, then leave
+        signal.signal(stop, lambda number, frame: daemon.stop.set())
+    daemon.run()
+    return 0
+
+
+def _status(args: argparse.Namespace, config: Config, today: date) -> int:
+    with State(config.daemon.state_dir) as state:
+        for line in status_lines(config, state, datetime.now(config.clinic.timezone)):
+            print(line)
+    return 0
 
 
 def _send_test(args: argparse.Namespace, config: Config, today: date) -> int:

@@ -134,6 +134,8 @@ class MailConfig:
 class DaemonConfig:
     state_dir: Path
     sync_every_minutes: int = 15
+    # Syncing failed for longer than this: the manager gets one alert (and one on recovery).
+    alert_after_hours: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,7 @@ def _smtp(t: _Table, base: Path) -> SmtpConfig:
         username=t.get("username", _text, None),
         password_env=t.get("password_env", _env_name, None),
         ca_file=t.get("ca_file", _path(base), None),
-        timeout=t.get("timeout", _seconds, defaults.timeout),
+        timeout=t.get("timeout", _positive("seconds"), defaults.timeout),
     )
     if smtp.security == "none" and not _is_loopback(smtp.host):
         t.problem(
@@ -382,6 +384,9 @@ def _daemon(t: _Table, base: Path) -> DaemonConfig:
     daemon = DaemonConfig(
         sync_every_minutes=t.get("sync_every_minutes", _integer(1), defaults.sync_every_minutes),
         state_dir=t.get("state_dir", _path(base), defaults.state_dir),
+        alert_after_hours=t.get(
+            "alert_after_hours", _positive("hours"), defaults.alert_after_hours
+        ),
     )
     t.finish()
     return daemon
@@ -535,12 +540,15 @@ def _integer(lowest: int, highest: int | None = None) -> _Kind[int]:
     return read
 
 
-def _seconds(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _BadValueError(f"expected a number of seconds, got {_show(value)}")
-    if not 0 < value < float("inf"):
-        raise _BadValueError(f"must be more than 0 seconds, got {_show(value)}")
-    return float(value)
+def _positive(unit: str) -> _Kind[float]:
+    def read(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _BadValueError(f"expected a number of {unit}, got {_show(value)}")
+        if not 0 < value < float("inf"):
+            raise _BadValueError(f"must be more than 0 {unit}, got {_show(value)}")
+        return float(value)
+
+    return read
 
 
 def _amount(value: object) -> Decimal:

@@ -6,6 +6,9 @@
   fixed before the send, so a day's digest goes out once, also across restarts.
 - `synced`: the version of the log that the last finished sync left it at, with the day and
   the settings it was synced for: the same log on the same day needs no sync.
+- `digest_days`: the days whose digests are all done (sent, or given up at the cut-off).
+- `health`: the last sync's time, outcome and error, since when syncing has been failing, and
+  whether the manager was alerted; for `status` and the daemon's alerts.
 
 The schema carries its version in `PRAGMA user_version`; each migration is one transaction.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -64,6 +67,18 @@ INSERT INTO digests_v3 (day, recipient, message_id, status)
     SELECT day, recipient, message_id, status FROM digests;
 DROP TABLE digests;
 ALTER TABLE digests_v3 RENAME TO digests;
+""",
+    # The daemon: days whose digests are done, and how syncing has been going.
+    """
+CREATE TABLE digest_days (day TEXT PRIMARY KEY);
+CREATE TABLE health (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_sync TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT NOT NULL,
+    failing_since TEXT,
+    alert_sent INTEGER NOT NULL
+);
 """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -185,6 +200,50 @@ class State:
                 " WHERE day = ? AND recipient = ?",
                 (status, error, day.isoformat(), recipient),
             )
+
+    def digests_done(self, day: date) -> bool:
+        found = self.db.execute("SELECT 1 FROM digest_days WHERE day = ?", (day.isoformat(),))
+        return found.fetchone() is not None
+
+    def mark_digests_done(self, day: date) -> None:
+        with self._transaction():
+            self.db.execute("INSERT OR IGNORE INTO digest_days VALUES (?)", (day.isoformat(),))
+
+    # --- health -------------------------------------------------------------------------
+
+    def health(self) -> Health | None:
+        row = self.db.execute(
+            "SELECT last_sync, outcome, error, failing_since, alert_sent FROM health"
+        ).fetchone()
+        if row is None:
+            return None
+        last, outcome, error, failing, alerted = row
+        since = datetime.fromisoformat(failing) if failing else None
+        return Health(datetime.fromisoformat(last), outcome, error, since, bool(alerted))
+
+    def record_health(self, health: Health) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO health VALUES (1, ?, ?, ?, ?, ?)",
+                (
+                    health.last_sync.isoformat(),
+                    health.outcome,
+                    health.error,
+                    health.failing_since.isoformat() if health.failing_since else None,
+                    int(health.alert_sent),
+                ),
+            )
+
+
+@dataclass(frozen=True)
+class Health:
+    """How syncing has been going: what `status` shows and the alerts are decided from."""
+
+    last_sync: datetime  # when the last sync ended (UTC)
+    outcome: str  # what it did, in a few words
+    error: str  # its problem, for people ("" when it went well)
+    failing_since: datetime | None  # the first failure of the current run of failures
+    alert_sent: bool  # the manager has been told about this run of failures
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,342 @@
+"""The daemon: a sync every few minutes and the morning digests, unattended, for months.
+
+`schedule` runs two jobs: the sync, every `sync_every_minutes`, and a check, every minute,
+whether the day's digests are due. Whether they are due is decided here, in the clinic's
+time zone: an open day, at or after `digest_time`, before `digest_cutoff`, not yet done. So a
+daemon started, or woken from sleep, after the digest time still sends the day's digests,
+and a daylight-saving change can neither skip nor double them. A job's error is contained:
+logged, recorded for `status`, and never in the way of the other job or the next cycle.
+
+The clock and the stop event are injected: the tests drive whole days in a moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from email.message import EmailMessage
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import filelock
+import schedule
+
+from sheets_sync.backends.base import Backend
+from sheets_sync.config import Config
+from sheets_sync.engine import (
+    open_backend,
+    open_delivery,
+    send_digests,
+    sync,
+    unchanged_since_last_sync,
+)
+from sheets_sync.errors import SheetsSyncError
+from sheets_sync.mail.deliver import Delivery
+from sheets_sync.mail.notices import render_alert, render_recovery
+from sheets_sync.state import Health, State
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The time now, time-zone aware."""
+        ...
+
+    def sleep(self, seconds: float, stop: threading.Event) -> None:
+        """Wait `seconds`, or less when `stop` is set meanwhile."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float, stop: threading.Event) -> None:
+        stop.wait(seconds)
+
+
+class AlreadyRunning(SheetsSyncError):
+    """Another daemon holds the state folder."""
+
+
+@dataclass
+class Daemon:
+    config: Config
+    environ: Mapping[str, str]
+    clock: Clock = field(default_factory=SystemClock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    backend: Backend | None = None  # default: the one [source] names
+    delivery: Callable[[], Delivery] | None = None  # default: the one [mail] names
+
+    def run(self) -> None:
+        """Sync and send until `stop` is set; raises AlreadyRunning if another daemon has the
+        state folder. A cycle under way when `stop` is set is finished first."""
+        with self._only_instance(), State(self.config.daemon.state_dir) as state:
+            log.info(
+                "sheets-sync is running: a sync every %d minutes, digests at %s (%s)",
+                self.config.daemon.sync_every_minutes,
+                f"{self.config.mail.digest_time:%H:%M}",
+                self.config.clinic.timezone.key,
+            )
+            scheduler = schedule.Scheduler()
+            with _scheduled_by(self.clock):
+                minutes = self.config.daemon.sync_every_minutes
+                scheduler.every(minutes).minutes.do(self._contained, self.sync_once, state)
+                scheduler.every(1).minutes.do(self._contained, self.digests_if_due, state)
+                scheduler.run_all()  # straight away: a sync, and any digests still due
+                while not self.stop.is_set():
+                    scheduler.run_pending()
+                    wait = scheduler.idle_seconds
+                    self.clock.sleep(min(max(wait or 0.0, 1.0), 60.0), self.stop)
+            log.info("sheets-sync stopped")
+
+    # --- the two jobs ---------------------------------------------------------------------
+
+    def sync_once(self, state: State) -> None:
+        """One sync of the log; its outcome goes to the log and the health record."""
+        started = self.clock.now()
+        today = self._local(started).date()
+        backend = self._backend()
+        if unchanged_since_last_sync(backend, self.config, state, today=today):
+            self._succeeded(state, "log unchanged since the last sync")
+            return
+        try:
+            report = sync(backend, self.config, state, today=today)
+        except Exception as exc:
+            self._failed(state, exc)
+            return
+        seconds = (self.clock.now() - started).total_seconds()
+        written = report.cells_changed if report.written else 0
+        outcome = f"{report.rows} rows read, {written} cells written"
+        if report.waiting:
+            self._failed(state, SheetsSyncError(report.waiting), outcome=outcome)
+            return
+        log.info("sync: %s (%.1f s)", outcome, seconds)
+        self._succeeded(state, outcome)
+
+    def digests_if_due(self, state: State) -> None:
+        """Send the day's digests when they are due and not done yet."""
+        local = self._local(self.clock.now())
+        today = local.date()
+        mail = self.config.mail
+        if state.digests_done(today) or not self.config.rule_settings().is_open(today):
+            return
+        if local.time() < mail.digest_time:
+            return
+        if local.time() >= mail.digest_cutoff and state.digest(today, "manager") is None:
+            state.mark_digests_done(today)
+            log.warning(
+                "the digests for %s were not sent before the cut-off %s (was sheets-sync "
+                "stopped, or the computer asleep?); they are skipped for today",
+                today.isoformat(),
+                f"{mail.digest_cutoff:%H:%M}",
+            )
+            return
+        # Read and decide afresh: the digests do not wait for a write that keeps failing.
+        report = sync(self._backend(), self.config, state, today=today, dry_run=True)
+        run = send_digests(report, self.config, state, self._delivery(), today=today, now=local)
+        if not run.waiting:
+            state.mark_digests_done(today)
+        log.info(
+            "digests: %d sent, %d to try again, %d not delivered",
+            len(run.sent),
+            len(run.waiting),
+            len(run.failed),
+        )
+
+    def _contained(self, job: Callable[[State], None], state: State) -> None:
+        """Run a job; whatever it raises is logged and kept from the loop."""
+        try:
+            job(state)
+        except Exception as exc:
+            if job == self.sync_once:
+                self._failed(state, exc)
+            else:
+                log.warning("%s: %s", _job_name(job), _problem(exc), exc_info=_unexpected(exc))
+
+    # --- health and alerts ---------------------------------------------------------------
+
+    def _succeeded(self, state: State, outcome: str) -> None:
+        now = self.clock.now()
+        health = state.health()
+        if health is not None and health.failing_since is not None and health.alert_sent:
+            self._notify(
+                partial(render_recovery, since=health.failing_since.astimezone(self._zone))
+            )
+        state.record_health(Health(now, outcome, "", None, False))
+
+    def _failed(self, state: State, exc: BaseException, outcome: str = "failed") -> None:
+        now = self.clock.now()
+        problem = _problem(exc)
+        log.warning("sync: %s", problem, exc_info=_unexpected(exc))
+        before = state.health()
+        since = before.failing_since if before and before.failing_since else now
+        alerted = bool(before and before.failing_since and before.alert_sent)
+        limit = timedelta(hours=self.config.daemon.alert_after_hours)
+        if not alerted and now - since >= limit:
+            local_since = since.astimezone(self._zone)
+            alerted = self._notify(partial(render_alert, since=local_since, problem=problem))
+        state.record_health(Health(now, outcome, problem, since, alerted))
+
+    def _notify(self, render: Callable[..., EmailMessage]) -> bool:
+        """Send the manager a notice; False when there is no manager or it failed."""
+        manager = self.config.mail.manager
+        if manager is None:
+            return False
+        now = self._local(self.clock.now())
+        message = render(
+            clinic=self.config.clinic.name, sender=self.config.mail.sender, to=manager, now=now
+        )
+        delivery = self._delivery()
+        try:
+            delivery.send(message, f"notice-{now:%Y%m%d-%H%M%S}")
+        except SheetsSyncError as exc:
+            log.warning("the manager could not be told: %s", exc)
+            return False
+        finally:
+            delivery.close()
+        return True
+
+    # --- parts ---------------------------------------------------------------------------
+
+    @property
+    def _zone(self) -> ZoneInfo:
+        return self.config.clinic.timezone
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.config.clinic.timezone)
+
+    def _backend(self) -> Backend:
+        if self.backend is None:
+            self.backend = open_backend(self.config)
+        return self.backend
+
+    def _delivery(self) -> Delivery:
+        if self.delivery is not None:
+            return self.delivery()
+        return open_delivery(self.config, self.environ)
+
+    @contextmanager
+    def _only_instance(self) -> Iterator[None]:
+        folder = self.config.daemon.state_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(folder / "daemon.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise AlreadyRunning(
+                f"another sheets-sync is already running with the state folder {folder}"
+                f"{_pid_note(folder)}; stop it first, or give this one another"
+                " [daemon].state_dir"
+            ) from None
+        pid_file = folder / "daemon.pid"
+        pid_file.write_text(str(os.getpid()), encoding="ascii")
+        try:
+            yield
+        finally:
+            pid_file.unlink(missing_ok=True)
+            lock.release()
+
+
+def _pid_note(folder: Path) -> str:
+    try:
+        return f" (process {int((folder / 'daemon.pid').read_text(encoding='ascii'))})"
+    except (OSError, ValueError):
+        return ""
+
+
+def _problem(exc: BaseException) -> str:
+    """An error as one line for people; an unexpected one names its kind."""
+    if isinstance(exc, SheetsSyncError):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__}: {exc}); the next cycle tries again"
+
+
+def _unexpected(exc: BaseException) -> bool:
+    """Our own errors are explained by their text; anything else deserves its traceback."""
+    return not isinstance(exc, SheetsSyncError)
+
+
+def _job_name(job: Callable[..., object]) -> str:
+    return getattr(job, "__name__", "job").replace("_", " ")
+
+
+@contextmanager
+def _scheduled_by(clock: Clock) -> Iterator[None]:
+    """`schedule` reads `datetime.datetime.now()`; make it read `clock`, as naive UTC, so
+    the jobs follow the daemon's clock and intervals never jump at a daylight-saving change.
+    """
+
+    class ClockTime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> ClockTime:
+            moment = clock.now().astimezone(UTC)
+            local = moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+            return cls.combine(local.date(), local.timetz())
+
+    names = vars(schedule)  # the module's own namespace, where its `datetime` lives
+    original = names["datetime"]
+    names["datetime"] = types.SimpleNamespace(
+        datetime=ClockTime, timedelta=timedelta, time=time, date=date
+    )
+    try:
+        yield
+    finally:
+        names["datetime"] = original
+
+
+def status_lines(config: Config, state: State, now: datetime) -> list[str]:
+    """What `sheets-sync status` shows: the last sync, its outcome and error, the next sync
+    and the next digests, in the clinic's time."""
+    zone = config.clinic.timezone
+    local = now.astimezone(zone)
+    lines = [f"State folder: {config.daemon.state_dir} ({_running(config.daemon.state_dir)})"]
+    health = state.health()
+    if health is None:
+        lines.append("Last sync: none yet")
+    else:
+        lines.append(f"Last sync: {_when(health.last_sync, zone)}: {health.outcome}")
+        if health.failing_since is not None:
+            lines.append(f"Failing since: {_when(health.failing_since, zone)}")
+            lines.append(f"Last error: {health.error}")
+            if health.alert_sent:
+                lines.append("The manager has been alerted.")
+        every = timedelta(minutes=config.daemon.sync_every_minutes)
+        lines.append(f"Next sync: {_when(max(health.last_sync + every, now), zone)}")
+    lines.append(f"Next digests: {_next_digests(config, state, local)}")
+    return lines
+
+
+def _next_digests(config: Config, state: State, local: datetime) -> str:
+    settings = config.rule_settings()
+    day = local.date()
+    if state.digests_done(day) or local.time() >= config.mail.digest_cutoff:
+        day += timedelta(days=1)
+    day = settings.next_open_day(day)
+    due = datetime.combine(day, config.mail.digest_time, local.tzinfo)
+    if due <= local:
+        return f"due now ({config.mail.digest_time:%H:%M} today, not sent yet)"
+    return f"{due:%a %d %b %Y %H:%M}"
+
+
+def _when(moment: datetime, zone: ZoneInfo) -> str:
+    return f"{moment.astimezone(zone):%a %d %b %Y %H:%M} ({zone.key})"
+
+
+def _running(folder: Path) -> str:
+    lock = filelock.FileLock(str(folder / "daemon.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return f"the daemon is running{_pid_note(folder)}"
+    lock.release()
+    return "the daemon is not running"
