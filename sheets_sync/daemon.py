@@ -132,11 +132,12 @@ class Daemon:
             return
         if local.time() < mail.digest_time:
             return
-        if local.time() >= mail.digest_cutoff and state.digest(today, "manager") is None:
+        if local.time() >= mail.digest_cutoff:
             state.mark_digests_done(today)
             log.warning(
-                "the digests for %s were not sent before the cut-off %s (was sheets-sync "
-                "stopped, or the computer asleep?); they are skipped for today",
+                "the digests for %s were not all sent before the cut-off %s (was sheets-sync "
+                "stopped, the computer asleep, or the mail server down?); `sheets-sync once "
+                "--force-digest` sends them by hand",
                 today.isoformat(),
                 f"{mail.digest_cutoff:%H:%M}",
             )
