@@ -107,6 +107,7 @@ class Daemon:
         today = self._local(started).date()
         backend = self._backend()
         if unchanged_since_last_sync(backend, self.config, state, today=today):
+            log.info("sync: the log is unchanged since the last sync; nothing to do")
             self._succeeded(state, "log unchanged since the last sync")
             return
         try:
