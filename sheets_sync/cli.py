@@ -126,7 +126,7 @@ def _day(text: str) -> date:
 
 
 def _once(args: argparse.Namespace, config: Config, today: date) -> int:
-    backend = open_backend(config)
+    backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
         quiet = args.no_digest and not args.dry_run
         if quiet and unchanged_since_last_sync(backend, config, state, today=today):
@@ -200,7 +200,7 @@ def _print_changes(report: CycleReport) -> None:
 
 
 def _check(args: argparse.Namespace, config: Config, today: date) -> int:
-    backend = open_backend(config)
+    backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=today, dry_run=True)
     layout = report.plan.changes.layout
@@ -268,7 +268,7 @@ def _route(config: Config) -> str:
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
-    backend = open_backend(config)
+    backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=today, dry_run=True)
     folder = args.out or config.daemon.state_dir / "preview"

@@ -219,7 +219,7 @@ class Daemon:
 
     def _backend(self) -> Backend:
         if self.backend is None:
-            self.backend = open_backend(self.config)
+            self.backend = open_backend(self.config, self.environ)
         return self.backend
 
     def _delivery(self) -> Delivery:

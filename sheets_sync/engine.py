@@ -19,9 +19,11 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import partial
+from pathlib import Path
 
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
+from sheets_sync.backends.gsheets import GSheetsBackend
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
@@ -61,8 +63,8 @@ def new_sync_id() -> str:
     return secrets.token_hex(4)
 
 
-def open_backend(config: Config) -> Backend:
-    """The backend the config's [source] names."""
+def open_backend(config: Config, environ: Mapping[str, str]) -> Backend:
+    """The backend the config's [source] names; a Google key may come from `environ`."""
     source = config.source
     if source.kind == "xlsx" and source.path is not None:
         return XlsxBackend(
@@ -71,8 +73,17 @@ def open_backend(config: Config) -> Backend:
             staff_worksheet=source.staff_worksheet,
             backup_dir=config.daemon.state_dir / "backups",
         )
-    raise SheetsSyncError(
-        f'[source].kind = "{source.kind}" is not supported by this version; use "xlsx"'
+    key = source.credentials or environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if source.spreadsheet_id is None or not key:
+        raise SheetsSyncError(
+            "a Google Sheet needs [source].spreadsheet_id and a service-account key: set "
+            "[source].credentials to the key file, or GOOGLE_APPLICATION_CREDENTIALS"
+        )
+    return GSheetsBackend(
+        source.spreadsheet_id,
+        credentials=Path(key),
+        worksheet=source.worksheet,
+        staff_worksheet=source.staff_worksheet,
     )
 
 
