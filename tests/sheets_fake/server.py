@@ -1,0 +1,998 @@
+"""FakeSheets: a local HTTP server speaking the part of Sheets API v4 that the product uses."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from tests.sheets_fake.auth import Auth, TokenError
+from tests.sheets_fake.model import (
+    ApiError,
+    Cell,
+    Mask,
+    Sheet,
+    Spreadsheet,
+    a1_text,
+    apply_mask,
+    cell_data,
+    cell_from_input,
+    cell_from_python,
+    invalid,
+    mask_wants,
+    parse_fields,
+    strip_defaults,
+)
+from tests.sheets_fake.schema import check_body, check_query
+
+DEFAULT_EMAIL = "sheets-sync@clinic-project.iam.gserviceaccount.com"
+PROJECT_NUMBER = "123456"
+PREFIX = "/v4/spreadsheets/"
+
+
+@dataclass
+class Recorded:
+    """One Sheets API request the fake answered."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    request_bytes: int
+    response_bytes: int
+    status: int
+
+
+FAULTS: dict[int, tuple[str, str]] = {
+    400: ("Request contains an invalid argument.", "INVALID_ARGUMENT"),
+    403: ("The caller does not have permission", "PERMISSION_DENIED"),
+    404: ("Requested entity was not found.", "NOT_FOUND"),
+    409: ("The operation was aborted.", "ABORTED"),
+    500: ("Internal error encountered.", "INTERNAL"),
+    502: ("Bad Gateway", "UNAVAILABLE"),
+    503: ("The service is currently unavailable.", "UNAVAILABLE"),
+    504: ("The service timed out.", "DEADLINE_EXCEEDED"),
+}
+
+
+def quota_error(kind: str) -> ApiError:
+    message = (
+        f"Quota exceeded for quota metric '{kind} requests' and limit '{kind} requests per"
+        f" minute per user' of service 'sheets.googleapis.com' for consumer"
+        f" 'project_number:{PROJECT_NUMBER}'."
+    )
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "RATE_LIMIT_EXCEEDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "service": "sheets.googleapis.com",
+                "consumer": f"projects/{PROJECT_NUMBER}",
+                "quota_metric": f"sheets.googleapis.com/{kind.lower()}_requests",
+                "quota_limit": f"{kind}RequestsPerMinutePerUser",
+            },
+        }
+    ]
+    return ApiError(429, message, "RESOURCE_EXHAUSTED", details)
+
+
+def disabled_error() -> ApiError:
+    url = (
+        "https://console.developers.google.com/apis/api/sheets.googleapis.com/overview"
+        f"?project={PROJECT_NUMBER}"
+    )
+    message = (
+        f"Google Sheets API has not been used in project {PROJECT_NUMBER} before or it is"
+        f" disabled. Enable it by visiting {url} then retry. If you enabled this API recently,"
+        " wait a few minutes for the action to propagate to our systems and retry."
+    )
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "SERVICE_DISABLED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "service": "sheets.googleapis.com",
+                "consumer": f"projects/{PROJECT_NUMBER}",
+                "activationUrl": url,
+                "serviceTitle": "Google Sheets API",
+                "containerInfo": PROJECT_NUMBER,
+            },
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [{"description": "Google developers console API activation", "url": url}],
+        },
+    ]
+    return ApiError(403, message, "PERMISSION_DENIED", details)
+
+
+UNAUTHENTICATED = ApiError(
+    401,
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, login"
+    " cookie or other valid authentication credential. See"
+    " https://developers.google.com/identity/sign-in/web/devconsole-project.",
+    "UNAUTHENTICATED",
+)
+
+SUPPORTED_REQUESTS = (
+    "addConditionalFormatRule",
+    "deleteConditionalFormatRule",
+    "updateConditionalFormatRule",
+    "appendDimension",
+    "updateSheetProperties",
+    "addSheet",
+    "deleteSheet",
+    "updateSpreadsheetProperties",
+)
+
+
+class FakeSheets:
+    """A fake Google Sheets API v4 (and OAuth token endpoint) on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.spreadsheets: dict[str, Spreadsheet] = {}
+        self.auth = Auth()
+        self.requests: list[Recorded] = []
+        self.before_request: Callable[[str, str], None] | None = None
+        self.api_disabled = False
+        self._faults: list[int] = []
+        self._stalls: list[float] = []
+        self._sheet_ids = itertools.count(1_000_001, 7919)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSheets:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server.daemon_threads = True
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self.url = f"http://127.0.0.1:{server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-sheets",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSheets:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.url}/token"
+
+    # ------------------------------------------------------------------ auth
+
+    def service_account_key(self, folder: Path, email: str = DEFAULT_EMAIL) -> Path:
+        """Write a service-account JSON key whose token_uri is this fake; register its key."""
+        return self.auth.make_key(folder, email, self.token_uri)
+
+    def revoke(self, email: str) -> None:
+        """Later token requests for this account fail with invalid_grant."""
+        self.auth.revoke(email)
+
+    def adapter(self) -> HTTPAdapter:
+        """A requests adapter sending https://sheets.googleapis.com/... to this fake."""
+        return FakeAdapter(self.url)
+
+    # ------------------------------------------------------------------ hooks, faults, counts
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self.lock:
+            self._faults.extend([status] * times)
+
+    def stall_next(self, seconds: float) -> None:
+        with self.lock:
+            self._stalls.append(seconds)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    # ------------------------------------------------------------------ data
+
+    def add_spreadsheet(
+        self,
+        spreadsheet_id: str,
+        sheets: dict[str, list[list[object]]],
+        *,
+        title: str = "Clinic log",
+        time_zone: str = "Europe/London",
+        locale: str = "en_GB",
+        shared_with: set[str] | None = None,
+    ) -> None:
+        book = Spreadsheet(spreadsheet_id, title, time_zone, locale, shared_with=shared_with)
+        for index, (name, rows) in enumerate(sheets.items()):
+            width = max((len(row) for row in rows), default=0)
+            sheet = Sheet(
+                sheet_id=0 if index == 0 else next(self._sheet_ids),
+                title=name,
+                row_count=max(1000, len(rows)),
+                column_count=max(26, width),
+            )
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    cell = cell_from_python(value, locale)
+                    if cell is not None:
+                        sheet.put(r, c, cell)
+            book.sheets.append(sheet)
+        with self.lock:
+            self.spreadsheets[spreadsheet_id] = book
+
+    def _sheet(self, spreadsheet_id: str, sheet: str) -> Sheet:
+        return self.spreadsheets[spreadsheet_id].sheet(sheet)
+
+    def values(self, spreadsheet_id: str, sheet: str) -> list[list[object]]:
+        """Current values, trimmed like the API (dates as serials, interior blanks "")."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            box = (0, 0, grid.row_count, grid.column_count)
+            return grid.trimmed(box, "UNFORMATTED_VALUE", "SERIAL_NUMBER")
+
+    def conditional_formats(self, spreadsheet_id: str, sheet: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self._sheet(spreadsheet_id, sheet).conditional_formats)
+
+    def sheet_id(self, spreadsheet_id: str, sheet: str) -> int:
+        with self.lock:
+            return self._sheet(spreadsheet_id, sheet).sheet_id
+
+    def grid_size(self, spreadsheet_id: str, sheet: str) -> tuple[int, int]:
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            return grid.row_count, grid.column_count
+
+    # staff edits, as a person in the browser would make them
+
+    def sort_rows(
+        self,
+        spreadsheet_id: str,
+        sheet: str,
+        column: int | str,
+        *,
+        first_row: int = 2,
+        reverse: bool = False,
+    ) -> None:
+        """Sort whole rows from first_row (1-based) down by a column (0-based index, header
+        text or column letters); empty values last. Conditional-format ranges stay put."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            col = self._column(grid, column)
+            start = first_row - 1
+            body = grid.rows[start:]
+            filled = [row for row in body if any(cell is not None for cell in row)]
+
+            def key(row: list[Cell | None]) -> tuple[int, Any]:
+                cell = row[col] if col < len(row) else None
+                value = None if cell is None else (cell.value if cell.formula is None else None)
+                if isinstance(value, bool):
+                    return (2, value)
+                if isinstance(value, int | float):
+                    return (0, value)
+                if isinstance(value, str):
+                    return (1, value.lower())
+                return (3, 0)
+
+            present = [row for row in filled if key(row)[0] != 3]
+            missing = [row for row in filled if key(row)[0] == 3]
+            present.sort(key=key, reverse=reverse)
+            grid.rows[start:] = present + missing
+
+    @staticmethod
+    def _column(grid: Sheet, column: int | str) -> int:
+        if isinstance(column, int):
+            return column
+        header = grid.rows[0] if grid.rows else []
+        for index, cell in enumerate(header):
+            if cell is not None and cell.value == column:
+                return index
+        from tests.sheets_fake.model import column_index
+
+        if column.isalpha():
+            return column_index(column)
+        raise KeyError(column)
+
+    def insert_row(
+        self, spreadsheet_id: str, sheet: str, row_number: int, values: list[object]
+    ) -> None:
+        """Insert a row before row_number (1-based); the grid grows and rule ranges follow."""
+        with self.lock:
+            book = self.spreadsheets[spreadsheet_id]
+            grid = book.sheet(sheet)
+            index = row_number - 1
+            while len(grid.rows) < index:
+                grid.rows.append([])
+            grid.rows.insert(index, [cell_from_python(v, book.locale) for v in values])
+            grid.row_count += 1
+            grid.column_count = max(grid.column_count, len(values))
+            self._shift_rules(grid, index, +1)
+
+    def delete_row(self, spreadsheet_id: str, sheet: str, row_number: int) -> None:
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            index = row_number - 1
+            if index < len(grid.rows):
+                del grid.rows[index]
+            grid.row_count -= 1
+            self._shift_rules(grid, index, -1)
+
+    @staticmethod
+    def _shift_rules(grid: Sheet, index: int, delta: int) -> None:
+        for rule in grid.conditional_formats:
+            for box in rule.get("ranges", []):
+                start = box.get("startRowIndex", 0)
+                end = box.get("endRowIndex")
+                if delta > 0:
+                    if start > index or (start == index and start > 0):
+                        box["startRowIndex"] = start + delta
+                    if end is not None and end > index:
+                        box["endRowIndex"] = end + delta
+                else:
+                    if start > index:
+                        box["startRowIndex"] = start - 1
+                    if end is not None and end > index:
+                        box["endRowIndex"] = end - 1
+
+    def set_cell(
+        self, spreadsheet_id: str, sheet: str, row_number: int, column_index0: int, value: object
+    ) -> None:
+        with self.lock:
+            book = self.spreadsheets[spreadsheet_id]
+            book.sheet(sheet).put(
+                row_number - 1, column_index0, cell_from_python(value, book.locale)
+            )
+
+    # ------------------------------------------------------------------ request handling
+
+    def _check_access(self, email: str, spreadsheet_id: str) -> Spreadsheet:
+        book = self.spreadsheets.get(spreadsheet_id)
+        if book is None:
+            raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
+        if book.shared_with is not None and email not in book.shared_with:
+            raise ApiError(403, "The caller does not have permission", "PERMISSION_DENIED")
+        return book
+
+    def handle_api(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, email: str | None
+    ) -> tuple[int, Any]:
+        if email is None:
+            raise UNAUTHENTICATED
+        if self.api_disabled:
+            raise disabled_error()
+        with self.lock:
+            fault = self._faults.pop(0) if self._faults else None
+        if fault is not None:
+            if fault == 429:
+                raise quota_error("Read" if method == "GET" else "Write")
+            message, status = FAULTS.get(fault, ("Unknown error.", "UNKNOWN"))
+            raise ApiError(fault, message, status)
+        rest = path[len(PREFIX) :]
+        spreadsheet_id, sep, tail = _split_id(rest)
+        route = _route(method, sep, tail)
+        if route is None:
+            raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
+        method_id, handler_name = route
+        check_query(query, method_id)
+        payload: Any = None
+        if method in ("POST", "PUT"):
+            try:
+                payload = json.loads(body.decode("utf-8")) if body.strip() else {}
+            except ValueError as error:
+                raise invalid(f"Invalid JSON payload received. {error}") from None
+            check_body(payload, method_id)
+        with self.lock:
+            book = self._check_access(email, spreadsheet_id)
+            handler = getattr(self, handler_name)
+            range_text = ""
+            if tail.startswith("/values/"):
+                range_text = unquote(tail[len("/values/") :].removesuffix(":clear"))
+            return 200, handler(book, query, payload, range_text)
+
+    # spreadsheets.get ------------------------------------------------------------
+
+    def _get(self, book: Spreadsheet, query: dict[str, list[str]], _: Any, __: str) -> Any:
+        mask: Mask | None = parse_fields(query["fields"][0]) if "fields" in query else None
+        ranges = query.get("ranges", [])
+        grid_data = (query.get("includeGridData", ["false"])[0].lower() == "true") or (
+            mask is not None and mask_wants(mask, "sheets", "data") and "sheets" in mask
+        )
+        wanted: dict[int, list[tuple[int, int, int, int]]] = {}
+        for text in ranges:
+            sheet, ref = book.resolve(text)
+            wanted.setdefault(sheet.sheet_id, []).append(sheet.box(ref))
+        sheets = []
+        for index, sheet in enumerate(book.sheets):
+            if ranges and sheet.sheet_id not in wanted:
+                continue
+            entry: dict[str, Any] = {"properties": sheet.properties(index)}
+            if grid_data:
+                boxes = wanted.get(sheet.sheet_id) or [(0, 0, sheet.row_count, sheet.column_count)]
+                entry["data"] = [_grid_data(sheet, box) for box in boxes]
+            if sheet.conditional_formats:
+                entry["conditionalFormats"] = strip_defaults(sheet.conditional_formats)
+            sheets.append(entry)
+        answer = {
+            "spreadsheetId": book.spreadsheet_id,
+            "properties": book.properties(),
+            "sheets": sheets,
+            "spreadsheetUrl": book.url(),
+        }
+        return apply_mask(answer, mask) if mask is not None else answer
+
+    # values -------------------------------------------------------------------------
+
+    def _value_range(
+        self, book: Spreadsheet, text: str, query: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        sheet, ref = book.resolve(text)
+        box = sheet.box(ref)
+        value_option = query.get("valueRenderOption", ["FORMATTED_VALUE"])[0]
+        date_option = query.get("dateTimeRenderOption", ["SERIAL_NUMBER"])[0]
+        major = query.get("majorDimension", ["ROWS"])[0]
+        if major == "DIMENSION_UNSPECIFIED":
+            major = "ROWS"
+        values = sheet.trimmed(box, value_option, date_option)
+        if major == "COLUMNS":
+            width = max((len(row) for row in values), default=0)
+            columns = [[row[c] if c < len(row) else "" for row in values] for c in range(width)]
+            for column in columns:
+                while column and column[-1] == "":
+                    column.pop()
+            values = columns
+        answer: dict[str, Any] = {"range": a1_text(sheet.title, *box), "majorDimension": major}
+        if values:
+            answer["values"] = values
+        return answer
+
+    def _values_get(self, book: Spreadsheet, query: dict[str, list[str]], _: Any, text: str) -> Any:
+        return self._value_range(book, text, query)
+
+    def _values_batch_get(
+        self, book: Spreadsheet, query: dict[str, list[str]], _: Any, __: str
+    ) -> Any:
+        return {
+            "spreadsheetId": book.spreadsheet_id,
+            "valueRanges": [
+                self._value_range(book, text, query) for text in query.get("ranges", [])
+            ],
+        }
+
+    def _write(
+        self, book: Spreadsheet, text: str, rows: list[Any], option: str, major: str = "ROWS"
+    ) -> tuple[Sheet, dict[str, Any], set[int], set[int]]:
+        sheet, ref = book.resolve(text)
+        if major == "COLUMNS":
+            width = max((len(r) for r in rows), default=0)
+            rows = [[col[i] if i < len(col) else None for col in rows] for i in range(width)]
+        row0 = ref.start_row or 0
+        col0 = ref.start_col or 0
+        height = len(rows)
+        width = max((len(r) for r in rows), default=0)
+        limit_rows = sheet.row_count
+        limit_cols = sheet.column_count
+        bad_row = row0 + max(height, 1) > limit_rows
+        bad_col = col0 + max(width, 1) > limit_cols
+        if not ref.single and ref.end_row is not None and height > ref.end_row - row0:
+            raise invalid(
+                f"Requested writing within range [{text}], but tried writing to row"
+                f" [{row0 + height}]"
+            )
+        if not ref.single and ref.end_col is not None and width > ref.end_col - col0:
+            from tests.sheets_fake.model import column_letters
+
+            raise invalid(
+                f"Requested writing within range [{text}], but tried writing to column"
+                f" [{column_letters(col0 + width - 1)}]"
+            )
+        if bad_row or bad_col:
+            from tests.sheets_fake.model import column_letters
+
+            first = f"{column_letters(col0)}{row0 + 1}"
+            raise invalid(
+                f"Range ({sheet.title}!{first}) exceeds grid limits. Max rows: {limit_rows},"
+                f" max columns: {limit_cols}"
+            )
+        touched_rows: set[int] = set()
+        touched_cols: set[int] = set()
+        cells = 0
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                sheet.put(row0 + r, col0 + c, cell_from_input(value, option, book.locale))
+                touched_rows.add(row0 + r)
+                touched_cols.add(col0 + c)
+                cells += 1
+        reply: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
+        if cells:
+            reply["updatedRange"] = a1_text(sheet.title, row0, col0, row0 + height, col0 + width)
+            reply["updatedRows"] = len(touched_rows)
+            reply["updatedColumns"] = len(touched_cols)
+            reply["updatedCells"] = cells
+        return sheet, reply, touched_rows, touched_cols
+
+    def _values_update(
+        self, book: Spreadsheet, query: dict[str, list[str]], body: Any, text: str
+    ) -> Any:
+        option = query.get("valueInputOption", [""])[0]
+        if option not in ("RAW", "USER_ENTERED"):
+            raise invalid("'valueInputOption' is required but not specified")
+        _, reply, _, _ = self._write(
+            book, text, body.get("values", []), option, body.get("majorDimension", "ROWS")
+        )
+        return reply
+
+    def _values_batch_update(
+        self, book: Spreadsheet, _: dict[str, list[str]], body: Any, __: str
+    ) -> Any:
+        option = body.get("valueInputOption", "")
+        if option not in ("RAW", "USER_ENTERED"):
+            raise invalid("Invalid valueInputOption: INPUT_VALUE_OPTION_UNSPECIFIED")
+        before = copy.deepcopy([s.rows for s in book.sheets])
+        responses = []
+        rows: set[tuple[int, int]] = set()
+        cols: set[tuple[int, int]] = set()
+        sheets: set[int] = set()
+        total_cells = 0
+        try:
+            for item in body.get("data", []):
+                if "range" not in item:
+                    raise invalid("Invalid data[0]: range is required")
+                sheet, reply, touched_rows, touched_cols = self._write(
+                    book,
+                    item["range"],
+                    item.get("values", []),
+                    option,
+                    item.get("majorDimension", "ROWS"),
+                )
+                responses.append(reply)
+                if touched_rows:
+                    sheets.add(sheet.sheet_id)
+                rows |= {(sheet.sheet_id, r) for r in touched_rows}
+                cols |= {(sheet.sheet_id, c) for c in touched_cols}
+                total_cells += reply.get("updatedCells", 0)
+        except ApiError:
+            for sheet, saved in zip(book.sheets, before, strict=True):
+                sheet.rows = saved
+            raise
+        answer: dict[str, Any] = {"spreadsheetId": book.spreadsheet_id}
+        if total_cells:
+            answer["totalUpdatedRows"] = len(rows)
+            answer["totalUpdatedColumns"] = len(cols)
+            answer["totalUpdatedCells"] = total_cells
+            answer["totalUpdatedSheets"] = len(sheets)
+        answer["responses"] = responses
+        return answer
+
+    def _values_clear(self, book: Spreadsheet, _: dict[str, list[str]], __: Any, text: str) -> Any:
+        sheet, ref = book.resolve(text)
+        box = sheet.box(ref)
+        row0, col0, row1, col1 = box
+        for r in range(row0, min(row1, len(sheet.rows))):
+            for c in range(col0, min(col1, len(sheet.rows[r]))):
+                sheet.rows[r][c] = None
+        return {"spreadsheetId": book.spreadsheet_id, "clearedRange": a1_text(sheet.title, *box)}
+
+    # spreadsheets.batchUpdate -----------------------------------------------------
+
+    def _batch_update(self, book: Spreadsheet, _: dict[str, list[str]], body: Any, __: str) -> Any:
+        saved = copy.deepcopy(book)
+        replies = []
+        try:
+            for index, request in enumerate(body.get("requests", [])):
+                kinds = [k for k, v in request.items() if v is not None]
+                if not kinds:
+                    raise invalid(f"Invalid requests[{index}]: No request set.")
+                kind = kinds[0]
+                if kind not in SUPPORTED_REQUESTS:
+                    raise invalid(
+                        f"Invalid requests[{index}].{kind}: this request kind is not"
+                        " implemented by the fake Sheets API."
+                    )
+                where = f"requests[{index}].{kind}"
+                replies.append(getattr(self, "_r_" + kind)(book, request[kind], where))
+        except ApiError:
+            book.__dict__.update(saved.__dict__)
+            raise
+        return {"spreadsheetId": book.spreadsheet_id, "replies": replies}
+
+    @staticmethod
+    def _rule_sheet(book: Spreadsheet, rule: dict[str, Any], where: str) -> Sheet:
+        ranges = rule.get("ranges") or []
+        if not ranges:
+            raise invalid(f"Invalid {where}: At least one range must be specified.")
+        sheet_ids = {box.get("sheetId", 0) for box in ranges}
+        if len(sheet_ids) != 1:
+            raise invalid(f"Invalid {where}: All ranges must be on the same sheet.")
+        sheet = book.sheet_by_id(sheet_ids.pop(), where)
+        if "booleanRule" not in rule and "gradientRule" not in rule:
+            raise invalid(f"Invalid {where}: A rule must have a booleanRule or a gradientRule.")
+        return sheet
+
+    def _r_addConditionalFormatRule(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        rule = copy.deepcopy(request.get("rule") or {})
+        sheet = self._rule_sheet(book, rule, where)
+        index = request.get("index", 0) or 0
+        if index > len(sheet.conditional_formats):
+            raise invalid(f"Invalid {where}: index {index} is out of bounds.")
+        sheet.conditional_formats.insert(int(index), strip_defaults(rule))
+        return {}
+
+    def _r_deleteConditionalFormatRule(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        sheet = book.sheet_by_id(request.get("sheetId", 0) or 0, where)
+        index = int(request.get("index", 0) or 0)
+        if index >= len(sheet.conditional_formats):
+            raise invalid(
+                f"Invalid {where}: No conditional format on sheet: {sheet.sheet_id}"
+                f" at index: {index}"
+            )
+        rule = sheet.conditional_formats.pop(index)
+        return {"deleteConditionalFormatRule": {"rule": copy.deepcopy(rule)}}
+
+    def _r_updateConditionalFormatRule(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        sheet = book.sheet_by_id(request.get("sheetId", 0) or 0, where)
+        index = int(request.get("index", 0) or 0)
+        if index >= len(sheet.conditional_formats):
+            raise invalid(
+                f"Invalid {where}: No conditional format on sheet: {sheet.sheet_id}"
+                f" at index: {index}"
+            )
+        old = sheet.conditional_formats[index]
+        if "rule" in request:
+            new = strip_defaults(copy.deepcopy(request["rule"]))
+            self._rule_sheet(book, new, where)
+            sheet.conditional_formats[index] = new
+            return {
+                "updateConditionalFormatRule": {
+                    "newRule": copy.deepcopy(new),
+                    "newIndex": index,
+                    "oldRule": copy.deepcopy(old),
+                }
+            }
+        new_index = int(request.get("newIndex", index))
+        sheet.conditional_formats.insert(new_index, sheet.conditional_formats.pop(index))
+        return {
+            "updateConditionalFormatRule": {
+                "newRule": copy.deepcopy(old),
+                "newIndex": new_index,
+                "oldIndex": index,
+            }
+        }
+
+    def _r_appendDimension(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        sheet = book.sheet_by_id(request.get("sheetId", 0) or 0, where)
+        length = int(request.get("length", 0) or 0)
+        if length <= 0:
+            raise invalid(f"Invalid {where}: length must be > 0")
+        if request.get("dimension") == "ROWS":
+            sheet.row_count += length
+        elif request.get("dimension") == "COLUMNS":
+            sheet.column_count += length
+        else:
+            raise invalid(f"Invalid {where}: dimension must be ROWS or COLUMNS")
+        return {}
+
+    def _r_updateSheetProperties(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        props = request.get("properties") or {}
+        fields = request.get("fields")
+        if not fields:
+            raise invalid(f"Invalid {where}: At least one field must be updated. Specify '*'")
+        sheet = book.sheet_by_id(props.get("sheetId", 0) or 0, where)
+        selected = parse_fields(fields)
+        grid = props.get("gridProperties") or {}
+
+        def wants(*path: str) -> bool:
+            return "*" in selected or (mask_wants(selected, *path) and path[0] in selected)
+
+        if wants("gridProperties", "rowCount"):
+            count = grid.get("rowCount", 0) or 0
+            if count < 1:
+                raise invalid(f"Invalid {where}: rowCount must be > 0")
+            if count < len(sheet.rows):
+                del sheet.rows[count:]
+            sheet.row_count = count
+        if wants("gridProperties", "columnCount"):
+            count = grid.get("columnCount", 0) or 0
+            if count < 1:
+                raise invalid(f"Invalid {where}: columnCount must be > 0")
+            for row in sheet.rows:
+                del row[count:]
+            sheet.column_count = count
+        if wants("gridProperties", "frozenRowCount"):
+            sheet.frozen_row_count = grid.get("frozenRowCount", 0) or 0
+        if wants("gridProperties", "frozenColumnCount"):
+            sheet.frozen_column_count = grid.get("frozenColumnCount", 0) or 0
+        if wants("title") and props.get("title"):
+            if any(s.title == props["title"] for s in book.sheets if s is not sheet):
+                raise invalid(
+                    f'Invalid {where}: A sheet with the name "{props["title"]}" already'
+                    " exists. Please enter another name."
+                )
+            sheet.title = props["title"]
+        if wants("hidden"):
+            sheet.hidden = bool(props.get("hidden"))
+        if wants("index") and "index" in props:
+            book.sheets.remove(sheet)
+            book.sheets.insert(min(int(props["index"]), len(book.sheets)), sheet)
+        for key in ("tabColorStyle", "tabColor", "rightToLeft"):
+            if wants(key):
+                if key in props:
+                    value = strip_defaults(copy.deepcopy(props[key]))
+                    if value in (None, {}) or (isinstance(value, dict) and not any(value.values())):
+                        sheet.extra_properties.pop(key, None)
+                    else:
+                        sheet.extra_properties[key] = value
+                else:
+                    sheet.extra_properties.pop(key, None)
+        return {}
+
+    def _r_addSheet(self, book: Spreadsheet, request: dict[str, Any], where: str) -> dict[str, Any]:  # noqa: N802
+        props = request.get("properties") or {}
+        grid = props.get("gridProperties") or {}
+        title = props.get("title") or f"Sheet{len(book.sheets) + 1}"
+        if title in book.titles():
+            raise invalid(
+                f'Invalid {where}: A sheet with the name "{title}" already exists.'
+                " Please enter another name."
+            )
+        sheet = Sheet(
+            sheet_id=props.get("sheetId") or next(self._sheet_ids),
+            title=title,
+            row_count=grid.get("rowCount") or 1000,
+            column_count=grid.get("columnCount") or 26,
+        )
+        index = props.get("index", len(book.sheets))
+        book.sheets.insert(index, sheet)
+        return {"addSheet": {"properties": sheet.properties(book.sheets.index(sheet))}}
+
+    def _r_deleteSheet(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        sheet = book.sheet_by_id(request.get("sheetId", 0) or 0, where)
+        if len(book.sheets) == 1:
+            raise invalid(f"Invalid {where}: You can't remove all the sheets in a document.")
+        book.sheets.remove(sheet)
+        return {}
+
+    def _r_updateSpreadsheetProperties(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        props = request.get("properties") or {}
+        fields = request.get("fields")
+        if not fields:
+            raise invalid(f"Invalid {where}: At least one field must be updated. Specify '*'")
+        selected = parse_fields(fields)
+        for key, attr in (("title", "title"), ("timeZone", "time_zone"), ("locale", "locale")):
+            if key in selected or "*" in selected:
+                setattr(book, attr, props.get(key, getattr(book, attr)))
+        return {}
+
+    # ------------------------------------------------------------------ Drive (minimal)
+
+    def handle_drive(
+        self, method: str, path: str, body: bytes, email: str | None
+    ) -> tuple[int, Any]:
+        if email is None:
+            raise UNAUTHENTICATED
+        if method == "POST" and path == "/drive/v3/files":
+            info = json.loads(body or b"{}")
+            new_id = "1" + secrets.token_urlsafe(32)[:43]
+            self.add_spreadsheet(
+                new_id,
+                {"Sheet1": []},
+                title=info.get("name", "Untitled spreadsheet"),
+                time_zone="Etc/GMT",
+                locale="en_US",
+            )
+            return 200, {
+                "kind": "drive#file",
+                "id": new_id,
+                "name": info.get("name", "Untitled spreadsheet"),
+                "mimeType": "application/vnd.google-apps.spreadsheet",
+            }
+        file_id = path.rsplit("/", 1)[-1]
+        with self.lock:
+            book = self._check_access(email, file_id)
+            if method == "DELETE":
+                del self.spreadsheets[file_id]
+                return 204, None
+            if method == "GET":
+                now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                return 200, {
+                    "id": file_id,
+                    "name": book.title,
+                    "createdTime": now,
+                    "modifiedTime": now,
+                }
+        raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
+
+
+def _split_id(rest: str) -> tuple[str, str, str]:
+    """("ID", ":", "batchUpdate") / ("ID", "/", "values/...") / ("ID", "", "")."""
+    for index, char in enumerate(rest):
+        if char in ":/":
+            return rest[:index], char, rest[index:]
+    return rest, "", ""
+
+
+def _route(method: str, sep: str, tail: str) -> tuple[str, str] | None:
+    base = "sheets.spreadsheets."
+    if sep == "" and method == "GET":
+        return base + "get", "_get"
+    if tail == ":batchUpdate" and method == "POST":
+        return base + "batchUpdate", "_batch_update"
+    if tail == "/values:batchGet" and method == "GET":
+        return base + "values.batchGet", "_values_batch_get"
+    if tail == "/values:batchUpdate" and method == "POST":
+        return base + "values.batchUpdate", "_values_batch_update"
+    if tail.startswith("/values/"):
+        if tail.endswith(":clear") and method == "POST":
+            return base + "values.clear", "_values_clear"
+        if tail.endswith(":append"):
+            return None
+        if method == "GET":
+            return base + "values.get", "_values_get"
+        if method == "PUT":
+            return base + "values.update", "_values_update"
+    return None
+
+
+def _grid_data(sheet: Sheet, box: tuple[int, int, int, int]) -> dict[str, Any]:
+    row0, col0, row1, col1 = box
+    data: dict[str, Any] = {}
+    if row0:
+        data["startRow"] = row0
+    if col0:
+        data["startColumn"] = col0
+    row_data: list[dict[str, Any]] = []
+    for r in range(row0, min(row1, len(sheet.rows))):
+        values = [cell_data(sheet.get(r, c)) for c in range(col0, col1)]
+        while values and values[-1] == {}:
+            values.pop()
+        row_data.append({"values": values} if values else {})
+    while row_data and row_data[-1] == {}:
+        row_data.pop()
+    if row_data:
+        data["rowData"] = row_data
+    data["rowMetadata"] = [{"pixelSize": 21} for _ in range(row0, row1)]
+    data["columnMetadata"] = [{"pixelSize": 100} for _ in range(col0, col1)]
+    return data
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "ESF"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self, status: int, payload: Any, content_type: str = "application/json") -> int:
+        data = (
+            b"" if payload is None else json.dumps(payload, indent=2, ensure_ascii=False).encode()
+        )
+        if payload is not None:
+            data += b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", f"{content_type}; charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Vary", "Origin, X-Origin, Referer")
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Bearer realm="https://accounts.google.com/"')
+        self.end_headers()
+        self.wfile.write(data)
+        return len(data)
+
+    def _dispatch(self) -> None:
+        fake: FakeSheets = self.server.fake  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        method = self.command
+        if path == "/token" and method == "POST":
+            form = parse_qs(body.decode("ascii", "replace"))
+            try:
+                self._answer(200, fake.auth.grant(form, fake.token_uri))
+            except TokenError as error:
+                self._answer(400, {"error": error.error, "error_description": error.description})
+            return
+        email = fake.auth.email_for(self.headers.get("Authorization"))
+        if path.startswith("/drive/v3/files"):
+            try:
+                status, payload = fake.handle_drive(method, path, body, email)
+            except ApiError as error:
+                status, payload = error.code, error.body()
+            self._answer(status, payload)
+            return
+        if not path.startswith(PREFIX):
+            self._answer(404, ApiError(404, "Not Found", "NOT_FOUND").body())
+            return
+        if fake.before_request is not None:
+            fake.before_request(method, path)
+        with fake.lock:
+            stall = fake._stalls.pop(0) if fake._stalls else 0.0
+        if stall:
+            time.sleep(stall)
+        try:
+            status, payload = fake.handle_api(method, parts.path, query, body, email)
+        except ApiError as error:
+            status, payload = error.code, error.body()
+        except Exception as error:  # a bug in the fake: answer 500 rather than hang up
+            status, payload = 500, ApiError(500, f"fake: {error!r}", "INTERNAL").body()
+        sent = self._answer(status, payload)
+        with fake.lock:
+            fake.requests.append(Recorded(method, path, query, len(body), sent, status))
+
+    do_GET = _dispatch  # noqa: N815
+    do_POST = _dispatch  # noqa: N815
+    do_PUT = _dispatch  # noqa: N815
+    do_DELETE = _dispatch  # noqa: N815
+    do_PATCH = _dispatch  # noqa: N815
+
+
+class FakeAdapter(HTTPAdapter):
+    """Sends requests for Google hosts to the fake over real HTTP (scheme and host rewritten)."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+
+    def send(
+        self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:  # type: ignore[override]
+        request = request.copy()
+        parts = urlsplit(request.url or "")
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        request.url = self.base_url + tail
+        return super().send(request, *args, **kwargs)
