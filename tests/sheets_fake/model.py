@@ -6,7 +6,7 @@ import ast
 import copy
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 EPOCH = dt.date(1899, 12, 30)
@@ -377,6 +377,11 @@ class Sheet:
     frozen_column_count: int = 0
     hidden: bool = False
     extra_properties: dict[str, Any] = field(default_factory=dict)
+    # Number formats set on ranges (repeatCell), kept for cells that are empty today:
+    # (row0, row1, col0, col1, numberFormat), ends exclusive, None for open ends.
+    formats: list[tuple[int, int | None, int, int | None, dict[str, str]]] = field(
+        default_factory=list
+    )
 
     def get(self, row: int, col: int) -> Cell | None:
         if row < len(self.rows) and col < len(self.rows[row]):
@@ -384,12 +389,23 @@ class Sheet:
         return None
 
     def put(self, row: int, col: int, cell: Cell | None) -> None:
+        """Set a cell's value; a value written into a formatted range takes its format."""
         while len(self.rows) <= row:
             self.rows.append([])
         line = self.rows[row]
         while len(line) <= col:
             line.append(None)
+        if cell is not None and cell.number_format is None:
+            fmt = self.format_at(row, col)
+            if fmt is not None:
+                cell = replace(cell, number_format=dict(fmt))
         line[col] = cell
+
+    def format_at(self, row: int, col: int) -> dict[str, str] | None:
+        for row0, row1, col0, col1, fmt in reversed(self.formats):
+            if _within(row, row0, row1) and _within(col, col0, col1):
+                return fmt
+        return None
 
     def box(self, ref: A1) -> tuple[int, int, int, int]:
         """The clipped 0-based box (row0, col0, row1, col1) of a range in this sheet."""
@@ -620,3 +636,7 @@ def mask_wants(mask: Mask | None, *path: str) -> bool:
             return False
         node = node[name]
     return True
+
+
+def _within(index: int, start: int, end: int | None) -> bool:
+    return start <= index and (end is None or index < end)

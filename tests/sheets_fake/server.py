@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -135,6 +135,7 @@ SUPPORTED_REQUESTS = (
     "updateConditionalFormatRule",
     "appendDimension",
     "updateSheetProperties",
+    "repeatCell",
     "addSheet",
     "deleteSheet",
     "updateSpreadsheetProperties",
@@ -716,6 +717,27 @@ class FakeSheets:
             sheet.column_count += length
         else:
             raise invalid(f"Invalid {where}: dimension must be ROWS or COLUMNS")
+        return {}
+
+    def _r_repeatCell(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        """Only number formats: what the product sets (the date format of Next touch)."""
+        if request.get("fields") != "userEnteredFormat.numberFormat":
+            raise invalid(f"Invalid {where}: the fake sets only userEnteredFormat.numberFormat")
+        grid = request.get("range") or {}
+        sheet = book.sheet_by_id(grid.get("sheetId", 0) or 0, where)
+        fmt = ((request.get("cell") or {}).get("userEnteredFormat") or {}).get("numberFormat")
+        if not fmt:
+            raise invalid(f"Invalid {where}: cell.userEnteredFormat.numberFormat is required")
+        row0, col0 = grid.get("startRowIndex", 0) or 0, grid.get("startColumnIndex", 0) or 0
+        row1, col1 = grid.get("endRowIndex"), grid.get("endColumnIndex")
+        added = dict(fmt)
+        sheet.formats.append((row0, row1, col0, col1, added))
+        for r, line in enumerate(sheet.rows):
+            for c, cell in enumerate(line):
+                if cell is not None and sheet.format_at(r, c) is added:  # in the new range
+                    line[c] = replace(cell, number_format=dict(added))
         return {}
 
     def _r_updateSheetProperties(  # noqa: N802
