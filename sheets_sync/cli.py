@@ -138,10 +138,11 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             _print_changes(report)
             return 0
         if report.written:
-            print(
-                f"  wrote {report.cells_changed} cells; the previous version is kept in "
-                f"{config.daemon.state_dir / 'backups'}"
+            kept = config.daemon.state_dir / "backups"
+            backup = (
+                f"; the previous version is kept in {kept}" if config.source.kind == "xlsx" else ""
             )
+            print(f"  wrote {report.cells_changed} cells{backup}")
         elif report.waiting:
             print(f"  not written: {report.waiting}")
         else:

@@ -116,21 +116,38 @@ class GSheetsBackend:
         staff = self._find_sheet(layout, self.staff_worksheet) if self.staff_worksheet else None
         if staff is not None:
             ranges.append(_quoted(staff["title"]))
-        answer = self._call(
-            "read the log",
-            lambda client: client.fetch_sheet_metadata(
-                self.spreadsheet_id,
-                params={"ranges": ranges, "includeGridData": "true", "fields": _GRID_FIELDS},
-            ),
-        )
-        sheets = answer.get("sheets", [])
-        rows = _grid_values(sheets[0]) if sheets else []
-        staff_rows = _grid_values(sheets[1]) if staff is not None and len(sheets) > 1 else None
-        properties = sheets[0].get("properties", {}) if sheets else {}
-        rules = sheets[0].get("conditionalFormats", []) if sheets else []
+        try:
+            answer = self._call(
+                "read the log",
+                lambda client: client.fetch_sheet_metadata(
+                    self.spreadsheet_id,
+                    params={"ranges": ranges, "includeGridData": "true", "fields": _GRID_FIELDS},
+                ),
+            )
+        except SourceError:
+            self._layout = None  # a tab renamed, deleted or added: look again next time
+            raise
+        # The answer lists the sheets in tab order, not in the order of `ranges`.
+        by_id = {
+            sheet.get("properties", {}).get("sheetId"): sheet for sheet in answer.get("sheets", [])
+        }
+        by_title = {
+            sheet.get("properties", {}).get("title"): sheet for sheet in answer.get("sheets", [])
+        }
+        if log["sheetId"] not in by_id:  # the tab was made anew: its id is new
+            self._layout = None
+        log_sheet = by_id.get(log["sheetId"]) or by_title.get(log["title"], {})
+        staff_sheet = None
+        if staff is not None:
+            staff_sheet = by_id.get(staff["sheetId"]) or by_title.get(staff["title"])
+        rows = _grid_values(log_sheet)
+        staff_rows = _grid_values(staff_sheet) if staff_sheet is not None else None
+        properties = log_sheet.get("properties", {})
+        rules = log_sheet.get("conditionalFormats", [])
         read = _Read(
             rows=rows,
             staff=staff_rows,
+            title=str(properties.get("title", log["title"])),
             sheet_id=int(properties.get("sheetId", log["sheetId"])),
             grid=properties.get("gridProperties", {}),
             rules=rules,
@@ -162,6 +179,12 @@ class GSheetsBackend:
                 }
             )
         if rules_missing:
+            ours = _formulas(wanted_rules)
+            updates += [
+                {"deleteConditionalFormatRule": {"sheetId": last.sheet_id, "index": index}}
+                for index in reversed(range(len(last.rules)))
+                if _formulas([last.rules[index]]) & ours
+            ]
             updates += [
                 {"addConditionalFormatRule": {"rule": rule, "index": n}}
                 for n, rule in enumerate(wanted_rules)
@@ -176,7 +199,7 @@ class GSheetsBackend:
         cells = dict(changes.cells)
         for _ in range(CHECK_ROUNDS):
             if cells:
-                self._write_cells(cells)
+                self._write_cells(last.title, cells)
             now = self._read()
             cells = expected.repairs(now.rows, changes)
             if not cells:
@@ -186,10 +209,10 @@ class GSheetsBackend:
             "writing and checking); the next cycle tries again"
         )
 
-    def _write_cells(self, cells: Mapping[tuple[int, int], str | date | None]) -> None:
+    def _write_cells(self, title: str, cells: Mapping[tuple[int, int], str | date | None]) -> None:
         data = [
             {
-                "range": f"{_quoted(self.worksheet)}!{column_letters(col)}{row}",
+                "range": f"{_quoted(title)}!{column_letters(col)}{row}",
                 "majorDimension": "ROWS",
                 "values": [[_raw(value)]],
             }
@@ -268,7 +291,7 @@ class GSheetsBackend:
 
     def _explain(self, doing: str, exc: APIError) -> str:
         error = exc.error if isinstance(exc.error, dict) else {}
-        code, message = int(error.get("code", exc.code)), str(error.get("message", exc))
+        code, message = _status(exc), str(error.get("message", exc))
         if code == 404:
             return (
                 f"{self.description} was not found: check [source].spreadsheet_id (the long "
@@ -316,13 +339,19 @@ class RetryingHTTPClient(HTTPClient):
             try:
                 return super().request(*args, **kwargs)
             except APIError as exc:
-                if last or exc.code not in self.RETRIED:
+                if last or _status(exc) not in self.RETRIED:
                     raise
             except (requests.Timeout, requests.ConnectionError):
                 if last:
                     raise
             self._sleep(min(self.MAX_BACKOFF, 2.0**attempt) * self._jitter())
         raise AssertionError("unreachable")
+
+
+def _status(exc: APIError) -> int:
+    """The HTTP status of a failed call (gspread's `code` is -1 when the body is not JSON)."""
+    status = getattr(exc.response, "status_code", None)
+    return int(status) if isinstance(status, int) else int(exc.code)
 
 
 # --- the sheet's contents --------------------------------------------------------------
@@ -334,12 +363,13 @@ class _Read:
         *,
         rows: list[list[CellValue]],
         staff: list[list[CellValue]] | None,
+        title: str,
         sheet_id: int,
         grid: Mapping[str, Any],
         rules: list[dict[str, Any]],
         version: str,
     ) -> None:
-        self.rows, self.staff, self.sheet_id = rows, staff, sheet_id
+        self.rows, self.staff, self.title, self.sheet_id = rows, staff, title, sheet_id
         self.grid, self.rules, self.version = grid, rules, version
 
 
@@ -347,15 +377,16 @@ class _Expected:
     """What each row should hold after the write, by Sync ID, and who each row is.
 
     An ID that was in the sheet before this cycle moves with its row: such a row is known
-    by it. A row whose ID is new this cycle, or has none, is known by its staff cells, when
-    no other row had the same ones.
+    by it. So is a row holding an ID new this cycle whose staff cells are those of the row
+    the ID was written to (a copied row shares them with its original). Any other row is
+    known by its staff cells, when no other row had the same ones.
     """
 
     def __init__(
         self,
         values: dict[str, dict[int, CellValue]],
         identity: dict[str, str],
-        new_ids: set[str],
+        new_ids: dict[str, str],  # a new ID -> the staff cells of the row it was written to
         sync_col: int,
         staff_cols: Sequence[int],
         managed_cols: Sequence[int],
@@ -375,7 +406,7 @@ class _Expected:
         values: dict[str, dict[int, CellValue]] = {}
         identity: dict[str, str] = {}
         seen: Counter[str] = Counter()
-        new_ids: set[str] = set()
+        new_ids: dict[str, str] = {}
         for number in range(layout.first_row, len(read.rows) + 1):
             row = read.rows[number - 1]
             written = by_row.get(number, {})
@@ -385,7 +416,7 @@ class _Expected:
             if not sync_id:
                 continue
             if sync_col in written:
-                new_ids.add(sync_id)
+                new_ids[sync_id] = key
             values[sync_id] = {col: written.get(col, _cell(row, col)) for col in managed_cols}
             identity[key] = sync_id
         unique = {key: sync_id for key, sync_id in identity.items() if seen[key] == 1}
@@ -399,9 +430,13 @@ class _Expected:
         for number in range(changes.layout.first_row, len(rows) + 1):
             row = rows[number - 1]
             sync_id = str(_cell(row, self.sync_col) or "")
-            if not (sync_id in self.values and sync_id not in self.new_ids):
-                # Not an ID the sheet had before: the row is who its staff cells say, if any.
-                known = self.identity.get(_staff_key(row, self.staff_cols), "")
+            key = _staff_key(row, self.staff_cols)
+            if not (sync_id in self.values and self.new_ids.get(sync_id, key) == key):
+                # Not an ID the sheet had before, nor a new one on its row: the row is who
+                # its staff cells say, if anyone.
+                known = self.identity.get(key, "")
+                if not known and sync_id not in self.values:
+                    continue  # a row this write knows nothing of (a staff edit): left alone
                 if known != sync_id:
                     fixes[(number, self.sync_col)] = known or None
                     sync_id = known
@@ -541,13 +576,13 @@ def _date_format(changes: Changes, sheet_id: int) -> dict[str, Any]:
 def _has_rules(present: Sequence[Mapping[str, Any]], wanted: Sequence[Mapping[str, Any]]) -> bool:
     """Whether every wanted rule's formula is there (the API omits defaults, so compare the
     formulas, which identify the rules)."""
+    return _formulas(wanted) <= _formulas(present)
 
-    def formulas(rules: Sequence[Mapping[str, Any]]) -> set[str]:
-        found = set()
-        for rule in rules:
-            condition = rule.get("booleanRule", {}).get("condition", {})
-            for value in condition.get("values", []):
-                found.add(str(value.get("userEnteredValue", "")))
-        return found
 
-    return formulas(wanted) <= formulas(present)
+def _formulas(rules: Sequence[Mapping[str, Any]]) -> set[str]:
+    found = set()
+    for rule in rules:
+        condition = rule.get("booleanRule", {}).get("condition", {})
+        for value in condition.get("values", []):
+            found.add(str(value.get("userEnteredValue", "")))
+    return found

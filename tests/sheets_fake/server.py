@@ -938,12 +938,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _answer(self, status: int, payload: Any, content_type: str = "application/json") -> int:
+    def _answer(
+        self,
+        status: int,
+        payload: Any,
+        content_type: str = "application/json",
+        sending: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send the answer; `sending(size)` runs just before, so that a request is recorded
+        before its client can see the answer (counts taken right after a call are complete)."""
         data = (
             b"" if payload is None else json.dumps(payload, indent=2, ensure_ascii=False).encode()
         )
         if payload is not None:
             data += b"\n"
+        if sending is not None:
+            sending(len(data))
         self.send_response(status)
         self.send_header("Content-Type", f"{content_type}; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
@@ -992,9 +1002,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = error.code, error.body()
         except Exception as error:  # a bug in the fake: answer 500 rather than hang up
             status, payload = 500, ApiError(500, f"fake: {error!r}", "INTERNAL").body()
-        sent = self._answer(status, payload)
-        with fake.lock:
-            fake.requests.append(Recorded(method, path, query, len(body), sent, status))
+
+        def record(sent: int) -> None:
+            with fake.lock:
+                fake.requests.append(Recorded(method, path, query, len(body), sent, status))
+
+        self._answer(status, payload, sending=record)
 
     do_GET = _dispatch  # noqa: N815
     do_POST = _dispatch  # noqa: N815
