@@ -41,7 +41,7 @@ from sheets_sync.core.values import CellValue
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 _DATE_FORMAT = {"type": "DATE", "pattern": "ddd d mmm yyyy"}
 EPOCH = date(1899, 12, 30)
-CHECK_ROUNDS = 5  # write-and-check rounds before a cycle gives up on a restless sheet
+CHECK_ROUNDS = 8  # write-and-check rounds before a cycle gives up on a restless sheet
 
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
 _GRID_FIELDS = (
@@ -197,11 +197,14 @@ class GSheetsBackend:
             )
         expected = _Expected.of(changes, last)
         cells = dict(changes.cells)
+        written: dict[int, set[object]] = {}
         for _ in range(CHECK_ROUNDS):
             if cells:
                 self._write_cells(last.title, cells)
+                for (_, col), value in cells.items():
+                    written.setdefault(col, set()).add(_comparable(value))
             now = self._read()
-            cells = expected.repairs(now.rows, changes)
+            cells = expected.repairs(now.rows, changes, written)
             if not cells:
                 return now.version
         raise SourceError(
@@ -423,9 +426,18 @@ class _Expected:
         return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols)
 
     def repairs(
-        self, rows: Sequence[Sequence[CellValue]], changes: Changes
+        self,
+        rows: Sequence[Sequence[CellValue]],
+        changes: Changes,
+        written: Mapping[int, set[object]],
     ) -> dict[tuple[int, int], str | date | None]:
-        """The cells that put every row right again; none when all are right."""
+        """The cells that put every row right again; none when all are right.
+
+        `written` holds, by column, every value this write has put anywhere. On a row that
+        is no known prospect (staff inserted it, or emptied it, while the write went on), a
+        cell holding one of those is ours, misplaced by a moving row, and is cleared;
+        anything else there is left as the person made it.
+        """
         fixes: dict[tuple[int, int], str | date | None] = {}
         for number in range(changes.layout.first_row, len(rows) + 1):
             row = rows[number - 1]
@@ -436,7 +448,11 @@ class _Expected:
                 # its staff cells say, if anyone.
                 known = self.identity.get(key, "")
                 if not known and sync_id not in self.values:
-                    continue  # a row this write knows nothing of (a staff edit): left alone
+                    for col in (self.sync_col, *self.managed_cols):
+                        value = _cell(row, col)
+                        if value not in (None, "") and _comparable(value) in written.get(col, ()):
+                            fixes[(number, col)] = None
+                    continue
                 if known != sync_id:
                     fixes[(number, self.sync_col)] = known or None
                     sync_id = known
@@ -506,6 +522,17 @@ def _same(now: CellValue, wanted: CellValue) -> bool:
     if isinstance(now, datetime):
         now = now.date()
     return bool(now == wanted)
+
+
+def _comparable(value: CellValue) -> object:
+    """A managed value as written or as read back: dates as serial numbers."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return (value - EPOCH).days
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _cell(row: Sequence[CellValue], col: int) -> CellValue:
