@@ -215,16 +215,18 @@ class Staff:
 
 # --- the property -------------------------------------------------------------------------
 
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known, issue 5 open: a row inserted before the read, a sort before the write and a "
-        "delete before the check (the @example below) leave a prospect's values on another "
-        "row or an inserted row with another prospect's Sync ID. The example runs every "
-        "time, so this fails the same way on every machine; when it passes, remove this mark."
-    ),
+SAME = [["Anna", TODAY, None, None] for _ in range(8)]  # 8 prospects, consulted today
+MISPLACED = (
+    "known, issue 5 open: a row inserted before the read, a sort before the write and a delete "
+    "before the check (the first @example) leave a prospect's values on another row, or an "
+    "inserted row with another prospect's Sync ID. The two other @examples (a delete, or an "
+    "insert, just before the write) were misplaced writes left alone on rows that are no "
+    "prospect; they are fixed and guard against coming back. The examples run every time, so "
+    "this fails the same way on every machine; when it passes, remove this mark."
 )
+
+
+@pytest.mark.xfail(strict=True, reason=MISPLACED)
 @settings(
     max_examples=150,
     deadline=None,
@@ -241,6 +243,12 @@ class Staff:
         (3, ("delete", (0,))),
         (0, ("insert", (1, ["Anna", date(2026, 11, 24), None, None]))),
     ],
+)
+@example(prospects=SAME, synced_days_ago=1, operations=[(1, ("delete", (0,)))])
+@example(
+    prospects=SAME,
+    synced_days_ago=1,
+    operations=[(1, ("insert", (0, ["Anna", TODAY - timedelta(days=1), None, None])))],
 )
 @given(
     prospects=st.lists(staff_cells(), min_size=8, max_size=15),
