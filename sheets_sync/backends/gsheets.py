@@ -197,14 +197,19 @@ class GSheetsBackend:
             )
         expected = _Expected.of(changes, last)
         cells = dict(changes.cells)
+        rows = last.rows  # the rows the cells were computed for
         written: dict[int, set[object]] = {}
         for _ in range(CHECK_ROUNDS):
+            placed: dict[tuple[int, int], tuple[str, object]] = {}
             if cells:
                 self._write_cells(last.title, cells)
-                for (_, col), value in cells.items():
+                for (number, col), value in cells.items():
                     written.setdefault(col, set()).add(_comparable(value))
+                    row = rows[number - 1] if number <= len(rows) else []
+                    placed[(number, col)] = (expected.key(row), _comparable(value))
             now = self._read()
-            cells = expected.repairs(now.rows, changes, written)
+            cells = expected.repairs(now.rows, changes, written, placed)
+            rows = now.rows
             if not cells:
                 return now.version
         raise SourceError(
@@ -425,18 +430,25 @@ class _Expected:
         unique = {key: sync_id for key, sync_id in identity.items() if seen[key] == 1}
         return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols)
 
+    def key(self, row: Sequence[CellValue]) -> str:
+        """A row's staff cells, as one string: who the row is, when no ID says so."""
+        return _staff_key(row, self.staff_cols)
+
     def repairs(
         self,
         rows: Sequence[Sequence[CellValue]],
         changes: Changes,
         written: Mapping[int, set[object]],
+        placed: Mapping[tuple[int, int], tuple[str, object]],
     ) -> dict[tuple[int, int], str | date | None]:
         """The cells that put every row right again; none when all are right.
 
-        `written` holds, by column, every value this write has put anywhere. On a row that
-        is no known prospect (staff inserted it, or emptied it, while the write went on), a
-        cell holding one of those is ours, misplaced by a moving row, and is cleared;
-        anything else there is left as the person made it.
+        `written` holds, by column, every value this write has put anywhere; `placed`, for
+        each cell the last round wrote, the staff cells of the row it was meant for and the
+        value. On a row that is no known prospect, a cell holding one of our values is kept
+        only where it was put for this very row; elsewhere it is ours, misplaced by a row
+        that moved (staff inserted or deleted rows meanwhile), and is cleared. Anything
+        else there is left as the person made it.
         """
         fixes: dict[tuple[int, int], str | date | None] = {}
         for number in range(changes.layout.first_row, len(rows) + 1):
@@ -448,9 +460,13 @@ class _Expected:
                 # its staff cells say, if anyone.
                 known = self.identity.get(key, "")
                 if not known and sync_id not in self.values:
+                    key = self.key(row)
                     for col in (self.sync_col, *self.managed_cols):
                         value = _cell(row, col)
-                        if value not in (None, "") and _comparable(value) in written.get(col, ()):
+                        ours = value not in (None, "") and _comparable(value) in written.get(
+                            col, ()
+                        )
+                        if ours and placed.get((number, col)) != (key, _comparable(value)):
                             fixes[(number, col)] = None
                     continue
                 if known != sync_id:
