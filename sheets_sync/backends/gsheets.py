@@ -469,9 +469,13 @@ class _Expected:
                         if ours and placed.get((number, col)) != (key, _comparable(value)):
                             fixes[(number, col)] = None
                     continue
-                if known != sync_id:
-                    fixes[(number, self.sync_col)] = known or None
-                    sync_id = known
+                # Only an ID made this cycle is ever written: a write lands by position and
+                # may hit a moved row, and an ID the sheet had before is trusted where it
+                # stands. A row that lost its old ID gets none now, and a new one next cycle.
+                target = known if known in self.new_ids else ""
+                if target != sync_id:
+                    fixes[(number, self.sync_col)] = target or None
+                    sync_id = target
             wanted = self.values.get(sync_id, {})
             for col in self.managed_cols:
                 if not _same(_cell(row, col), wanted.get(col)):
