@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     once.add_argument("--no-digest", action="store_true", help="sync only; send no digests")
     once.add_argument("--force-digest", action="store_true", help="send today's digests again")
+    once.add_argument(
+        "--accept-fewer-rows",
+        action="store_true",
+        help="write even though many prospects are gone since the last sync (removed on purpose)",
+    )
     once.set_defaults(command=_once)
 
     run = command("run", "the daemon: sync every few minutes, send the digests every morning")
@@ -132,7 +137,14 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
         if quiet and unchanged_since_last_sync(backend, config, state, today=today):
             print(f"{backend.description}: unchanged since the last sync today; nothing to do")
             return 0
-        report = sync(backend, config, state, today=today, dry_run=args.dry_run)
+        report = sync(
+            backend,
+            config,
+            state,
+            today=today,
+            dry_run=args.dry_run,
+            accept_fewer=args.accept_fewer_rows,
+        )
         print(_summary_line(config, backend, report, today))
         if args.dry_run:
             _print_changes(report)

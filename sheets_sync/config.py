@@ -136,6 +136,8 @@ class DaemonConfig:
     sync_every_minutes: int = 15
     # Syncing failed for longer than this: the manager gets one alert (and one on recovery).
     alert_after_hours: float = 4.0
+    # A log that suddenly lost more than this share of its prospects is not written to.
+    max_prospect_loss: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -387,6 +389,7 @@ def _daemon(t: _Table, base: Path) -> DaemonConfig:
         alert_after_hours=t.get(
             "alert_after_hours", _positive("hours"), defaults.alert_after_hours
         ),
+        max_prospect_loss=t.get("max_prospect_loss", _share, defaults.max_prospect_loss),
     )
     t.finish()
     return daemon
@@ -549,6 +552,12 @@ def _positive(unit: str) -> _Kind[float]:
         return float(value)
 
     return read
+
+
+def _share(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise _BadValueError(f"expected a share between 0 and 1, like 0.5, got {_show(value)}")
+    return float(value)
 
 
 def _amount(value: object) -> Decimal:

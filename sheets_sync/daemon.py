@@ -32,6 +32,7 @@ import schedule
 from sheets_sync.backends.base import Backend
 from sheets_sync.config import Config
 from sheets_sync.engine import (
+    SuspiciousChange,
     open_backend,
     open_delivery,
     send_digests,
@@ -184,7 +185,8 @@ class Daemon:
         since = before.failing_since if before and before.failing_since else now
         alerted = bool(before and before.failing_since and before.alert_sent)
         limit = timedelta(hours=self.config.daemon.alert_after_hours)
-        if not alerted and now - since >= limit:
+        urgent = isinstance(exc, SuspiciousChange)  # the log looks damaged: say so at once
+        if not alerted and (urgent or now - since >= limit):
             local_since = since.astimezone(self._zone)
             alerted = self._notify(partial(render_alert, since=local_since, problem=problem))
         state.record_health(Health(now, outcome, problem, since, alerted))

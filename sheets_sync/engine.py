@@ -135,9 +135,15 @@ def sync(
     *,
     today: date,
     dry_run: bool = False,
+    accept_fewer: bool = False,
     new_id: Callable[[], str] = new_sync_id,
 ) -> CycleReport:
-    """Read, decide and write, starting over when someone saves the log meanwhile."""
+    """Read, decide and write, starting over when someone saves the log meanwhile.
+
+    A log that suddenly has no prospects, or lost more than `[daemon] max_prospect_loss` of
+    them since the last sync, raises SuspiciousChange and is not written, unless
+    `accept_fewer` says the rows were removed on purpose.
+    """
     source = backend.description
     settings = settings_key(config)
     for _ in range(ATTEMPTS):
@@ -146,6 +152,8 @@ def sync(
         plan = report.plan
         if dry_run:
             return report
+        if not accept_fewer:
+            _refuse_sudden_loss(report.rows, state.last_prospects(source), config, source)
         try:
             written = backend.write(plan.changes, snapshot.version)
         except SourceChanged:
@@ -156,12 +164,27 @@ def sync(
             return report
         report.written = written is not None
         state.remember(source, ((row.sync_id, row.remembered) for row in plan.rows))
-        state.record_sync(source, written or snapshot.version, today, settings)
+        state.record_sync(source, written or snapshot.version, today, settings, report.rows)
         return report
     raise SourceError(
         f"{source} changed {ATTEMPTS} times while it was being synced; nothing was written, "
         "and the next cycle tries again"
     )
+
+
+class SuspiciousChange(SourceError):
+    """The log suddenly looks wrong (emptied, or most rows gone): nothing is written."""
+
+
+def _refuse_sudden_loss(now: int, before: int, config: Config, source: str) -> None:
+    limit = config.daemon.max_prospect_loss
+    if before and (now == 0 or now < before * (1 - limit)):
+        raise SuspiciousChange(
+            f"{source} now has {now} prospects, {before} at the last sync: more than "
+            f"{limit:.0%} are gone, so nothing was written. If the rows were removed on "
+            "purpose, run `sheets-sync once --accept-fewer-rows` once; otherwise restore them "
+            "(the workbook's backups are in the state folder)"
+        )
 
 
 def unchanged_since_last_sync(

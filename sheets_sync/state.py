@@ -80,6 +80,10 @@ CREATE TABLE health (
     alert_sent INTEGER NOT NULL
 );
 """,
+    # How many prospects the last finished sync saw: a sudden drop stops the write.
+    """
+ALTER TABLE synced ADD COLUMN prospects INTEGER NOT NULL DEFAULT 0;
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -158,12 +162,19 @@ class State:
         ).fetchone()
         return (row[0], date.fromisoformat(row[1]), row[2]) if row else None
 
-    def record_sync(self, source: str, version: str, day: date, settings: str) -> None:
+    def record_sync(
+        self, source: str, version: str, day: date, settings: str, prospects: int
+    ) -> None:
         with self._transaction():
             self.db.execute(
-                "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?)",
-                (source, version, day.isoformat(), settings),
+                "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?, ?)",
+                (source, version, day.isoformat(), settings, prospects),
             )
+
+    def last_prospects(self, source: str) -> int:
+        """How many prospects the last finished sync of `source` saw (0: none yet)."""
+        row = self.db.execute("SELECT prospects FROM synced WHERE source = ?", (source,)).fetchone()
+        return int(row[0]) if row else 0
 
     # --- digests ------------------------------------------------------------------------
 

@@ -489,3 +489,10 @@ def test_config_path_from_argument_environment_or_default() -> None:
     assert config_path_from(None, environ) == Path("/etc/sheets-sync/clinic.toml")
     assert config_path_from(None, {}) == Path("config/sheets_sync.toml")
     assert config_path_from(None, {"SHEETS_SYNC_CONFIG": ""}) == Path("config/sheets_sync.toml")
+
+
+def test_max_prospect_loss_is_a_share() -> None:
+    assert parse().daemon.max_prospect_loss == 0.5
+    assert parse(daemon={"max_prospect_loss": 0.8}).daemon.max_prospect_loss == 0.8
+    [problem] = problems_of(daemon={"max_prospect_loss": 50})
+    assert problem.startswith("[daemon].max_prospect_loss: expected a share between 0 and 1")

@@ -612,3 +612,20 @@ def test_status_while_failing(config: Config) -> None:
     assert "Last error: the log cannot be written: the disk is full" in lines
     assert "The manager has been alerted." in lines
     assert "Last sync: Tue 24 Nov 2026 07:45 (Europe/London)" in text
+
+
+def test_a_log_suddenly_emptied_is_not_written_and_the_manager_hears_at_once(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, alert_hours=4)
+    start = local(2026, 11, 24)
+    rows = log_rows(start.date())
+    drive(config, FakeClock(start, local(2026, 11, 24, 0, 20)), CountingBackend(rows, STAFF))
+    emptied = CountingBackend(rows[:1], STAFF)  # the header row alone: every prospect gone
+
+    run = drive(config, FakeClock(local(2026, 11, 24, 0, 30), local(2026, 11, 24, 1, 0)), emptied)
+
+    assert emptied.writes == 0
+    [alert] = run.recorder.notices()  # well before alert_after_hours, and only once
+    assert "failing since" in alert.subject
+    assert alert.at == local(2026, 11, 24, 0, 30)

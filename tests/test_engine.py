@@ -23,6 +23,7 @@ from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 from sheets_sync.engine import (
     CycleReport,
+    SuspiciousChange,
     digest_messages,
     send_digests,
     sync,
@@ -512,3 +513,42 @@ def test_the_settings_key_is_the_same_in_every_process(tmp_path: Path) -> None:
         for seed in ("1", "2", "3")
     }
     assert len(keys) == 1
+
+
+# --- a log that suddenly looks wrong is not written ------------------------------------------
+
+
+def test_a_log_that_lost_most_of_its_prospects_is_not_written(config: Config, state: State) -> None:
+    backend = MemoryBackend(log_rows(), STAFF)
+    synced(backend, config, state)
+    writes = backend.writes
+    for row in range(3, 6):  # three of the four prospects cleared out
+        for col in range(len(HEADER)):
+            backend.edit(row, col, None)
+
+    with pytest.raises(SuspiciousChange, match="now has 1 prospects, 4 at the last sync"):
+        sync(backend, config, state, today=TODAY + timedelta(days=1))
+    assert backend.writes == writes
+
+    report = sync(backend, config, state, today=TODAY + timedelta(days=1), accept_fewer=True)
+    assert report.written
+    assert state.last_prospects(backend.description) == 1
+
+
+def test_an_emptied_log_is_not_written(config: Config, state: State) -> None:
+    backend = MemoryBackend(log_rows(), STAFF)
+    synced(backend, config, state)
+    emptied = MemoryBackend(log_rows()[:1], STAFF)
+
+    with pytest.raises(SuspiciousChange, match="now has 0 prospects"):
+        sync(emptied, config, state, today=TODAY + timedelta(days=1))
+    assert emptied.writes == 0
+
+
+def test_losing_a_few_prospects_is_normal(config: Config, state: State) -> None:
+    backend = MemoryBackend(log_rows(), STAFF)
+    synced(backend, config, state)
+    for col in range(len(HEADER)):
+        backend.edit(5, col, None)  # one of four gone: within max_prospect_loss (0.5)
+
+    assert sync(backend, config, state, today=TODAY + timedelta(days=1)).written
