@@ -138,6 +138,8 @@ class DaemonConfig:
     alert_after_hours: float = 4.0
     # A log that suddenly lost more than this share of its prospects is not written to.
     max_prospect_loss: float = 0.5
+    # How many earlier versions of the workbook to keep in <state_dir>/backups.
+    keep_backups: int = 10
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,7 @@ def _daemon(t: _Table, base: Path) -> DaemonConfig:
             "alert_after_hours", _positive("hours"), defaults.alert_after_hours
         ),
         max_prospect_loss=t.get("max_prospect_loss", _share, defaults.max_prospect_loss),
+        keep_backups=t.get("keep_backups", _integer(1), defaults.keep_backups),
     )
     t.finish()
     return daemon

@@ -72,6 +72,7 @@ def open_backend(config: Config, environ: Mapping[str, str]) -> Backend:
             worksheet=source.worksheet,
             staff_worksheet=source.staff_worksheet,
             backup_dir=config.daemon.state_dir / "backups",
+            keep_backups=config.daemon.keep_backups,
         )
     key = source.credentials or environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if source.spreadsheet_id is None or not key:

@@ -496,3 +496,10 @@ def test_max_prospect_loss_is_a_share() -> None:
     assert parse(daemon={"max_prospect_loss": 0.8}).daemon.max_prospect_loss == 0.8
     [problem] = problems_of(daemon={"max_prospect_loss": 50})
     assert problem.startswith("[daemon].max_prospect_loss: expected a share between 0 and 1")
+
+
+def test_keep_backups_is_a_positive_whole_number() -> None:
+    assert parse().daemon.keep_backups == 10
+    assert parse(daemon={"keep_backups": 3}).daemon.keep_backups == 3
+    [problem] = problems_of(daemon={"keep_backups": 0})
+    assert problem.startswith("[daemon].keep_backups:")

@@ -1,0 +1,123 @@
+"""A sync killed (SIGKILL) at each durable step of an xlsx write (issue 6): the workbook is
+the old version or the new one, never a broken file, and the next run recovers on its own.
+Also: backups rotate, keeping the last `[daemon] keep_backups`."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sheets_sync.backends.xlsx import XlsxBackend
+from sheets_sync.core.columns import MANAGED_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+TODAY = "2026-11-24"
+
+# Runs the CLI in a child that kills itself (SIGKILL) at one step of the write: just before,
+# or just after, the `nth` call of os.fsync or os.replace. In a write those come in this
+# order: fsync of the temporary file, fsync of the backup, the replace, fsync of the folder.
+BOOTSTRAP = """
+import os, signal, sys
+name, nth, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+original = getattr(os, name)
+calls = [0]
+def dying(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == nth and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = original(*args, **kwargs)
+    if calls[0] == nth and when == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+setattr(os, name, dying)
+from sheets_sync.cli import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+STEPS = [
+    ("fsync", 1, "before"),  # writing the temporary file
+    ("fsync", 1, "after"),
+    ("fsync", 2, "before"),  # keeping the backup
+    ("fsync", 2, "after"),
+    ("replace", 1, "before"),  # the swap
+    ("replace", 1, "after"),
+    ("fsync", 3, "before"),  # making the swap durable
+    ("fsync", 3, "after"),
+]
+
+
+def write_config(folder: Path, keep_backups: int = 10) -> Path:
+    shutil.copy(REPO / "sample_workbook.xlsx", folder / "log.xlsx")
+    path = folder / "clinic.toml"
+    path.write_text(
+        f"""
+[source]
+kind = "xlsx"
+path = "log.xlsx"
+[plans]
+file = "{REPO / "config" / "plans.toml"}"
+[daemon]
+state_dir = "state"
+keep_backups = {keep_backups}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def once(config: Path, *kill: str, today: str = TODAY) -> subprocess.CompletedProcess[str]:
+    arguments = ["once", "--config", str(config), "--today", today, "--no-digest"]
+    command = (
+        [sys.executable, "-c", BOOTSTRAP, *kill, *arguments]
+        if kill
+        else [sys.executable, "-m", "sheets_sync", *arguments]
+    )
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def managed_headers(path: Path) -> bool:
+    """Whether the workbook reads whole, and has the managed columns (the new version)."""
+    rows = XlsxBackend(path).read().rows
+    assert len(rows) > 60  # every prospect is there, whichever version it is
+    return MANAGED_COLUMNS["sync_id"][0] in rows[0]
+
+
+@pytest.mark.parametrize(("call", "nth", "when"), STEPS)
+def test_a_sync_killed_at_each_step_leaves_a_whole_workbook_and_recovers(
+    tmp_path: Path, call: str, nth: int, when: str
+) -> None:
+    config = write_config(tmp_path)
+    workbook = tmp_path / "log.xlsx"
+    original = workbook.read_bytes()
+
+    killed = once(config, call, str(nth), when)
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    after = workbook.read_bytes()
+    new = managed_headers(workbook)  # reads whole: old or new, never broken
+    swapped = (call, when) == ("replace", "after") or (call, nth) == ("fsync", 3)
+    assert new == swapped  # the new version exactly once the swap has happened
+    if not swapped:
+        assert after == original
+
+    recovered = once(config)
+    assert recovered.returncode == 0, recovered.stderr
+    assert managed_headers(workbook)
+    assert sorted(p.name for p in tmp_path.glob(".*")) == []  # the killed run's temp file is gone
+    again = once(config)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in again.stdout or "nothing to write" in again.stdout
+
+
+def test_backups_rotate_keeping_the_last_n(tmp_path: Path) -> None:
+    config = write_config(tmp_path, keep_backups=3)
+    for day in ("2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-30"):
+        assert once(config, today=day).returncode == 0
+    backups = sorted((tmp_path / "state" / "backups").iterdir())
+    assert len(backups) == 3
+    assert all(XlsxBackend(path).read().rows for path in backups)  # each a whole workbook
