@@ -78,9 +78,9 @@ class ConfigError(SheetsSyncError):
 class ClinicConfig:
     name: str = "Our clinic"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
-    date_order: DateOrder = DateOrder.DMY
-    open_days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
-    holidays: frozenset[date] = frozenset()
+    date_order: DateOrder = Settings.date_order
+    open_days: frozenset[int] = Settings.open_days  # date.weekday(): Monday is 0
+    holidays: frozenset[date] = Settings.holidays
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,12 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class PlansConfig:
+    # The defaults are the rule's own (core.rule.Settings): one place says what they are.
     plans: Mapping[str, Plan]
-    default_plan: str = "standard"
-    long_term_plan: str = "long_term"
-    long_term_min_value: Decimal = Decimal(1000)
-    min_gap_days: int = 2
+    default_plan: str = Settings.default_plan
+    long_term_plan: str = Settings.long_term_plan
+    long_term_min_value: Decimal = Settings.long_term_min_value
+    min_gap_days: int = Settings.min_gap_days
 
 
 @dataclass(frozen=True)
