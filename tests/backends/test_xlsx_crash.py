@@ -1,6 +1,8 @@
 """A sync killed (SIGKILL) at each durable step of an xlsx write (issue 6): the workbook is
 the old version or the new one, never a broken file, and the next run recovers on its own.
-Also: backups rotate, keeping the last `[daemon] keep_backups`."""
+Killed inside the swap, the old version waits whole under a hidden name beside the
+workbook, and the next run puts it back. Also: backups rotate, keeping the last
+`[daemon] keep_backups`."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-24"
 
 # Runs the CLI in a child that kills itself (SIGKILL) at one step of the write: just before,
-# or just after, the `nth` call of os.fsync or os.replace. In a write those come in this
-# order: fsync of the temporary file, fsync of the backup, the replace, fsync of the folder.
+# or just after, the `nth` call of os.fsync, os.rename or os.link. In a write those come in
+# this order: fsync of the temporary file, fsync of the backup, the rename of the workbook
+# aside, the link that puts the new version in its place, fsync of the folder.
 BOOTSTRAP = """
 import os, signal, sys
 name, nth, when = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -39,15 +42,19 @@ from sheets_sync.cli import main
 sys.exit(main(sys.argv[4:]))
 """
 
+# Each step, and what is at the workbook's name right after the kill there.
+OLD, NEW, ASIDE = "old", "new", "aside"  # ASIDE: the old version, renamed aside for the swap
 STEPS = [
-    ("fsync", 1, "before"),  # writing the temporary file
-    ("fsync", 1, "after"),
-    ("fsync", 2, "before"),  # keeping the backup
-    ("fsync", 2, "after"),
-    ("replace", 1, "before"),  # the swap
-    ("replace", 1, "after"),
-    ("fsync", 3, "before"),  # making the swap durable
-    ("fsync", 3, "after"),
+    ("fsync", 1, "before", OLD),  # writing the temporary file
+    ("fsync", 1, "after", OLD),
+    ("fsync", 2, "before", OLD),  # keeping the backup
+    ("fsync", 2, "after", OLD),
+    ("rename", 1, "before", OLD),  # the workbook moves aside
+    ("rename", 1, "after", ASIDE),
+    ("link", 1, "before", ASIDE),  # the new version takes its name
+    ("link", 1, "after", NEW),
+    ("fsync", 3, "before", NEW),  # making the swap durable
+    ("fsync", 3, "after", NEW),
 ]
 
 
@@ -87,9 +94,9 @@ def managed_headers(path: Path) -> bool:
     return MANAGED_COLUMNS["sync_id"][0] in rows[0]
 
 
-@pytest.mark.parametrize(("call", "nth", "when"), STEPS)
+@pytest.mark.parametrize(("call", "nth", "when", "left"), STEPS)
 def test_a_sync_killed_at_each_step_leaves_a_whole_workbook_and_recovers(
-    tmp_path: Path, call: str, nth: int, when: str
+    tmp_path: Path, call: str, nth: int, when: str, left: str
 ) -> None:
     config = write_config(tmp_path)
     workbook = tmp_path / "log.xlsx"
@@ -98,17 +105,18 @@ def test_a_sync_killed_at_each_step_leaves_a_whole_workbook_and_recovers(
     killed = once(config, call, str(nth), when)
 
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    after = workbook.read_bytes()
-    new = managed_headers(workbook)  # reads whole: old or new, never broken
-    swapped = (call, when) == ("replace", "after") or (call, nth) == ("fsync", 3)
-    assert new == swapped  # the new version exactly once the swap has happened
-    if not swapped:
-        assert after == original
+    if left == ASIDE:  # killed inside the swap: the old version, whole, under our hidden name
+        assert not workbook.exists()
+        assert (tmp_path / ".log.xlsx.sheets-sync-old").read_bytes() == original
+    else:
+        assert managed_headers(workbook) == (left == NEW)  # reads whole: old or new
+        if left == OLD:
+            assert workbook.read_bytes() == original
 
     recovered = once(config)
     assert recovered.returncode == 0, recovered.stderr
     assert managed_headers(workbook)
-    assert sorted(p.name for p in tmp_path.glob(".*")) == []  # the killed run's temp file is gone
+    assert sorted(p.name for p in tmp_path.glob(".*")) == []  # the killed run's files are gone
     again = once(config)
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout or "nothing to write" in again.stdout

@@ -6,11 +6,17 @@ per flag) and the log's table part, when the log is an Excel table. Every other 
 carried over as it was. A write goes to a temporary file beside the workbook, which replaces
 the workbook only if nobody saved it or opened it meanwhile; the previous version is kept
 as a backup first.
+
+The swap itself leaves no moment in which someone else's save could be overwritten: the
+workbook is first renamed aside, so any save from then on lands at the workbook's name; the
+aside file is checked to be the version that was read; and the new version is put in place
+with a hard link, which refuses to replace a file someone saved meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -60,6 +66,7 @@ class XlsxBackend:
     # --- reading ------------------------------------------------------------------------
 
     def read(self) -> Snapshot:
+        self._finish_interrupted_swap()
         data = self._load()
         package = self._open(data)
         formats = CellFormats(
@@ -109,9 +116,11 @@ class XlsxBackend:
     # --- writing ------------------------------------------------------------------------
 
     def version(self) -> str:
+        self._finish_interrupted_swap()
         return fingerprint(self._load())
 
     def write(self, changes: Changes, version: str) -> str | None:
+        self._finish_interrupted_swap()
         self._refuse_if_open()
         data = self._load()
         if fingerprint(data) != version:
@@ -120,16 +129,14 @@ class XlsxBackend:
         replacements = self._replacements(package, changes)
         if not replacements:
             return None
-        temporary = self.path.with_name(f".{self.path.name}.sheets-sync-tmp")
+        temporary = self._beside("tmp")
         try:
             package.save_as(temporary, replacements)
             written = fingerprint(temporary.read_bytes())
             os.chmod(temporary, stat.S_IMODE(os.stat(self.path).st_mode))
             self._keep_backup(data)
             self._refuse_if_open()
-            if fingerprint(self._load()) != version:
-                raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
-            os.replace(temporary, self.path)
+            self._swap_in(temporary, version)
         except PermissionError as exc:
             raise SourceBusy(
                 f"{self.path.name} could not be replaced: permission denied (is it open in "
@@ -211,6 +218,56 @@ class XlsxBackend:
 
     # --- the file system ------------------------------------------------------------------
 
+    def _beside(self, purpose: str) -> Path:
+        """A hidden file of ours beside the workbook: `.log.xlsx.sheets-sync-tmp`."""
+        return self.path.with_name(f".{self.path.name}.sheets-sync-{purpose}")
+
+    def _swap_in(self, temporary: Path, version: str) -> None:
+        """Put the new version in place, unless someone saved the workbook since `version`."""
+        with open(self.path, "rb") as file:
+            read = fingerprint(file.read())
+            before = os.fstat(file.fileno())
+        if read != version:
+            raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
+        aside = self._beside("old")
+        os.rename(self.path, aside)  # from here on, anyone's save lands at the workbook's name
+        moved = os.stat(aside)
+        if (moved.st_ino, moved.st_size, moved.st_mtime_ns) != (
+            before.st_ino,
+            before.st_size,
+            before.st_mtime_ns,
+        ):
+            self._put_back(aside)
+            raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
+        try:
+            _place(temporary, self.path)
+        except FileExistsError:
+            aside.unlink()  # theirs stands; the version we read is in the backups
+            raise SourceChanged(f"{self.path.name} was saved by someone during the sync") from None
+        except BaseException:
+            self._put_back(aside)
+            raise
+        aside.unlink()
+
+    def _put_back(self, aside: Path) -> None:
+        """Return the renamed-aside workbook to its name, unless someone saved one there."""
+        try:
+            _place(aside, self.path)
+        except FileExistsError:
+            aside.unlink()
+
+    def _finish_interrupted_swap(self) -> None:
+        """After a crash mid-swap: the workbook back at its name, our leftovers gone.
+
+        The temporary file goes too: after a crash it may be a second name of the workbook
+        itself, which writing the next temporary file into would destroy.
+        """
+        aside = self._beside("old")
+        if aside.exists():
+            self._put_back(aside)
+        with contextlib.suppress(FileNotFoundError):
+            self._beside("tmp").unlink()
+
     def lock_files(self) -> list[Path]:
         """Lock files that say Excel or LibreOffice has the workbook open for editing."""
         name = self.path.name
@@ -249,6 +306,30 @@ def _write_durably(path: Path, data: bytes) -> None:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
+
+
+def _place(source: Path, target: Path) -> None:
+    """Move `source` to `target`, raising FileExistsError rather than replacing a file there.
+
+    A hard link is the one no-replace move every platform has. Where the file system has no
+    hard links (some network shares), a rename stands in: Windows refuses it too when the
+    target exists; elsewhere the target is looked for just before.
+    """
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if os.name == "posix" and target.exists():
+            raise FileExistsError(target) from exc
+        os.rename(source, target)
+    else:
+        source.unlink()
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK}
 
 
 def _sync_folder(folder: Path) -> None:
