@@ -87,8 +87,12 @@ class XlsxBackend:
         try:
             return self.path.read_bytes()
         except FileNotFoundError as exc:
+            kept = (
+                f" (the last versions synced are in {self.backup_dir})" if self.backup_dir else ""
+            )
             raise SourceError(
-                f"{self.path} is not there: check [source].path, or whether the file was moved"
+                f"{self.path} is not there: check [source].path, or whether the file was "
+                f"moved or deleted{kept}"
             ) from exc
         except PermissionError as exc:
             raise SourceError(
@@ -137,13 +141,8 @@ class XlsxBackend:
             self._keep_backup(data)
             self._refuse_if_open()
             self._swap_in(temporary, version)
-        except PermissionError as exc:
-            raise SourceBusy(
-                f"{self.path.name} could not be replaced: permission denied (is it open in "
-                "a program that locks it?); the write waits for the next cycle"
-            ) from exc
         except OSError as exc:
-            raise SourceError(f"{self.path.name} could not be written: {exc.strerror}") from exc
+            raise self._write_problem(exc) from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
@@ -249,6 +248,31 @@ class XlsxBackend:
             raise
         aside.unlink()
 
+    def _write_problem(self, exc: OSError) -> SourceError:
+        """Why a write failed, for the person who can put it right. The workbook is as it was."""
+        name, folder = self.path.name, self.path.parent
+        if getattr(exc, "winerror", None) in _LOCKED_BY_A_PROGRAM:
+            return SourceBusy(
+                f"{name} is open in a program that locks it; nothing was written, and the "
+                "sync tries again next cycle"
+            )
+        reasons = {
+            errno.ENOSPC: f"the disk holding {folder} is full; free some space",
+            errno.EDQUOT: f"the disk quota for {folder} is used up",
+            errno.EACCES: f"permission denied: the user running sheets-sync must be allowed "
+            f"to create, rename and delete files in {folder}",
+            errno.EROFS: f"{folder} is on a read-only drive",
+            errno.ENOENT: f"{name} or its folder went away during the sync (moved, deleted, "
+            "or a network share disconnected)",
+            errno.ESTALE: f"the network share holding {folder} went away during the sync",
+        }
+        reasons[errno.EPERM] = reasons[errno.EACCES]
+        reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
+        return SourceError(
+            f"{name} was not written: {reason}. The workbook was left as it was, and the "
+            "next cycle tries again"
+        )
+
     def _put_back(self, aside: Path) -> None:
         """Return the renamed-aside workbook to its name, unless someone saved one there."""
         try:
@@ -328,6 +352,9 @@ def _place(source: Path, target: Path) -> None:
     else:
         source.unlink()
 
+
+# Windows' sharing and lock violations: Excel has the workbook open.
+_LOCKED_BY_A_PROGRAM = {32, 33}
 
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK}
 
