@@ -10,7 +10,7 @@ import pytest
 from google.auth import credentials as google_credentials
 
 from tests.chromium import chromium_path
-from tests.libreoffice import soffice_path
+from tests.libreoffice import soffice_path, uno_python_path
 
 
 def required_program(name: str, path: str | None) -> str:
@@ -26,6 +26,12 @@ def required_program(name: str, path: str | None) -> str:
 def soffice() -> str:
     """The LibreOffice executable."""
     return required_program("LibreOffice (soffice)", soffice_path())
+
+
+@pytest.fixture(scope="session")
+def uno_python(soffice: str) -> str:
+    """A Python with LibreOffice's `uno` module (Debian: python3-uno), to drive soffice."""
+    return required_program("Python with LibreOffice's uno module (python3-uno)", uno_python_path())
 
 
 @pytest.fixture(scope="session")

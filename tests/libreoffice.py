@@ -22,6 +22,12 @@ _CSV_OPTIONS = "44,34,76,1,,0,false,true,{as_shown},false,false,-1"
 _CSV_FILTER = "csv:Text - txt - csv (StarCalc):"
 
 _MAC_SOFFICE = Path("/Applications/LibreOffice.app/Contents/MacOS/soffice")
+# Pythons that can import LibreOffice's `uno` module: Debian's with python3-uno, and the one
+# bundled with LibreOffice on macOS. A virtual environment's cannot.
+_UNO_PYTHONS = (
+    Path("/usr/bin/python3"),
+    Path("/Applications/LibreOffice.app/Contents/Resources/python"),
+)
 
 
 class LibreOfficeError(RuntimeError):
@@ -34,6 +40,18 @@ def soffice_path() -> str | None:
         if found := shutil.which(name):
             return found
     return str(_MAC_SOFFICE) if _MAC_SOFFICE.exists() else None
+
+
+def uno_python_path() -> str | None:
+    """A Python that can drive LibreOffice over UNO, or None when there is none."""
+    for python in _UNO_PYTHONS:
+        if python.exists():
+            probe = subprocess.run(
+                [str(python), "-c", "import uno"], capture_output=True, timeout=60, check=False
+            )
+            if probe.returncode == 0:
+                return str(python)
+    return None
 
 
 def convert(path: Path, fmt: str, outdir: Path, *, soffice: str | None = None) -> Path:
