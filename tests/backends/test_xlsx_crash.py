@@ -16,6 +16,7 @@ import pytest
 
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.core.columns import MANAGED_COLUMNS
+from tests.tally import record
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-24"
@@ -120,6 +121,7 @@ def test_a_sync_killed_at_each_step_leaves_a_whole_workbook_and_recovers(
     again = once(config)
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout or "nothing to write" in again.stdout
+    record("a sync killed (SIGKILL) at each step of a write", cycles=3, faults=1, edits=0, lost=0)
 
 
 def test_backups_rotate_keeping_the_last_n(tmp_path: Path) -> None:
