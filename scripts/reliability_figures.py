@@ -22,7 +22,6 @@ SCENARIOS = [
     "tests/backends/test_libreoffice_editor.py",
     "tests/backends/test_xlsx_race.py",
     "tests/test_file_faults.py",
-    "tests/test_engine.py",
     "tests/test_stateful.py",
 ]
 COLUMNS = ("cycles", "faults", "edits", "lost")
