@@ -6,7 +6,7 @@ workbooks carry that a sync must not disturb, for the fidelity tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -38,13 +38,15 @@ def make_log(
     date1904: bool = False,
     sheet: str = "Prospects",
     staff: Iterable[tuple[str, str]] | None = None,
+    customise: Callable[[Worksheet], None] | None = None,
 ) -> Path:
     """Write a prospect log to `path` and return `path`.
 
     The header row is the dict keys in order of first appearance; each dict is a row (a
     missing key or None is a blank cell; dates get a date format). `table` makes the log an
     Excel table, `autofilter` puts a sheet autofilter over it (not both). `staff` adds a
-    `Staff` sheet of (name, email) rows.
+    `Staff` sheet of (name, email) rows. `customise` is called with the log's worksheet last,
+    to add what a test needs (merged cells, hidden rows, right-to-left...).
     """
     if table and autofilter:
         raise ValueError("a log is either an Excel table or has a sheet autofilter, not both")
@@ -84,13 +86,45 @@ def make_log(
 
     if extras:
         _add_extras(workbook, log, sheet, headers, last_row)
+    if customise is not None:
+        customise(log)
     if staff is not None:
-        people = workbook.add_worksheet("Staff")
-        _ok(people.write_row(0, 0, ["Name", "Email"], header_format))
-        for row, (name, email) in enumerate(staff, start=1):
-            _ok(people.write_row(row, 0, [name, email]))
+        _add_staff(workbook, staff, header_format)
     workbook.close()
     return path
+
+
+def make_sheet(
+    path: Path,
+    rows: Sequence[Sequence[CellValue]],
+    *,
+    date1904: bool = False,
+    staff: Iterable[tuple[str, str]] | None = None,
+    customise: Callable[[Worksheet], None] | None = None,
+) -> Path:
+    """Write the rows (index 0 is sheet row 1) to a `Prospects` sheet as they are: title rows
+    above the header, blank rows, a sheet with no cells at all. Otherwise as `make_log`."""
+    workbook = xlsxwriter.Workbook(str(path), {"date_1904": date1904})
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    log = workbook.add_worksheet("Prospects")
+    for row, values in enumerate(rows):
+        for column, value in enumerate(values):
+            _write_cell(log, row, column, value, date_format)
+    if staff is not None:
+        _add_staff(workbook, staff, None)
+    if customise is not None:
+        customise(log)
+    workbook.close()
+    return path
+
+
+def _add_staff(
+    workbook: xlsxwriter.Workbook, staff: Iterable[tuple[str, str]], header_format: Format | None
+) -> None:
+    people = workbook.add_worksheet("Staff")
+    _ok(people.write_row(0, 0, ["Name", "Email"], header_format))
+    for row, (name, email) in enumerate(staff, start=1):
+        _ok(people.write_row(row, 0, [name, email]))
 
 
 def _write_cell(

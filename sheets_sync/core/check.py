@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from sheets_sync.core.columns import STAFF_COLUMNS, Layout, column_letters
 from sheets_sync.core.owners import address_of, is_address, staff_entries
 from sheets_sync.core.sync import MANAGED_LABELS, RowResult
-from sheets_sync.core.values import CellValue
+from sheets_sync.core.values import CellValue, quoted
 
 HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
 
@@ -21,20 +21,34 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
         cell = f" ({column_letters(col)}{row})" if col is not None else ""
         return f"Row {row}, {HEADERS.get(field, field)}{cell}"
 
-    problems = []
+    problems = [_repeated_header(field, cols, layout) for field, cols in layout.repeated.items()]
     for result in rows:
         decision = result.decision
         notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
         problems += [f"{where(result.row, note.field)}: {note.text}" for note in notes]
         owner = result.prospect.text("owner")
         if owner and "@" in owner and not is_address(owner):
-            problems.append(f'{where(result.row, "owner")}: "{owner}" is not a valid email address')
+            problems.append(
+                f"{where(result.row, 'owner')}: {quoted(owner)} is not a valid email address"
+            )
         elif owner and address_of(owner, book) is None:
             problems.append(
-                f'{where(result.row, "owner")}: "{owner}" has no email address; add '
+                f"{where(result.row, 'owner')}: {quoted(owner)} has no email address; add "
                 "them to the Staff sheet or the config's [owners]"
             )
     return problems
+
+
+def _repeated_header(field: str, cols: Sequence[int], layout: Layout) -> str:
+    label, row = HEADERS.get(field, field), layout.header_row
+    cells = ", ".join(f"{column_letters(col)}{row}" for col in cols)
+    others = " and ".join(column_letters(col) for col in cols[1:])
+    done = "writes" if field in layout.managed else "reads"
+    return (
+        f"Row {row}, {label} ({cells}): {len(cols)} columns are headed as {label}; sheets-sync "
+        f"{done} column {column_letters(cols[0])} and leaves {others} alone. Rename or remove "
+        "the one that is not meant"
+    )
 
 
 def staff_problems(staff_rows: Sequence[Sequence[CellValue]] | None) -> list[str]:

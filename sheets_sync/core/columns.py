@@ -55,6 +55,8 @@ class Layout:
     staff: Mapping[str, int]
     managed: Mapping[str, int]
     new_headers: Mapping[int, str]  # managed columns to create: column -> header text
+    # Fields headed in more than one column: every such column, the one used first.
+    repeated: Mapping[str, tuple[int, ...]]
 
     @property
     def first_row(self) -> int:
@@ -70,15 +72,17 @@ def find_layout(
         for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
     }
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        found: dict[str, int] = {}
+        headed: dict[str, list[int]] = {}
         for col, cell in enumerate(row):
             header = normalise_header(cell)
             for field, names in known.items():
-                if header in names and field not in found:
-                    found[field] = col
+                if header in names:
+                    headed.setdefault(field, []).append(col)
                     break
-        if all(field in found for field in REQUIRED):
-            return _layout(index + 1, found, rows, extra_names)
+        if all(field in headed for field in REQUIRED):
+            # Two columns headed alike: the first is the field, the other stays a staff
+            # column nobody reads or writes, and `check` names both.
+            return _layout(index + 1, headed, rows, extra_names)
     wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
     raise HeaderNotFound(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
@@ -88,10 +92,12 @@ def find_layout(
 
 def _layout(
     header_row: int,
-    found: dict[str, int],
+    headed: Mapping[str, list[int]],
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]],
 ) -> Layout:
+    found = {field: cols[0] for field, cols in headed.items()}
+    repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     last_used = _last_used_column(rows)
     managed: dict[str, int] = {}
     new_headers: dict[int, str] = {}
@@ -102,7 +108,7 @@ def _layout(
             last_used += 1
             managed[field] = last_used
             new_headers[last_used] = (extra_names.get(field) or names)[0]
-    return Layout(header_row, found, managed, new_headers)
+    return Layout(header_row, found, managed, new_headers, repeated)
 
 
 def _last_used_column(rows: Sequence[Sequence[CellValue]]) -> int:

@@ -14,6 +14,7 @@ from sheets_sync.core.values import (
     DateOrder,
     Status,
     Unreadable,
+    quoted,
     read_count,
     read_date,
     read_money,
@@ -110,8 +111,8 @@ def decide(
 
     status, known = read_status(prospect.cells.get("status"))
     if not known:
-        text = prospect.text("status")
-        warnings.append(Note("status", f'"{text}" is not a known status; read as active'))
+        word = quoted(prospect.cells.get("status"))
+        warnings.append(Note("status", f"{word} is not a known status; read as active"))
     if status is not Status.ACTIVE:
         return Decision(Flag.CLOSED, f"CLOSED: {status.value}", warnings=tuple(warnings))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -120,12 +121,12 @@ def _read_serial(serial: int | float, epoch: date) -> date:
     if not math.isfinite(serial):
         raise Unreadable(_not_a_date(serial))
     if serial < 1:
-        raise Unreadable(f"{_quoted(serial)} is not a date (date serial numbers start at 1)")
+        raise Unreadable(f"{quoted(serial)} is not a date (date serial numbers start at 1)")
     try:
         # The fraction is the time of day, which no rule needs.
         return epoch + timedelta(days=math.floor(serial))
     except OverflowError:
-        raise Unreadable(f"{_quoted(serial)} is not a date (it is beyond the year 9999)") from None
+        raise Unreadable(f"{quoted(serial)} is not a date (it is beyond the year 9999)") from None
 
 
 def _read_date_text(text: str, order: DateOrder) -> date:
@@ -150,7 +151,7 @@ def _read_date_text(text: str, order: DateOrder) -> date:
             weekday = match["weekday"]
             if weekday is not None and _WEEKDAYS[weekday.casefold()] != found.weekday():
                 raise Unreadable(
-                    f"{_quoted(text)} names the wrong weekday "
+                    f"{quoted(text)} names the wrong weekday "
                     f"({_spelled(found)} is a {_WEEKDAY_NAMES[found.weekday()].capitalize()})"
                 )
             return found
@@ -166,11 +167,11 @@ def _real_date(text: str, year: int, month: int, day: int) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise Unreadable(f"{_quoted(text)} is not a real date") from None
+        raise Unreadable(f"{quoted(text)} is not a real date") from None
 
 
 def _not_real_numeric(text: str, year: int, day: int, month: int, order: DateOrder) -> str:
-    reason = f"{_quoted(text)} is not a real date"
+    reason = f"{quoted(text)} is not a real date"
     try:
         date(year, day, month)
     except ValueError:
@@ -181,15 +182,26 @@ def _not_real_numeric(text: str, year: int, day: int, month: int, order: DateOrd
 
 
 def _not_a_date(value: CellValue) -> str:
-    return f"{_quoted(value)} is not a date (write it like 2026-12-03)"
+    return f"{quoted(value)} is not a date (write it like 2026-12-03)"
 
 
 def _spelled(day: date) -> str:
     return f"{day.day} {_MONTH_NAMES[day.month - 1].capitalize()} {day.year}"
 
 
-def _quoted(value: CellValue) -> str:
-    return f'"{read_text(value)}"'
+QUOTE_LIMIT = 60
+
+
+def quoted(value: CellValue) -> str:
+    """A cell's text for a message, in double quotes: on one line, without control characters,
+    its own double quotes made single (so the quoted part has clear ends), and cut to
+    QUOTE_LIMIT characters with "…" (a cell may hold 32,767 characters; a message names it, it
+    does not repeat it)."""
+    text = "".join(" " if unicodedata.category(char) == "Cc" else char for char in read_text(value))
+    text = " ".join(text.split()).replace('"', "'")
+    if len(text) > QUOTE_LIMIT:
+        text = text[: QUOTE_LIMIT - 1].rstrip() + "…"
+    return f'"{text}"'
 
 
 # Money ---------------------------------------------------------------------------------------
@@ -225,7 +237,7 @@ def read_money(value: CellValue) -> Decimal | None:
             return None
         amount = _read_money_text(text)
     if amount < 0:
-        raise Unreadable(f"{_quoted(value)} is a negative amount")
+        raise Unreadable(f"{quoted(value)} is a negative amount")
     return amount
 
 
@@ -241,7 +253,7 @@ def _read_money_text(text: str) -> Decimal:
 
 
 def _not_an_amount(value: CellValue) -> str:
-    return f"{_quoted(value)} is not an amount"
+    return f"{quoted(value)} is not an amount"
 
 
 # Counts --------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def render_owner_digest(
     return _message(
         subject=subject,
         sender=_sender(clinic, sender),
-        recipient=_address(_header_safe(digest.owner), digest.address),
+        recipient=_address(_header_safe(_clipped(digest.owner)), digest.address),
         text=_owner_text(digest, clinic, minimal),
         html=_owner_html(digest, clinic, subject, minimal),
     )
@@ -161,6 +161,18 @@ def _header_safe(text: str) -> str:
     return " ".join(spaced.split())
 
 
+# The most of one sheet value a message shows: a cell may hold 32,767 characters, and a
+# digest names a prospect, it does not reprint the sheet.
+_SHOWN_LIMIT = 200
+
+
+def _clipped(text: str) -> str:
+    """`text`, or its first _SHOWN_LIMIT characters ending in "…"."""
+    if len(text) <= _SHOWN_LIMIT:
+        return text
+    return text[: _SHOWN_LIMIT - 1].rstrip() + "…"
+
+
 def _tel_link(phone: str) -> str | None:
     dialable = "".join(char for char in phone if char.isdigit() or char == "+")
     return f"tel:{dialable}" if any(char.isdigit() for char in dialable) else None
@@ -201,10 +213,10 @@ def _shown(line: DigestLine, minimal: bool) -> _Shown:
     """The one place that decides what of a prospect goes into the message."""
     return _Shown(
         row=line.row,
-        title=_initials(line.name) if minimal else line.name,
+        title=_initials(line.name) if minimal else _clipped(line.name),
         status=line.status_text,
         overdue=line.days_overdue > 0,
-        action=line.next_action,
+        action=_clipped(line.next_action),
         details=_details(line, minimal),
         link=line.link,
     )
@@ -223,11 +235,16 @@ def _details(line: DigestLine, minimal: bool) -> list[_Detail]:
         ("Last touch", _day(line.last_touch) if line.last_touch else "never", None),
         ("Row", str(line.row), None),
     ]
-    return [(label, text, link) for label, text, link in details if text.strip()]
+    # A value cut short is shown, not linked: a link to part of a number dials someone else.
+    return [
+        (label, _clipped(text), link if len(text) <= _SHOWN_LIMIT else None)
+        for label, text, link in details
+        if text.strip()
+    ]
 
 
 def _unaddressed_by_owner(summary: ManagerSummary) -> dict[str, list[DigestLine]]:
-    owner_of_row = {note.row: note.owner for note in summary.unaddressed}
+    owner_of_row = {note.row: _clipped(note.owner) for note in summary.unaddressed}
     by_owner: dict[str, list[DigestLine]] = {}
     for line in summary.unaddressed_lines:
         owner = owner_of_row.get(line.row) or "no owner named"
@@ -236,7 +253,8 @@ def _unaddressed_by_owner(summary: ManagerSummary) -> dict[str, list[DigestLine]
 
 
 def _owner_label(count: OwnerCount) -> str:
-    return f"{count.owner} <{count.address}>" if count.address else f"{count.owner} ({_NO_ADDRESS})"
+    owner = _clipped(count.owner)
+    return f"{owner} <{count.address}>" if count.address else f"{owner} ({_NO_ADDRESS})"
 
 
 def _counts_text(count: OwnerCount) -> str:
@@ -247,8 +265,9 @@ def _note_text(note: RowNote, minimal: bool) -> str:
     if minimal:
         # The reason may quote the cell; in minimal mode the cell's text stays in the sheet.
         reason = _QUOTED_CELL.sub("(cell text left out)", note.reason)
-        return f"Row {note.row}, {_initials(note.name)} ({note.owner}): {reason}"
-    return f"Row {note.row}, {note.name} ({note.owner}): {note.reason}"
+        return f"Row {note.row}, {_initials(note.name)} ({_clipped(note.owner)}): {reason}"
+    name, owner, reason = (_clipped(text) for text in (note.name, note.owner, note.reason))
+    return f"Row {note.row}, {name} ({owner}): {reason}"
 
 
 # Plain text part
@@ -257,7 +276,7 @@ def _note_text(note: RowNote, minimal: bool) -> str:
 def _owner_text(digest: OwnerDigest, clinic: str, minimal: bool) -> str:
     return _join_text(
         [
-            f"Hello {digest.owner},",
+            f"Hello {_clipped(digest.owner)},",
             f"Your follow-ups for {_day(digest.day)}.",
             *_section_text("Overdue", digest.overdue, minimal),
             *_section_text("Due today", digest.due_today, minimal),
@@ -327,7 +346,7 @@ def _owner_html(digest: OwnerDigest, clinic: str, subject: str, minimal: bool) -
         subject,
         [
             _heading(f"Follow-ups for {_day(digest.day)}"),
-            _paragraph(f"Hello {digest.owner}, here is your list for today."),
+            _paragraph(f"Hello {_clipped(digest.owner)}, here is your list for today."),
             _section_html("Overdue", digest.overdue, minimal),
             _section_html("Due today", digest.due_today, minimal),
             _footer(f"Sent by sheets-sync for {clinic}."),
@@ -409,7 +428,7 @@ def _line_html(shown: _Shown) -> str:
     return (
         f'<div data-row="{shown.row}" style="margin:0 0 12px;padding:12px;background:#ffffff;'
         f'border-left:4px solid {colour};border-radius:4px;{_WRAP}">'
-        f'<div style="font-size:16px;font-weight:bold;{_WRAP}">{escape(shown.title)} '
+        f'<div style="font-size:16px;font-weight:bold;{_WRAP}"><bdi>{escape(shown.title)}</bdi> '
         f'<span style="display:inline-block;font-size:12px;color:{colour};">'
         f"{escape(shown.status)}</span></div>"
         f"{action if shown.action else ''}"
@@ -444,7 +463,7 @@ def _owners_table(owners: Sequence[OwnerCount]) -> str:
         )
     )
     rows = "".join(
-        f'<tr><td style="{cell}{_WRAP}">{escape(count.owner)}<br>'
+        f'<tr><td style="{cell}{_WRAP}"><bdi>{escape(_clipped(count.owner))}</bdi><br>'
         f'<span style="font-size:12px;color:{_address_colour(count)};">'
         f"{escape(count.address or _NO_ADDRESS)}</span></td>"
         f'<td style="{number}">{count.overdue}</td>'

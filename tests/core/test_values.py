@@ -14,6 +14,7 @@ from sheets_sync.core.values import (
     Status,
     Unreadable,
     normalise_header,
+    quoted,
     read_count,
     read_date,
     read_money,
@@ -333,7 +334,7 @@ def test_any_cell_reads_or_says_why(read: Callable[[CellValue], object], value: 
         read(value)
     except Unreadable as caught:
         reason = caught.reason
-    assert not reason or reason.startswith(f'"{read_text(value)}" ')
+    assert not reason or reason.startswith(f"{quoted(value)} ")
 
 
 # A Sheets cell holds up to 50,000 characters; a backtracking pattern would take minutes here.

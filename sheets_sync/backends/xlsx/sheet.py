@@ -45,10 +45,38 @@ class CellFormats:
 def read_cells(
     xml: bytes, shared_strings: Sequence[str], formats: CellFormats
 ) -> list[list[CellValue]]:
-    """All cell values of a worksheet, as rows (index 0 is sheet row 1) of columns."""
+    """All cell values of a worksheet, as rows (index 0 is sheet row 1) of columns.
+
+    A value merged down several rows is read in each of them (see `_fill_merged_rows`).
+    """
     if _is_plain(xml):
-        return _read_plain(xml, shared_strings, formats)
-    return _read_any(xml, shared_strings, formats)
+        rows = _read_plain(xml, shared_strings, formats)
+    else:
+        rows = _read_any(xml, shared_strings, formats)
+    _fill_merged_rows(xml, rows)
+    return rows
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):[A-Z]{1,3}(\d+)"')
+
+
+def _fill_merged_rows(xml: bytes, rows: list[list[CellValue]]) -> None:
+    """Give a value merged down several rows to each of those rows, as staff see it: an owner
+    merged beside three prospects is the owner of all three. It stays in the merge's first
+    column, and rows past the last one holding anything else gain nothing."""
+    start = xml.rfind(b"sheetData>")
+    if start < 0 or xml.find(b"mergeCell", start) < 0:
+        return
+    for letters, first, last in _MERGE.findall(xml, start):
+        col, top = column_index(letters), int(first) - 1
+        value = rows[top][col] if top < len(rows) and col < len(rows[top]) else None
+        if value is None:
+            continue
+        for row in rows[top + 1 : int(last)]:
+            if len(row) <= col:
+                row.extend([None] * (col + 1 - len(row)))
+            if row[col] is None:
+                row[col] = value
 
 
 # Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements,
@@ -461,7 +489,8 @@ def _cell_xml(
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'.encode()
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# A carriage return too: XML parsers turn a raw one into a line feed.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
 _ESCAPED = re.compile("_x([0-9A-Fa-f]{4})_")
 
 
