@@ -7,10 +7,11 @@ write is one `values:batchUpdate` (values RAW: text never becomes a formula), th
 when they are missing or were deleted, and one read to check.
 
 The API has no transactions, and staff sort, insert and delete rows while a cycle runs. Rows
-are known by their Sync ID, a cell that moves with its row; the daemon never rewrites an ID
-it did not just create. After a write it reads the sheet again and checks that every row
-holds the values computed for its ID (new rows: for its staff cells); where one does not, it
-writes the right values to where that row is now, and checks again.
+are known by their Sync ID, a cell that moves with its row; the daemon writes an ID only
+where it just created one, or where its own misplaced write covered the row's old one. After a
+write it reads the sheet again and checks that every row holds the values computed for its ID
+(new rows: for its staff cells); where one does not, it writes the right values to where that
+row is now, and checks again.
 """
 
 from __future__ import annotations
@@ -469,12 +470,14 @@ class _Expected:
                         if ours and placed.get((number, col)) != (key, _comparable(value)):
                             fixes[(number, col)] = None
                     continue
-                # Only an ID made this cycle is ever written: a write lands by position and
-                # may hit a moved row, and an ID the sheet had before is trusted where it
-                # stands. A row that lost its old ID gets none now, and a new one next cycle.
-                target = known if known in self.new_ids else ""
+                # A write lands by position and may hit a moved row, so an ID written here
+                # (a new one, or the row's own old one that a misplaced write covered) is
+                # then checked like a new one: by the staff cells of the row it is meant for.
+                target = known
                 if target != sync_id:
                     fixes[(number, self.sync_col)] = target or None
+                    if target:
+                        self.new_ids.setdefault(target, key)
                     sync_id = target
             wanted = self.values.get(sync_id, {})
             for col in self.managed_cols:
