@@ -124,6 +124,7 @@ def decide(
         today,
         config.rule_settings(),
         remembered=state.remembered(source),
+        writing=state.writing(source),
         new_id=new_id,
         date1904=snapshot.date1904,
     )
@@ -155,6 +156,9 @@ def sync(
             return report
         if not accept_fewer:
             _refuse_sudden_loss(report.rows, state.last_prospects(source), config, source)
+        remembered = [(row.sync_id, row.remembered) for row in plan.rows]
+        if plan.changes:  # killed mid-write, these values may be in the log: ours, not typed
+            state.remember_writing(source, remembered)
         try:
             written = backend.write(plan.changes, snapshot.version)
         except SourceChanged:
@@ -164,7 +168,7 @@ def sync(
             report.waiting = str(busy)
             return report
         report.written = written is not None
-        state.remember(source, ((row.sync_id, row.remembered) for row in plan.rows))
+        state.remember(source, remembered)
         state.record_sync(source, written or snapshot.version, today, settings, report.rows)
         return report
     raise SourceError(

@@ -84,6 +84,17 @@ CREATE TABLE health (
     """
 ALTER TABLE synced ADD COLUMN prospects INTEGER NOT NULL DEFAULT 0;
 """,
+    # What a write under way is writing: after a crash mid-write, its values are ours too.
+    """
+CREATE TABLE writing (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    next_touch TEXT NOT NULL,
+    next_action TEXT NOT NULL,
+    follow_up_status TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id)
+);
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -134,24 +145,42 @@ class State:
     # --- managed values ---------------------------------------------------------------
 
     def remembered(self, source: str) -> dict[str, Managed]:
+        """What the daemon wrote to `source`'s managed cells, by Sync ID."""
+        return self._managed("written", source)
+
+    def writing(self, source: str) -> dict[str, Managed]:
+        """What a write to `source` under way, or killed, was writing, by Sync ID."""
+        return self._managed("writing", source)
+
+    def _managed(self, table: str, source: str) -> dict[str, Managed]:
         rows = self.db.execute(
-            "SELECT sync_id, next_touch, next_action, follow_up_status FROM written"
-            " WHERE source = ?",
+            "SELECT sync_id, next_touch, next_action, follow_up_status FROM "
+            f"{table} WHERE source = ?",
             (source,),
         )
         return {sync_id: Managed(*values) for sync_id, *values in rows}
 
-    def remember(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
-        """Replace what is remembered for `source` with `rows` (Sync ID, values)."""
+    def remember_writing(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
+        """Before a write: what it is about to write, until `remember` says it landed."""
         with self._transaction():
-            self.db.execute("DELETE FROM written WHERE source = ?", (source,))
-            self.db.executemany(
-                "INSERT OR REPLACE INTO written VALUES (?, ?, ?, ?, ?)",
-                (
-                    (source, sync_id, m.next_touch, m.next_action, m.follow_up_status)
-                    for sync_id, m in rows
-                ),
-            )
+            self._replace("writing", source, rows)
+
+    def remember(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
+        """Replace what is remembered for `source` with `rows` (Sync ID, values); the write
+        under way, if any, is over."""
+        with self._transaction():
+            self._replace("written", source, rows)
+            self._replace("writing", source, ())
+
+    def _replace(self, table: str, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
+        self.db.execute(f"DELETE FROM {table} WHERE source = ?", (source,))
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?)",
+            (
+                (source, sync_id, m.next_touch, m.next_action, m.follow_up_status)
+                for sync_id, m in rows
+            ),
+        )
 
     # --- the last finished sync -----------------------------------------------------------
 

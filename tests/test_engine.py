@@ -552,3 +552,32 @@ def test_losing_a_few_prospects_is_normal(config: Config, state: State) -> None:
         backend.edit(5, col, None)  # one of four gone: within max_prospect_loss (0.5)
 
     assert sync(backend, config, state, today=TODAY + timedelta(days=1)).written
+
+
+class DiesAfterWriting(MemoryBackend):
+    """The process is killed just after the log was written, before the state heard of it."""
+
+    dies = False
+
+    def write(self, changes: Changes, version: str) -> str | None:
+        written = super().write(changes, version)
+        if self.dies:
+            raise SystemExit("killed")
+        return written
+
+
+def test_values_written_just_before_a_crash_are_not_taken_for_typed_ones(
+    config: Config, state: State
+) -> None:
+    backend = DiesAfterWriting(log_rows(), STAFF)
+    synced(backend, config, state)
+    backend.dies = True
+    with pytest.raises(SystemExit):
+        sync(backend, config, state, today=TODAY + timedelta(days=1))
+    backend.dies = False
+
+    report = sync(backend, config, state, today=TODAY + timedelta(days=2))
+
+    statuses = [row.decision.status_text for row in report.plan.rows]
+    assert not [status for status in statuses if status.startswith("CHECK DATA")], statuses
+    assert state.writing(backend.description) == {}  # the write that landed is remembered

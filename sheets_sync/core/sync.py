@@ -80,11 +80,20 @@ def plan_sync(
     remembered: Mapping[str, Managed],
     new_id: Callable[[], str],
     date1904: bool = False,
+    writing: Mapping[str, Managed] | None = None,
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
-    `remembered` is what earlier cycles wrote, by Sync ID; `new_id` makes a fresh Sync ID.
+    `remembered` is what earlier cycles wrote, by Sync ID; `writing` is what a cycle that
+    stopped during its write was writing (either may be in the cells now); `new_id` makes a
+    fresh Sync ID.
     """
+    unfinished = writing or {}
+
+    def ours(sync_id: str) -> tuple[Managed, ...]:
+        """What the daemon may have left in a row's managed cells."""
+        return tuple(m for m in (remembered.get(sync_id), unfinished.get(sync_id)) if m)
+
     cells: dict[tuple[int, int], CellWrite] = {
         (layout.header_row, col): text for col, text in layout.new_headers.items()
     }
@@ -105,7 +114,7 @@ def plan_sync(
         }
         now = {field: row[col] if col < width else None for field, col in managed_columns}
         if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
-            _clear_leftovers(number, now, layout, remembered, cells, date1904)
+            _clear_leftovers(number, now, layout, ours(read_text(now["sync_id"])), cells, date1904)
             continue
         last_row = number
 
@@ -124,7 +133,8 @@ def plan_sync(
         ]
         memory = remembered.get(sync_id)
         # Only a cell that differs from what the rule wants can hold something a person typed.
-        typed = [field for field in differing if not _is_ours(field, now[field], memory, date1904)]
+        written = ours(sync_id)
+        typed = [field for field in differing if not _is_ours(field, now[field], written, date1904)]
         if typed:
             decision = _typed_by_hand(decision, typed)
             managed = _managed(decision)
@@ -183,13 +193,13 @@ def _remember(wanted: Managed, memory: Managed | None, typed: Sequence[str]) -> 
     return Managed(*(getattr(old if field in typed else wanted, field) for field in MANAGED_LABELS))
 
 
-def _is_ours(field: str, value: CellValue, memory: Managed | None, date1904: bool) -> bool:
+def _is_ours(field: str, value: CellValue, written: Sequence[Managed], date1904: bool) -> bool:
     """Whether a managed cell holds what the daemon wrote, not something a person typed."""
     text = _comparable(value, date1904)
     if not text:
         return True
-    if memory is not None:
-        return bool(text == getattr(memory, field))
+    if written:
+        return any(text == getattr(memory, field) for memory in written)
     # No memory of this row (first sync, or a lost state folder): judge by its shape.
     if field == "next_touch":
         return _as_date(value, date1904) is not None
@@ -219,14 +229,13 @@ def _clear_leftovers(
     number: int,
     now: Mapping[str, CellValue],
     layout: Layout,
-    remembered: Mapping[str, Managed],
+    written: Sequence[Managed],
     cells: dict[tuple[int, int], CellWrite],
     date1904: bool,
 ) -> None:
     """A row whose staff cells were emptied loses the daemon's values, not a person's."""
-    memory = remembered.get(read_text(now["sync_id"]))
     for field in (*MANAGED_LABELS, "sync_id"):
         if now[field] is None:
             continue
-        if field == "sync_id" or _is_ours(field, now[field], memory, date1904):
+        if field == "sync_id" or _is_ours(field, now[field], written, date1904):
             cells[(number, layout.managed[field])] = None

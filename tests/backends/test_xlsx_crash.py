@@ -6,6 +6,7 @@ workbook, and the next run puts it back. Also: backups rotate, keeping the last
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,8 @@ from tests.tally import record
 
 REPO = Path(__file__).resolve().parents[2]
 TODAY = "2026-11-24"
+NEXT_DAY = "2026-11-25"
+DAY_AFTER = "2026-11-26"
 
 # Runs the CLI in a child that kills itself (SIGKILL) at one step of the write: just before,
 # or just after, the `nth` call of os.fsync, os.rename or os.link. In a write those come in
@@ -122,6 +125,24 @@ def test_a_sync_killed_at_each_step_leaves_a_whole_workbook_and_recovers(
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout or "nothing to write" in again.stdout
     record("a sync killed (SIGKILL) at each step of a write", cycles=3, faults=1, edits=0, lost=0)
+
+
+def test_values_a_killed_sync_wrote_are_known_as_its_own_the_next_day(tmp_path: Path) -> None:
+    """Killed once the new workbook is in place, before the state heard of it: the next
+    day's run must not take those values for something a person typed (CHECK DATA), so it
+    flags exactly the rows a run never killed flags."""
+
+    def rows_to_check(killed: bool) -> str:
+        (tmp_path / str(killed)).mkdir()
+        config = write_config(tmp_path / str(killed))
+        assert once(config).returncode == 0
+        kill = ("link", "1", "after") if killed else ()
+        assert once(config, *kill, today=NEXT_DAY).returncode == (-signal.SIGKILL if kill else 0)
+        last = once(config, today=DAY_AFTER)
+        assert last.returncode == 0, last.stderr
+        return re.findall(r"\d+ check data", last.stdout)[0]
+
+    assert rows_to_check(killed=True) == rows_to_check(killed=False)
 
 
 def test_backups_rotate_keeping_the_last_n(tmp_path: Path) -> None:
