@@ -260,7 +260,7 @@ def send_digests(
         return run
     digests, tally = built
     past_cutoff = (now.date(), now.time()) >= (today, config.mail.digest_cutoff)
-    owners = {f"owner-{_slug(digest.owner)}": digest.owner for digest in digests}
+    owners = {recipient: digest.owner for recipient, digest in digests}
 
     def deliver(recipient: str, render: Callable[[], EmailMessage]) -> bool:
         """Try one message; False when the round must stop (the setup is broken)."""
@@ -308,8 +308,7 @@ def send_digests(
         return True
 
     try:
-        for digest in digests:
-            recipient = f"owner-{_slug(digest.owner)}"
+        for recipient, digest in digests:
             message = partial(_owner_message, digest, config)
             if not deliver(recipient, message):
                 return run
@@ -337,9 +336,7 @@ def digest_messages(
     if built is None:
         return []
     digests, tally = built
-    messages = [
-        (f"owner-{_slug(digest.owner)}", _owner_message(digest, config)) for digest in digests
-    ]
+    messages = [(recipient, _owner_message(digest, config)) for recipient, digest in digests]
     if config.mail.manager:
         messages.append(("manager", _summary(tally, config, today)))
     return messages
@@ -347,13 +344,23 @@ def digest_messages(
 
 def _build(
     report: CycleReport, config: Config, today: date
-) -> tuple[list[OwnerDigest], OwnerTally] | None:
-    """The day's digests and the manager's tallies; None on a day the clinic is closed."""
+) -> tuple[list[tuple[str, OwnerDigest]], OwnerTally] | None:
+    """The day's digests by recipient, and the manager's tallies; None on a day the clinic
+    is closed."""
     if not config.rule_settings().is_open(today):
         return None
     snapshot = report.snapshot
     book = address_book(snapshot.staff, config.owners)
-    return build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
+    digests, tally = build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
+    return [(_recipient(digest.address, book), digest) for digest in digests], tally
+
+
+def _recipient(address: str, book: Mapping[str, str]) -> str:
+    """An owner's key in the state and the outbox, `owner-<name>`. It follows the address,
+    so that owner cells naming the person in the morning and holding their address later
+    (or the other way round) never make two digests in one day."""
+    names = sorted(name for name, known in book.items() if known.casefold() == address.casefold())
+    return f"owner-{_slug(names[0] if names else address)}"
 
 
 def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:

@@ -425,6 +425,44 @@ def test_failed_send_is_retried_next_time(
     assert (record.message_id, record.status) == (pending.message_id, "sent")
 
 
+def test_an_owner_written_first_as_an_address_then_as_a_name_gets_one_digest(
+    config: Config, state: State, outbox: Outbox
+) -> None:
+    """Anna's digest waits for a retry; meanwhile Ben's rows change from his address to
+    his name. The retry round must not send Ben a second digest."""
+
+    class AnnaFails:
+        def send(self, message: EmailMessage, key: str) -> Path:
+            if "anna@" in str(message["To"]):
+                raise TemporaryFailure("mailbox busy")
+            return outbox.send(message, key)
+
+        def close(self) -> None:
+            pass
+
+    rows = log_rows()
+    rows[3][1] = "ben@clinic.example"
+    backend = MemoryBackend(rows, STAFF)
+    first = send_digests(
+        synced(backend, config, state),
+        config,
+        state,
+        AnnaFails(),
+        today=TODAY,
+        now=NOW,
+        sleep=lambda _: None,
+    )
+    assert sorted(first.sent) == ["manager", "owner-ben"]
+    backend.edit(4, 1, "Ben")
+
+    second = send_digests(
+        synced(backend, config, state), config, state, outbox, today=TODAY, now=NOW
+    )
+
+    assert second.sent == ["owner-anna"]
+    assert len([name for name in emls(outbox) if "ben" in name]) == 1
+
+
 def test_no_digests_on_a_closed_day(
     backend: MemoryBackend, config: Config, state: State, outbox: Outbox
 ) -> None:

@@ -87,10 +87,9 @@ STAFF_SHEET: list[list[CellValue]] = [
     ["Ben", "ben@clinic.example"],
 ]
 BOOK = address_book(STAFF_SHEET, {})
-# Cara has no address (her rows go to the manager); an owner cell may hold an address. Not
-# yet Ben both by name and by address: his digest goes out under one name in a morning's
-# first round and again under the other in a later round (reported to the lead, issue 6).
-OWNERS = ("Anna", "Ben", "Cara", "dee@clinic.example")
+# Cara has no address (her rows go to the manager); an owner cell may hold an address, and
+# Ben is written both by name and by address: still one digest a day.
+OWNERS = ("Anna", "Ben", "Cara", "dee@clinic.example", "ben@clinic.example")
 ADDRESSES = ("anna@clinic.example", "ben@clinic.example", "dee@clinic.example", MANAGER)
 
 Row = list[CellValue]
