@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DAY := 2026-11-24
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench reliability clean
 
 $(BIN)/sheets-sync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: lint
 
 bench: $(BIN)/sheets-sync
 	$(BIN)/python bench/xlsx_sync.py
+
+reliability: $(BIN)/sheets-sync
+	$(BIN)/python scripts/reliability_figures.py
 
 clean:
 	rm -rf $(VENV) demo bench/out

@@ -158,6 +158,9 @@ def edit_round(desktop: Any, path: Path, sheet_name: str, number: int, rng: rand
         time.sleep(rng.uniform(0.1, 0.3))  # a person takes a moment between keystrokes
         sort = _sort_rows(sheet, rng)
         doc.storeAsURL(url, (_property("FilterName", XLSX_FILTER),))
+        # Still open after saving, as a person reads over their work: the daemon sees a new
+        # version it must not write while the lock file stands.
+        time.sleep(rng.uniform(0.3, 0.5))
     finally:
         closing = time.monotonic()
         doc.close(True)
