@@ -115,7 +115,7 @@ def decide(
 ) -> SyncPlan:
     """The rule applied to a snapshot: every row's decision and the cells to change."""
     try:
-        layout: Layout = find_layout(snapshot.rows, config.columns)
+        layout: Layout = find_layout(snapshot.rows, config.columns, snapshot.merges)
     except HeaderNotFound as exc:
         raise SourceError(f"{source}: {exc}") from exc
     return plan_sync(

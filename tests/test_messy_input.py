@@ -83,7 +83,7 @@ def sync_once(
 ) -> SyncPlan:
     """Read, decide and write once; `extra` cells are written along with the plan's."""
     snapshot = backend.read()
-    layout = find_layout(snapshot.rows)
+    layout = find_layout(snapshot.rows, merges=snapshot.merges)
     plan = plan_sync(
         snapshot.rows,
         layout,
@@ -276,6 +276,38 @@ def test_merged_cells_count_for_every_row_they_cover(tmp_path: Path) -> None:
     old, new = cells_by_ref(before), cells_by_ref(after)
     for cell in ("B4", "B5", "C7", "F2", "B1"):
         assert raw_cell(new, cell) == raw_cell(old, cell), cell
+    assert not sync_once(backend, settings(), memory(plan)).changes
+
+
+def test_new_columns_go_right_of_a_header_merged_past_the_log(tmp_path: Path) -> None:
+    """Notes is merged over E1:F1 and nothing is in column F: the managed columns start
+    at G, not under the merge, where Excel would hide their headers."""
+    rows: list[list[CellValue]] = [
+        ["Name", "Owner", "Consultation date", "Status", "Notes", None],
+        ["Ann Lee", "Anna Price", date(2026, 11, 2), None, "called", None],
+        ["Bob Kay", "Ben Okafor", date(2026, 11, 10), None, None, None],
+    ]
+    path = make_sheet(
+        tmp_path / "merged-header.xlsx",
+        rows,
+        staff=STAFF,
+        customise=lambda sheet: sheet.merge_range(0, 4, 0, 5, "Notes"),
+    )
+    backend = XlsxBackend(path)
+
+    plan = sync_once(backend, settings())
+
+    assert min(plan.changes.layout.managed.values()) == 6
+    header = backend.read().rows[0]
+    assert header[:7] == [
+        "Name",
+        "Owner",
+        "Consultation date",
+        "Status",
+        "Notes",
+        None,
+        "Next touch",
+    ]
     assert not sync_once(backend, settings(), memory(plan)).changes
 
 

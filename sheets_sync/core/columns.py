@@ -63,10 +63,19 @@ class Layout:
         return self.header_row + 1
 
 
+# Merged cells: (first row, first column, last row, last column); rows from 1, columns from 0.
+Merge = tuple[int, int, int, int]
+
+
 def find_layout(
-    rows: Sequence[Sequence[CellValue]], extra_names: Mapping[str, Sequence[str]] = {}
+    rows: Sequence[Sequence[CellValue]],
+    extra_names: Mapping[str, Sequence[str]] = {},
+    merges: Sequence[Merge] = (),
 ) -> Layout:
-    """The header row (the first of the top 20 holding the required headers) and its columns."""
+    """The header row (the first of the top 20 holding the required headers) and its columns.
+
+    New managed columns go right of everything in use, and of any header cell merged wider.
+    """
     known = {
         field: {normalise_header(name) for name in (*names, *extra_names.get(field, ()))}
         for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
@@ -82,7 +91,7 @@ def find_layout(
         if all(field in headed for field in REQUIRED):
             # Two columns headed alike: the first is the field, the other stays a staff
             # column nobody reads or writes, and `check` names both.
-            return _layout(index + 1, headed, rows, extra_names)
+            return _layout(index + 1, headed, rows, extra_names, merges)
     wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
     raise HeaderNotFound(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
@@ -95,10 +104,12 @@ def _layout(
     headed: Mapping[str, list[int]],
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]],
+    merges: Sequence[Merge],
 ) -> Layout:
     found = {field: cols[0] for field, cols in headed.items()}
     repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
-    last_used = _last_used_column(rows)
+    header_spans = [last for top, _, bottom, last in merges if top <= header_row <= bottom]
+    last_used = max([_last_used_column(rows), *header_spans])
     managed: dict[str, int] = {}
     new_headers: dict[int, str] = {}
     for field, names in MANAGED_COLUMNS.items():

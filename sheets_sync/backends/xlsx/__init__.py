@@ -35,7 +35,13 @@ from sheets_sync.backends.xlsx.frame import (
     highest_priority,
 )
 from sheets_sync.backends.xlsx.package import NotAWorkbook, Package
-from sheets_sync.backends.xlsx.sheet import CellFormats, cell_edits, patched, read_cells
+from sheets_sync.backends.xlsx.sheet import (
+    CellFormats,
+    cell_edits,
+    merged_areas,
+    patched,
+    read_cells,
+)
 from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
 from sheets_sync.backends.xlsx.tables import table_area, widen_table
 from sheets_sync.core.sync import Changes
@@ -74,14 +80,17 @@ class XlsxBackend:
             package.date1904,
         )
         log = self._sheet_path(package)
-        rows = read_cells(package.part(log), package.shared_strings, formats)
+        sheet = package.part(log)
+        rows = read_cells(sheet, package.shared_strings, formats)
         staff_path = package.sheet_path(self.staff_worksheet) if self.staff_worksheet else None
         staff = (
             read_cells(package.part(staff_path), package.shared_strings, formats)
             if staff_path
             else None
         )
-        return Snapshot(rows, staff, fingerprint(data), package.date1904)
+        return Snapshot(
+            rows, staff, fingerprint(data), package.date1904, merges=merged_areas(sheet)
+        )
 
     def _load(self) -> bytes:
         try:

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-from sheets_sync.core.columns import column_index, column_letters
+from sheets_sync.core.columns import Merge, column_index, column_letters
 from sheets_sync.core.values import CellValue
 
 _COLUMN = re.compile(rb"[A-Z]+")
@@ -57,22 +57,31 @@ def read_cells(
     return rows
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):[A-Z]{1,3}(\d+)"')
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+
+
+def merged_areas(xml: bytes) -> list[Merge]:
+    """The worksheet's merged cells: (first row, first column, last row, last column), rows
+    numbered from 1 as in the sheet, columns from 0."""
+    start = xml.rfind(b"sheetData>")
+    if start < 0 or xml.find(b"mergeCell", start) < 0:
+        return []
+    return [
+        (int(top), column_index(left), int(bottom), column_index(right))
+        for left, top, right, bottom in _MERGE.findall(xml, start)
+    ]
 
 
 def _fill_merged_rows(xml: bytes, rows: list[list[CellValue]]) -> None:
     """Give a value merged down several rows to each of those rows, as staff see it: an owner
     merged beside three prospects is the owner of all three. It stays in the merge's first
     column, and rows past the last one holding anything else gain nothing."""
-    start = xml.rfind(b"sheetData>")
-    if start < 0 or xml.find(b"mergeCell", start) < 0:
-        return
-    for letters, first, last in _MERGE.findall(xml, start):
-        col, top = column_index(letters), int(first) - 1
+    for first, col, last, _ in merged_areas(xml):
+        top = first - 1
         value = rows[top][col] if top < len(rows) and col < len(rows[top]) else None
         if value is None:
             continue
-        for row in rows[top + 1 : int(last)]:
+        for row in rows[top + 1 : last]:
             if len(row) <= col:
                 row.extend([None] * (col + 1 - len(row)))
             if row[col] is None:
