@@ -34,7 +34,7 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
-from sheets_sync.core.columns import column_letters
+from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
 from sheets_sync.core.rule import Flag
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
@@ -46,7 +46,7 @@ CHECK_ROUNDS = 8  # write-and-check rounds before a cycle gives up on a restless
 
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
 _GRID_FIELDS = (
-    "sheets(properties(sheetId,title,gridProperties),conditionalFormats,"
+    "sheets(properties(sheetId,title,gridProperties),conditionalFormats,merges,"
     "data(rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
 )
 
@@ -104,6 +104,7 @@ class GSheetsBackend:
             staff=read.staff,
             version=read.version,
             row_links=self.link(read.sheet_id),
+            merges=read.merges,
         )
 
     def version(self) -> None:
@@ -142,6 +143,8 @@ class GSheetsBackend:
         if staff is not None:
             staff_sheet = by_id.get(staff["sheetId"]) or by_title.get(staff["title"])
         rows = _grid_values(log_sheet)
+        merges = _merges(log_sheet)
+        spread_merged_values(rows, merges)
         staff_rows = _grid_values(staff_sheet) if staff_sheet is not None else None
         properties = log_sheet.get("properties", {})
         rules = log_sheet.get("conditionalFormats", [])
@@ -152,6 +155,7 @@ class GSheetsBackend:
             sheet_id=int(properties.get("sheetId", log["sheetId"])),
             grid=properties.get("gridProperties", {}),
             rules=rules,
+            merges=merges,
             version=_fingerprint(rows, staff_rows),
         )
         self._last = read
@@ -376,10 +380,11 @@ class _Read:
         sheet_id: int,
         grid: Mapping[str, Any],
         rules: list[dict[str, Any]],
+        merges: list[Merge],
         version: str,
     ) -> None:
         self.rows, self.staff, self.title, self.sheet_id = rows, staff, title, sheet_id
-        self.grid, self.rules, self.version = grid, rules, version
+        self.grid, self.rules, self.merges, self.version = grid, rules, merges, version
 
 
 class _Expected:
@@ -484,6 +489,20 @@ class _Expected:
                 if not _same(_cell(row, col), wanted.get(col)):
                     fixes[(number, col)] = _writable(wanted.get(col))
         return fixes
+
+
+def _merges(sheet: Mapping[str, Any]) -> list[Merge]:
+    """A sheet's merged cells, from the API's grid ranges (from 0, ends exclusive)."""
+    return [
+        (
+            int(area.get("startRowIndex", 0)) + 1,
+            int(area.get("startColumnIndex", 0)),
+            int(area["endRowIndex"]),
+            int(area["endColumnIndex"]) - 1,
+        )
+        for area in sheet.get("merges", [])
+        if "endRowIndex" in area and "endColumnIndex" in area
+    ]
 
 
 def _grid_values(sheet: Mapping[str, Any]) -> list[list[CellValue]]:

@@ -67,6 +67,22 @@ class Layout:
 Merge = tuple[int, int, int, int]
 
 
+def spread_merged_values(rows: list[list[CellValue]], merges: Sequence[Merge]) -> None:
+    """Give a value merged down several rows to each of those rows, as staff see it: an owner
+    merged beside three prospects is the owner of all three. It stays in the merge's first
+    column, and rows past the last one holding anything else gain nothing."""
+    for first, col, last, _ in merges:
+        top = first - 1
+        value = rows[top][col] if top < len(rows) and col < len(rows[top]) else None
+        if value is None:
+            continue
+        for row in rows[top + 1 : last]:
+            if len(row) <= col:
+                row.extend([None] * (col + 1 - len(row)))
+            if row[col] is None:
+                row[col] = value
+
+
 def find_layout(
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]] = {},

@@ -259,6 +259,33 @@ def test_a_tab_made_anew_is_still_read_and_linked(fake: FakeSheets, key: Path) -
 # --- 3. writing -----------------------------------------------------------------------------
 
 
+def test_merged_cells_read_as_staff_see_them(fake: FakeSheets, key: Path) -> None:
+    """As in a workbook: an owner merged down three rows owns all three, and new columns
+    go right of a header merged past the log's last column."""
+    rows: Rows = [
+        ["Name", "Owner", "Consultation date", "Notes"],
+        ["Ann Lee", "Anna", date(2026, 11, 2), "called"],
+        ["Bob Kay", None, date(2026, 11, 10)],
+        ["Cy Dee", None, date(2026, 11, 20)],
+    ]
+    add(fake, rows, STAFF)
+    fake.spreadsheets[SHEET].sheet(LOG_TAB).merges = [
+        {"startRowIndex": 1, "endRowIndex": 4, "startColumnIndex": 1, "endColumnIndex": 2},
+        {"startRowIndex": 0, "endRowIndex": 1, "startColumnIndex": 3, "endColumnIndex": 5},
+    ]
+    gs = backend(fake, key, SHEET)
+    snapshot = gs.read()
+    assert [row[1] for row in snapshot.rows[1:]] == ["Anna"] * 3
+
+    first = plan(snapshot)
+    assert min(first.changes.layout.managed.values()) == 5  # F: right of Notes over D1:E1
+    gs.write(first.changes, snapshot.version)
+
+    values = fake.values(SHEET, LOG_TAB)
+    assert values[0][5] == "Next touch"
+    assert [row[1] if len(row) > 1 else "" for row in values[1:4]] == ["Anna", "", ""]
+
+
 def test_a_write_is_one_values_batch_written_raw(fake: FakeSheets, key: Path) -> None:
     rows = [list(row) for row in ROWS]
     rows[1][0] = "=1+1"  # a prospect so named

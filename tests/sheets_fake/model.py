@@ -373,6 +373,7 @@ class Sheet:
     column_count: int
     rows: list[list[Cell | None]] = field(default_factory=list)
     conditional_formats: list[dict[str, Any]] = field(default_factory=list)
+    merges: list[dict[str, int]] = field(default_factory=list)  # GridRanges, as the API gives
     frozen_row_count: int = 0
     frozen_column_count: int = 0
     hidden: bool = False

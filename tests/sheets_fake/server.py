@@ -449,6 +449,8 @@ class FakeSheets:
                 entry["data"] = [_grid_data(sheet, box) for box in boxes]
             if sheet.conditional_formats:
                 entry["conditionalFormats"] = strip_defaults(sheet.conditional_formats)
+            if sheet.merges:
+                entry["merges"] = [{"sheetId": sheet.sheet_id, **area} for area in sheet.merges]
             sheets.append(entry)
         answer = {
             "spreadsheetId": book.spreadsheet_id,

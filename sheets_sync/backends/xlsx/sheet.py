@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-from sheets_sync.core.columns import Merge, column_index, column_letters
+from sheets_sync.core.columns import Merge, column_index, column_letters, spread_merged_values
 from sheets_sync.core.values import CellValue
 
 _COLUMN = re.compile(rb"[A-Z]+")
@@ -47,13 +47,13 @@ def read_cells(
 ) -> list[list[CellValue]]:
     """All cell values of a worksheet, as rows (index 0 is sheet row 1) of columns.
 
-    A value merged down several rows is read in each of them (see `_fill_merged_rows`).
+    A value merged down several rows is read in each of them (see `spread_merged_values`).
     """
     if _is_plain(xml):
         rows = _read_plain(xml, shared_strings, formats)
     else:
         rows = _read_any(xml, shared_strings, formats)
-    _fill_merged_rows(xml, rows)
+    spread_merged_values(rows, merged_areas(xml))
     return rows
 
 
@@ -70,22 +70,6 @@ def merged_areas(xml: bytes) -> list[Merge]:
         (int(top), column_index(left), int(bottom), column_index(right))
         for left, top, right, bottom in _MERGE.findall(xml, start)
     ]
-
-
-def _fill_merged_rows(xml: bytes, rows: list[list[CellValue]]) -> None:
-    """Give a value merged down several rows to each of those rows, as staff see it: an owner
-    merged beside three prospects is the owner of all three. It stays in the merge's first
-    column, and rows past the last one holding anything else gain nothing."""
-    for first, col, last, _ in merged_areas(xml):
-        top = first - 1
-        value = rows[top][col] if top < len(rows) and col < len(rows[top]) else None
-        if value is None:
-            continue
-        for row in rows[top + 1 : last]:
-            if len(row) <= col:
-                row.extend([None] * (col + 1 - len(row)))
-            if row[col] is None:
-                row[col] = value
 
 
 # Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements,
