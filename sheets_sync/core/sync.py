@@ -80,7 +80,7 @@ def plan_sync(
     remembered: Mapping[str, Managed],
     new_id: Callable[[], str],
     date1904: bool = False,
-    writing: Mapping[str, Managed] | None = None,
+    writing: Mapping[str, Managed] = {},
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
@@ -88,11 +88,10 @@ def plan_sync(
     stopped during its write was writing (either may be in the cells now); `new_id` makes a
     fresh Sync ID.
     """
-    unfinished = writing or {}
 
     def ours(sync_id: str) -> tuple[Managed, ...]:
         """What the daemon may have left in a row's managed cells."""
-        return tuple(m for m in (remembered.get(sync_id), unfinished.get(sync_id)) if m)
+        return tuple(m for m in (remembered.get(sync_id), writing.get(sync_id)) if m)
 
     cells: dict[tuple[int, int], CellWrite] = {
         (layout.header_row, col): text for col, text in layout.new_headers.items()

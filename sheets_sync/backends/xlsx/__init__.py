@@ -235,8 +235,9 @@ class XlsxBackend:
         with open(self.path, "rb") as file:
             read = fingerprint(file.read())
             before = os.fstat(file.fileno())
+        saved_meanwhile = SourceChanged(f"{self.path.name} was saved by someone during the sync")
         if read != version:
-            raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
+            raise saved_meanwhile
         aside = self._beside("old")
         os.rename(self.path, aside)  # from here on, anyone's save lands at the workbook's name
         moved = os.stat(aside)
@@ -246,12 +247,12 @@ class XlsxBackend:
             before.st_mtime_ns,
         ):
             self._put_back(aside)
-            raise SourceChanged(f"{self.path.name} was saved by someone during the sync")
+            raise saved_meanwhile
         try:
             _place(temporary, self.path)
         except FileExistsError:
             aside.unlink()  # theirs stands; the version we read is in the backups
-            raise SourceChanged(f"{self.path.name} was saved by someone during the sync") from None
+            raise saved_meanwhile from None
         except BaseException:
             self._put_back(aside)
             raise
