@@ -253,6 +253,16 @@ class HookedMemory(MemoryBackend):
         return written
 
 
+@contextmanager
+def before_its_write(backend: HookedMemory | HookedXlsx, act: Callable[[], None]) -> Iterator[None]:
+    """Within the block, `act` runs once, at the start of the backend's next write."""
+    backend.before_write = act
+    try:
+        yield
+    finally:
+        backend.before_write = None
+
+
 class MemorySheet:
     can_lock = True
     crash_points = ("before",)
@@ -271,13 +281,8 @@ class MemorySheet:
     def set_lock(self, on: bool) -> None:
         self.backend.busy = on
 
-    @contextmanager
-    def meanwhile(self, act: Callable[[], None], at: int) -> Iterator[None]:
-        self.backend.before_write = act
-        try:
-            yield
-        finally:
-            self.backend.before_write = None
+    def meanwhile(self, act: Callable[[], None], at: int) -> AbstractContextManager[None]:
+        return before_its_write(self.backend, act)
 
     @contextmanager
     def crashing(self, point: str) -> Iterator[None]:
@@ -356,13 +361,8 @@ class XlsxSheet:
             for name in self.LOCKS:
                 (self.folder / name).unlink(missing_ok=True)
 
-    @contextmanager
-    def meanwhile(self, act: Callable[[], None], at: int) -> Iterator[None]:
-        self.backend.before_write = act
-        try:
-            yield
-        finally:
-            self.backend.before_write = None
+    def meanwhile(self, act: Callable[[], None], at: int) -> AbstractContextManager[None]:
+        return before_its_write(self.backend, act)
 
     @contextmanager
     def crashing(self, point: str) -> Iterator[None]:
