@@ -31,11 +31,12 @@ from sheets_sync.daemon import Daemon
 from sheets_sync.engine import sync
 from sheets_sync.state import State
 from tests.backends.other_editor import save_edited
-from tests.backends.test_xlsx_race import TODAY, make_workbook, notes, serial_date
+from tests.backends.test_xlsx_race import notes
 from tests.tally import record
+from tests.workbooks import SMALL_LOG_DAY, make_small_log, serial_date
 
 REPO = Path(__file__).resolve().parents[1]
-SUNDAY = TODAY + timedelta(days=5)  # no digests are due: only syncs run
+SUNDAY = SMALL_LOG_DAY + timedelta(days=5)  # no digests are due: only syncs run
 LAST_TOUCH = 46345  # 19 Nov 2026, as the serial number a worksheet holds
 NOBODY = 65534
 Step = Callable[[], None]
@@ -142,7 +143,7 @@ class Clinic:
 @pytest.fixture
 def clinic(tmp_path: Path) -> Clinic:
     (tmp_path / "share").mkdir()
-    make_workbook(tmp_path / "share" / "log.xlsx")
+    make_small_log(tmp_path / "share" / "log.xlsx")
     return Clinic(tmp_path, make_config(tmp_path))
 
 
@@ -236,7 +237,7 @@ def open_clinic() -> Iterator[Clinic]:
     (folder / "share").mkdir()
     (folder / "state").mkdir(mode=0o777)
     (folder / "state").chmod(0o777)  # the daemon's state stays writable throughout
-    make_workbook(folder / "share" / "log.xlsx")
+    make_small_log(folder / "share" / "log.xlsx")
     try:
         yield Clinic(folder, make_config(folder))
     finally:

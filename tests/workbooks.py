@@ -7,7 +7,7 @@ workbooks carry that a sync must not disturb, for the fidelity tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import xlsxwriter
@@ -205,3 +205,32 @@ def _ok(code: int | None) -> None:
     # silently missing a feature would make a fidelity test pass for the wrong reason.
     if code is not None and code < 0:
         raise ValueError(f"xlsxwriter refused a test workbook feature (code {code})")
+
+
+# A small log for the fault tests: 12 open prospects of Anna's, consulted a month or more
+# before 24 Nov 2026 and last touched on the days before it. Columns: Name, Owner,
+# Consultation date, Status, Last touch (E), Touches, Value, Notes (H).
+SMALL_LOG_DAY = date(2026, 11, 24)
+SMALL_LOG_ROWS = 12
+
+
+def make_small_log(path: Path) -> Path:
+    prospects: list[dict[str, CellValue]] = [
+        {
+            "Name": f"Prospect {n}",
+            "Owner": "Anna",
+            "Consultation date": SMALL_LOG_DAY - timedelta(days=30 + n),
+            "Status": "Open",
+            "Last touch": SMALL_LOG_DAY - timedelta(days=n),
+            "Touches": 1,
+            "Value": 500,
+            "Notes": "first call",
+        }
+        for n in range(SMALL_LOG_ROWS)
+    ]
+    return make_log(path, prospects)
+
+
+def serial_date(serial: int) -> date:
+    """The date a worksheet's serial number stands for (the 1900 system)."""
+    return date(1899, 12, 30) + timedelta(days=serial)

@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 SHEET = "xl/worksheets/sheet1.xml"
-NOTES, LAST_TOUCH = "H", "E"  # the columns of tests.backends.test_xlsx_race.HEADER
+NOTES, LAST_TOUCH = "H", "E"  # the columns of tests.workbooks.make_small_log
 
 # Saved before any test patches os.rename or os.replace to time the daemon's swap.
 _replace = os.replace

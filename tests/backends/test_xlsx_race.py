@@ -13,7 +13,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,29 +26,10 @@ from sheets_sync.engine import sync
 from sheets_sync.state import State
 from tests.backends.other_editor import save_edited
 from tests.tally import record
-from tests.workbooks import make_log
+from tests.workbooks import SMALL_LOG_DAY, SMALL_LOG_ROWS, make_small_log, serial_date
 
 REPO = Path(__file__).resolve().parents[2]
-TODAY = date(2026, 11, 24)
-HEADER = ["Name", "Owner", "Consultation date", "Status", "Last touch", "Touches", "Value"]
-ROWS = 12
-
-
-def make_workbook(path: Path) -> Path:
-    prospects = [
-        {
-            "Name": f"Prospect {n}",
-            "Owner": "Anna",
-            "Consultation date": TODAY - timedelta(days=30 + n),
-            "Status": "Open",
-            "Last touch": TODAY - timedelta(days=n),
-            "Touches": 1,
-            "Value": 500,
-            "Notes": "first call",
-        }
-        for n in range(ROWS)
-    ]
-    return make_log(path, prospects)
+TODAY = SMALL_LOG_DAY
 
 
 def make_config(folder: Path) -> Config:
@@ -98,7 +78,7 @@ class Daemon:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    make_workbook(tmp_path / "log.xlsx")
+    make_small_log(tmp_path / "log.xlsx")
     config = make_config(tmp_path)
     backend = XlsxBackend(
         tmp_path / "log.xlsx", staff_worksheet=None, backup_dir=tmp_path / "state" / "backups"
@@ -116,10 +96,6 @@ def daemon(tmp_path: Path) -> Iterator[Daemon]:
 
         backend.write = write  # type: ignore[method-assign]
         yield counted
-
-
-def serial_date(serial: int) -> date:
-    return date(1899, 12, 30) + timedelta(days=serial)
 
 
 def notes(path: Path) -> list[Any]:
@@ -204,7 +180,7 @@ def test_thousands_of_saves_at_random_moments_lose_nothing(daemon: Daemon) -> No
     daemon.cycle()  # the managed columns exist before the other program starts
     command = [sys.executable, "-m", "tests.backends.other_editor", str(path), str(SAVES)]
     with subprocess.Popen(
-        [*command, "7", str(ROWS)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [*command, "7", str(SMALL_LOG_ROWS)], cwd=REPO, stdout=subprocess.PIPE, text=True
     ) as other:
         while other.poll() is None:
             daemon.cycle()
