@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
@@ -29,30 +30,60 @@ from sheets_sync.engine import (
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.logs import setup_logging
+from sheets_sync.logs import one_line, record_unexpected, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
 from sheets_sync.state import State
 
+# A bug in sheets-sync itself, or something it did not foresee (sysexits' EX_SOFTWARE).
+UNEXPECTED_EXIT = 70
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A console that cannot show a character (ASCII, Windows cp1252) gets an escape instead.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
+    config: Config | None = None
     try:
         config = load_config(config_path_from(args.config, os.environ))
         today = args.today or datetime.now(config.clinic.timezone).date()
         result: int = args.command(args, config, today)
         return result
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        for line in exc.lines():
+            _say(line, err=True)
         return 2
     except SheetsSyncError as exc:
-        print(f"sheets-sync: {exc}", file=sys.stderr)
+        _say(f"sheets-sync: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
+    except Exception as exc:
+        _say(_unexpected(exc, config, args.command_name), err=True)
+        return UNEXPECTED_EXIT
+
+
+def _unexpected(exc: Exception, config: Config | None, command: str) -> str:
+    """Record an error nobody foresaw in the state folder's errors.log; the line for people."""
+    what = f"sheets-sync hit an unexpected problem: {type(exc).__name__}; nothing more was written."
+    if config is None:
+        return f"{what} The configuration was not read yet, so no details were saved."
+    try:
+        log = record_unexpected(exc, config.daemon.state_dir, command)
+    except OSError as error:
+        return f"{what} Its details could not be saved either: {error.strerror}."
+    return f"{what} Details are in the log {log}; pass it to whoever looks after sheets-sync."
+
+
+def _say(line: str, *, err: bool = False) -> None:
+    """Print one line of output; text in it from a cell, a sheet or a file name cannot break the
+    line, move the cursor or reorder what the console shows."""
+    print(one_line(line), file=sys.stderr if err else sys.stdout)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(command_name=name)
         sub.add_argument(
             "--config",
             metavar="FILE",
@@ -135,7 +167,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
         quiet = args.no_digest and not args.dry_run
         if quiet and unchanged_since_last_sync(backend, config, state, today=today):
-            print(f"{backend.description}: unchanged since the last sync today; nothing to do")
+            _say(f"{backend.description}: unchanged since the last sync today; nothing to do")
             return 0
         report = sync(
             backend,
@@ -145,7 +177,8 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             dry_run=args.dry_run,
             accept_fewer=args.accept_fewer_rows,
         )
-        print(_summary_line(config, backend, report, today))
+        for line in _summary_lines(config, backend, report, today):
+            _say(line)
         if args.dry_run:
             _print_changes(report)
             return 0
@@ -154,11 +187,11 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             backup = (
                 f"; the previous version is kept in {kept}" if config.source.kind == "xlsx" else ""
             )
-            print(f"  wrote {report.cells_changed} cells{backup}")
+            _say(f"  wrote {report.cells_changed} cells{backup}")
         elif report.waiting:
-            print(f"  not written: {report.waiting}")
+            _say(f"  not written: {report.waiting}")
         else:
-            print("  nothing to write: the log is up to date")
+            _say("  nothing to write: the log is up to date")
         if args.no_digest:
             return 0
         run = send_digests(
@@ -176,25 +209,25 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
 def _print_digests(run: DigestRun, config: Config) -> int:
     """The round's outcome, one line per problem; 1 when any digest is not delivered."""
     if run.sent:
-        print(f"  digests: {len(run.sent)} sent through {_route(config)}")
+        _say(f"  digests: {len(run.sent)} sent through {_route(config)}")
     elif not run.waiting and not run.failed:
-        print("  digests: none to send (sent already today, nothing due, or a closed day)")
+        _say("  digests: none to send (sent already today, nothing due, or a closed day)")
     for recipient, why in run.waiting.items():
-        print(f"  digest for {recipient} not sent yet, tried again next cycle: {why}")
+        _say(f"  digest for {recipient} not sent yet, tried again next cycle: {why}")
     for recipient, why in run.failed.items():
-        print(f"  digest for {recipient} not delivered today: {why}")
+        _say(f"  digest for {recipient} not delivered today: {why}")
     return 1 if run.waiting or run.failed else 0
 
 
-def _summary_line(config: Config, backend: Backend, report: CycleReport, today: date) -> str:
+def _summary_lines(config: Config, backend: Backend, report: CycleReport, today: date) -> list[str]:
     flags = Counter(row.decision.flag.value.lower() for row in report.plan.rows)
     counts = ", ".join(
         f"{n} {flag}" for flag, n in sorted(flags.items(), key=lambda item: -item[1])
     )
-    return (
-        f"{config.clinic.name}: {backend.description}, {today:%a %d %b %Y}\n"
-        f"  {report.rows} prospects: {counts}"
-    )
+    return [
+        f"{config.clinic.name}: {backend.description}, {today:%a %d %b %Y}",
+        f"  {report.rows} prospects: {counts}",
+    ]
 
 
 def _print_changes(report: CycleReport) -> None:
@@ -207,9 +240,9 @@ def _print_changes(report: CycleReport) -> None:
         field = "new header" if row == changes.layout.header_row else labels[names[col]]
         by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)
-    print(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
+    _say(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
     for row, cells in by_row.items():
-        print(f"    row {row}: " + "; ".join(cells))
+        _say(f"    row {row}: " + "; ".join(cells))
 
 
 def _check(args: argparse.Namespace, config: Config, today: date) -> int:
@@ -217,15 +250,15 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=today, dry_run=True)
     layout = report.plan.changes.layout
-    print(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
+    _say(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
     for col, header in layout.new_headers.items():
-        print(f'  the column "{header}" will be created in column {column_letters(col)}')
+        _say(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
     problems = log_problems(report.plan.rows, layout, book)
     problems += staff_problems(report.snapshot.staff)
     for problem in problems:
-        print(f"  {problem}")
-    print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
+        _say(f"  {problem}")
+    _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
 
 
@@ -246,7 +279,7 @@ def _run(args: argparse.Namespace, config: Config, today: date) -> int:
 def _status(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
         for line in status_lines(config, state, datetime.now(config.clinic.timezone)):
-            print(line)
+            _say(line)
     return 0
 
 
@@ -260,15 +293,15 @@ def _send_test(args: argparse.Namespace, config: Config, today: date) -> int:
     try:
         delivery.send(message, f"send-test-{now:%Y%m%d-%H%M%S}")
     except DeliveryFailed as exc:
-        print(f"sheets-sync: the test message was not sent: {exc}", file=sys.stderr)
+        _say(f"sheets-sync: the test message was not sent: {exc}", err=True)
         return 1
     finally:
         delivery.close()
-    print(f"Sent a test message to {args.address} through {route}.")
+    _say(f"Sent a test message to {args.address} through {route}.")
     if config.mail.mode == "outbox":
-        print('Nothing goes out by email with mode = "outbox": set [mail] mode = "smtp" to send.')
+        _say('Nothing goes out by email with mode = "outbox": set [mail] mode = "smtp" to send.')
     else:
-        print("Look for it in that inbox, and in its spam folder.")
+        _say("Look for it in that inbox, and in its spam folder.")
     return 0
 
 
@@ -288,9 +321,9 @@ def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
     messages = digest_messages(report, config, today)
     for recipient, message in messages:
         for path in write_preview(message, folder, f"{today.isoformat()}-{recipient}"):
-            print(path)
+            _say(str(path))
     if not messages:
-        print("No digests for this day (nothing due, or the clinic is closed).")
+        _say("No digests for this day (nothing due, or the clinic is closed).")
     return 0
 
 

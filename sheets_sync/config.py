@@ -9,12 +9,15 @@ raised, listing everything.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import ipaddress
 import json
 import os
 import re
+import stat
 import tomllib
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -68,10 +71,14 @@ class ConfigError(SheetsSyncError):
         self.problems = list(problems)
         self.path = path
 
-    def __str__(self) -> str:
+    def lines(self) -> list[str]:
+        """The message for people, a line each: how many problems and where, then each one."""
         count = "1 problem" if len(self.problems) == 1 else f"{len(self.problems)} problems"
         where = str(self.path) if self.path is not None else "the configuration"
-        return f"{count} in {where}:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        return [f"{count} in {where}:", *(f"  - {p}" for p in self.problems)]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
 
 
 @dataclass(frozen=True)
@@ -198,9 +205,36 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
         daemon=_daemon(root.table("daemon"), base_dir),
     )
     root.finish()
+    problems += _shared_folders(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _shared_folders(config: Config) -> list[str]:
+    """The state folder keeps sheets-sync's own files and prunes old backups in it; the outbox
+    gets a file per email. Neither may hold the other, nor the state folder the workbook."""
+    state, outbox, workbook = config.daemon.state_dir, config.mail.outbox, config.source.path
+    apart = "give each its own folder"
+    if _within(state, outbox):
+        same = "the same folder as" if _within(outbox, state) else "inside"
+        return [f"[daemon].state_dir: {state} is {same} [mail].outbox: {apart}"]
+    problems = []
+    if _within(outbox, state):
+        problems.append(f"[mail].outbox: {outbox} is inside [daemon].state_dir: {apart}")
+    if config.source.kind == "xlsx" and workbook is not None and _within(workbook, state):
+        problems.append(
+            f"[daemon].state_dir: {state} holds the workbook {workbook} ([source].path), and "
+            "sheets-sync keeps its own files and prunes old backups there: give the state "
+            'its own folder, like state_dir = "state"'
+        )
+    return problems
+
+
+def _within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or inside it, once links are followed."""
+    inner, outer = (Path(os.path.normcase(os.path.realpath(p))) for p in (path, folder))
+    return inner == outer or outer in inner.parents
 
 
 # --- the sections --------------------------------------------------------------------------
@@ -215,8 +249,36 @@ def _clinic(t: _Table) -> ClinicConfig:
         open_days=t.get("open_days", _weekdays, defaults.open_days),
         holidays=t.get("holidays", _dates, defaults.holidays),
     )
+    if closed := _longest_closure(clinic.open_days, clinic.holidays):
+        first, last = closed
+        t.problem(
+            "holidays",
+            f"the clinic would be closed every day from {first} to {last}: follow-ups need an "
+            "open day within a year; remove holidays from that stretch",
+        )
     t.finish()
     return clinic
+
+
+def _longest_closure(
+    open_days: frozenset[int], holidays: frozenset[date]
+) -> tuple[date, date] | None:
+    """The first stretch of a year or more with no open day, as (first, last) closed day."""
+    first = last = None
+    for day in sorted(d for d in holidays if d.weekday() in open_days):
+        if first is None or last is None or _next_open_weekday(last, open_days) != day:
+            first = day
+        last = day
+        if (last - first).days >= 365:
+            return first, last
+    return None
+
+
+def _next_open_weekday(day: date, open_days: frozenset[int]) -> date:
+    day += timedelta(days=1)
+    while day.weekday() not in open_days:
+        day += timedelta(days=1)
+    return day
 
 
 def _source(t: _Table, base: Path) -> SourceConfig:
@@ -267,7 +329,7 @@ def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
         default_plan=t.get("default", _text, defaults.default_plan),
         long_term_plan=t.get("long_term", _text, defaults.long_term_plan),
         long_term_min_value=t.get("long_term_min_value", _amount, defaults.long_term_min_value),
-        min_gap_days=t.get("min_gap_days", _integer(0), defaults.min_gap_days),
+        min_gap_days=t.get("min_gap_days", _integer(0, 365), defaults.min_gap_days),
     )
     if plans is not None:
         for key, name in (("default", config.default_plan), ("long_term", config.long_term_plan)):
@@ -293,7 +355,7 @@ def _plan(name: str, t: _Table) -> Plan:
     last_day: int | None = None
     for number, item in enumerate(t.need("steps", _non_empty_list, []), start=1):
         s = _Table(item, f"{t.where}.steps[{number}]", t.problems)
-        day = s.need("day", _integer(0), None)
+        day = s.need("day", _integer(0, _LONGEST_PLAN_DAYS), None)
         if day is not None and last_day is not None and day <= last_day:
             s.problem("day", f"must be after the day of the step before ({last_day}), got {day}")
         last_day = day if day is not None else last_day
@@ -304,7 +366,7 @@ def _plan(name: str, t: _Table) -> Plan:
     if "repeat" in t:
         r = t.table("repeat")
         repeat = Repeat(
-            every_days=r.need("every_days", _integer(1), 1),
+            every_days=r.need("every_days", _integer(1, _LONGEST_PLAN_DAYS), 1),
             channel=r.need("channel", _text, ""),
             action=r.need("action", _text, ""),
         )
@@ -312,6 +374,9 @@ def _plan(name: str, t: _Table) -> Plan:
     t.finish()
     return Plan(name, tuple(steps), repeat)
 
+
+# Ten years: a plan step or repeat beyond it is a typo, and would run dates off the calendar.
+_LONGEST_PLAN_DAYS = 3650
 
 _DEFAULT_PORTS: Mapping[str, int] = {"starttls": 587, "ssl": 465, "none": 25}
 
@@ -322,8 +387,9 @@ def _mail(t: _Table, base: Path) -> MailConfig:
     if mode == "smtp" and "smtp" not in t:
         t.problem("smtp", 'required when mode = "smtp": add a [mail.smtp] table')
     digest_time = t.get("digest_time", _time_of_day, defaults.digest_time)
+    # Four hours later, but never past midnight: the cut-off is a time of the same day.
     later = datetime.combine(date.min, digest_time) + timedelta(hours=4)
-    usual_cutoff = later.time() if later.date() == date.min else time(23, 59)
+    usual_cutoff = later.time() if later.date() == date.min else time.max
     mail = MailConfig(
         mode=mode,
         outbox=t.get("outbox", _path(base), defaults.outbox),
@@ -335,7 +401,8 @@ def _mail(t: _Table, base: Path) -> MailConfig:
         smtp=_smtp(t.table("smtp", "[mail.smtp]"), base) if "smtp" in t else None,
     )
     if mail.digest_cutoff <= mail.digest_time:
-        t.problem("digest_cutoff", "must be later than digest_time")
+        key = "digest_cutoff" if "digest_cutoff" in t else "digest_time"
+        t.problem(key, "must leave time to send the digests: digest_cutoff later than digest_time")
     t.finish()
     return mail
 
@@ -359,7 +426,7 @@ def _smtp(t: _Table, base: Path) -> SmtpConfig:
         username=t.get("username", _text, None),
         password_env=t.get("password_env", _env_name, None),
         ca_file=t.get("ca_file", _path(base), None),
-        timeout=t.get("timeout", _positive("seconds"), defaults.timeout),
+        timeout=t.get("timeout", _positive("seconds", 300), defaults.timeout),
     )
     if smtp.security == "none" and not _is_loopback(smtp.host):
         t.problem(
@@ -387,13 +454,15 @@ def _is_loopback(host: str) -> bool:
 def _daemon(t: _Table, base: Path) -> DaemonConfig:
     defaults = DaemonConfig(state_dir=base / "state")
     daemon = DaemonConfig(
-        sync_every_minutes=t.get("sync_every_minutes", _integer(1), defaults.sync_every_minutes),
+        sync_every_minutes=t.get(
+            "sync_every_minutes", _integer(1, 24 * 60), defaults.sync_every_minutes
+        ),
         state_dir=t.get("state_dir", _path(base), defaults.state_dir),
         alert_after_hours=t.get(
-            "alert_after_hours", _positive("hours"), defaults.alert_after_hours
+            "alert_after_hours", _positive("hours", 30 * 24), defaults.alert_after_hours
         ),
         max_prospect_loss=t.get("max_prospect_loss", _share, defaults.max_prospect_loss),
-        keep_backups=t.get("keep_backups", _integer(1), defaults.keep_backups),
+        keep_backups=t.get("keep_backups", _integer(1, 1000), defaults.keep_backups),
     )
     t.finish()
     return daemon
@@ -476,18 +545,57 @@ class _Table:
                 self.problem(None, f"unknown key {_show(key)}{_did_you_mean(key, self._known)}")
 
 
+# A config or plans file is a few kilobytes; anything near this is not one.
+_LARGEST_FILE_BYTES = 1_000_000
+
+
 def _read_toml(path: Path) -> dict[str, object]:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        # Non-blocking, so that a named pipe is refused below instead of waited on forever.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise _BadValueError("file not found") from None
     except OSError as exc:
         raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise _BadValueError("not valid TOML: the file is not UTF-8 text") from None
+    with open(descriptor, "rb") as file:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise _BadValueError("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise _BadValueError("is not a plain file (a pipe or a device?)")
+        try:
+            raw = file.read(_LARGEST_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
+    if len(raw) > _LARGEST_FILE_BYTES:
+        raise _BadValueError(
+            f"is larger than {_LARGEST_FILE_BYTES // 1_000_000} MB: not a configuration file"
+        )
+    return _parse_toml(raw)
+
+
+def _parse_toml(raw: bytes) -> dict[str, object]:
+    if raw.startswith(codecs.BOM_UTF8):
+        raise _BadValueError(
+            "starts with a byte-order mark (BOM): save it as UTF-8 without one"
+            ' (Notepad: "UTF-8", not "UTF-8 with BOM")'
+        )
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _BadValueError('is saved as UTF-16 ("Unicode"): save it as UTF-8')
+    if b"\0" in raw:
+        line = raw[: raw.index(b"\0")].count(b"\n") + 1
+        raise _BadValueError(f"has a NUL byte on line {line}: it is not a text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _BadValueError(f"is not UTF-8 text (line {line}): save it as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _BadValueError(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise _BadValueError("not valid TOML: lists or tables nested too deeply") from None
 
 
 def _key(key: str) -> str:
@@ -521,6 +629,11 @@ def _text(value: object) -> str:
         raise _BadValueError(f"expected text, got {_show(value)}")
     if not value.strip():
         raise _BadValueError("must not be empty")
+    # Names go into email headers, file names and the console: one line, nothing hidden.
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in value.strip()):
+        raise _BadValueError(
+            f"must be one line without control characters, got {_show(value.strip())}"
+        )
     return value.strip()
 
 
@@ -547,12 +660,14 @@ def _integer(lowest: int, highest: int | None = None) -> _Kind[int]:
     return read
 
 
-def _positive(unit: str) -> _Kind[float]:
+def _positive(unit: str, highest: float) -> _Kind[float]:
     def read(value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _BadValueError(f"expected a number of {unit}, got {_show(value)}")
-        if not 0 < value < float("inf"):
-            raise _BadValueError(f"must be more than 0 {unit}, got {_show(value)}")
+        if not 0 < value <= highest:
+            raise _BadValueError(
+                f"must be more than 0 and at most {highest:g} {unit}, got {_show(value)}"
+            )
         return float(value)
 
     return read

@@ -2,6 +2,8 @@
 
 What goes into a message is decided where it is logged: cycle counts, file names, staff owners
 and what to do, but no patient names or contact details at INFO or above, and never a secret.
+Whatever a message carries, it stays one line: text from a cell, a sheet title or a file name
+cannot start a line of its own (`one_line`), so it cannot pass for another entry.
 """
 
 from __future__ import annotations
@@ -9,10 +11,73 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
+import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal
 
 LogFormat = Literal["text", "json"]
+
+# Where `record_unexpected` writes, in the state folder: this file and one older (.1), each
+# about 1 MB at most.
+ERRORS_LOG = "errors.log"
+_ERRORS_LOG_BYTES = 1_000_000
+
+_LINE_BREAKS = (
+    "\r\n",
+    "\n",
+    "\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1d",
+    "\x1e",
+    "\x85",
+    "\u2028",
+    "\u2029",
+)
+# Characters that reorder or hide the text around them on a screen.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def one_line(text: str) -> str:
+    """`text` (from a cell, a sheet or a file name) made safe to show as one line of a console
+    or a log: line breaks become ⏎, other C0 controls their picture (ESC is ␛), and C1
+    controls, bidi overrides and lone surrogates a visible `<U+202E>`."""
+    for brk in _LINE_BREAKS:
+        text = text.replace(brk, "⏎")
+    return "".join(_visible(char) for char in text)
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ ... ␟
+    if code == 0x7F:
+        return "␡"
+    if char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+        return f"<U+{code:04X}>"
+    return char
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL message`, the message on one line; a traceback follows indented, so that
+    only the first line of an entry starts at the margin."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        lines = [f"{self.formatTime(record)} {record.levelname} {one_line(record.getMessage())}"]
+        if record.exc_info:
+            lines.append(_indented(self.formatException(record.exc_info)))
+        if record.stack_info:
+            lines.append(_indented(self.formatStack(record.stack_info)))
+        return "\n".join(lines)
+
+
+def _indented(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,7 +88,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": one_line(record.getMessage()),
         }
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
@@ -33,10 +98,32 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(log_format: LogFormat = "text", level: int = logging.INFO) -> None:
     """Log to standard error (where systemd's journal and service wrappers collect it)."""
     handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def record_unexpected(exc: BaseException, folder: Path, command: str) -> Path:
+    """Append an unexpected error to `folder`/errors.log: its kind and where in the code it
+    happened, never its message, which may hold a patient's name. Raises OSError when the
+    file cannot be written."""
+    # The frames go where a stack would: the formatter indents them under the entry's line.
+    frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip("\n") or "(no frames)"
+    record = logging.makeLogRecord(
+        {
+            "name": "sheets_sync",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "`sheets-sync %s` stopped on an unexpected %s; where, most recent call last:",
+            "args": (command, type(exc).__name__),
+            "stack_info": frames,
+        }
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ERRORS_LOG
+    if path.is_file() and path.stat().st_size > _ERRORS_LOG_BYTES:
+        path.replace(path.with_name(f"{ERRORS_LOG}.1"))
+    with path.open("a", encoding="utf-8", errors="backslashreplace") as file:
+        file.write(TextFormatter().format(record) + "\n")
+    return path

@@ -159,7 +159,7 @@ sync_every_minutes = 0
         '[clinic].timezone: unknown time zone "Europe/Londn" (did you mean "Europe/London"?)',
         '[mail].digest_time: expected a time of day like "07:30", got "7h30"',
         '[mail.smtp].port: expected an integer, got "abc"',
-        "[daemon].sync_every_minutes: must be at least 1, got 0",
+        "[daemon].sync_every_minutes: must be 1 to 1440, got 0",
     ]
     assert isinstance(error, SheetsSyncError)
     assert str(error).startswith(f"4 problems in {path}:\n")
@@ -461,10 +461,10 @@ steps = []
     assert caught.value.problems == [
         "plans.toml: [standard].steps[3].day: must be after the day of the step before (7), got 7",
         "plans.toml: [standard].steps[3].channel: must not be empty",
-        "plans.toml: [standard].steps[4].day: must be at least 0, got -1",
+        "plans.toml: [standard].steps[4].day: must be 0 to 3650, got -1",
         "plans.toml: [standard].steps[5].day: expected an integer, got 2.5",
         "plans.toml: [standard].steps[5].action: missing",
-        "plans.toml: [standard].repeat.every_days: must be at least 1, got 0",
+        "plans.toml: [standard].repeat.every_days: must be 1 to 3650, got 0",
         "plans.toml: [long_term].steps: must not be empty",
     ]
 
