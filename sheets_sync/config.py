@@ -557,16 +557,18 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise _BadValueError("file not found") from None
     except OSError as exc:
         raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
-    with open(descriptor, "rb") as file:
+    try:
         mode = os.fstat(descriptor).st_mode
         if stat.S_ISDIR(mode):
             raise _BadValueError("is a folder, not a file")
         if not stat.S_ISREG(mode):
             raise _BadValueError("is not a plain file (a pipe or a device?)")
-        try:
+        with open(descriptor, "rb", closefd=False) as file:
             raw = file.read(_LARGEST_FILE_BYTES + 1)
-        except OSError as exc:
-            raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
+    except OSError as exc:
+        raise _BadValueError(f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(descriptor)
     if len(raw) > _LARGEST_FILE_BYTES:
         raise _BadValueError(
             f"is larger than {_LARGEST_FILE_BYTES // 1_000_000} MB: not a configuration file"
