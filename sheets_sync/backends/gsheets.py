@@ -529,9 +529,10 @@ def _value(cell: Mapping[str, Any]) -> CellValue:
         if kind in ("DATE", "DATE_TIME"):
             try:
                 moment = datetime.combine(EPOCH, datetime.min.time()) + timedelta(days=number)
-            except (OverflowError, ValueError):  # 24112026 shown as a date: the rule says why
-                return number
-            return moment.date() if kind == "DATE" or number.is_integer() else moment
+            except (OverflowError, ValueError):
+                pass  # 24112026 shown as a date is no date: handed over as the number it is
+            else:
+                return moment.date() if kind == "DATE" or number.is_integer() else moment
         return int(number) if number.is_integer() else number
     if "stringValue" in effective:
         # JSON may carry half an emoji ("\\ud83d"), which nothing downstream can store.
