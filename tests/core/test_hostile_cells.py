@@ -446,7 +446,19 @@ hostile_cell: st.SearchStrategy[CellValue] = st.one_of(
     st.dates(),
     st.datetimes(),
 )
-hostile_row = st.lists(hostile_cell, min_size=len(FIELDS), max_size=len(FIELDS))
+# A plausible row with any of its cells made hostile, so the rule gets past its first checks.
+PLAUSIBLE = {
+    **PLAIN,
+    "status": "Open",
+    "last_touch": date(2026, 11, 20),
+    "touches": 3,
+    "snooze_until": date(2026, 12, 10),
+    "value": "£1,200",
+    "plan": "long_term",
+}
+hostile_row = st.fixed_dictionaries(
+    {}, optional=dict.fromkeys(FIELDS, hostile_cell | st.sampled_from(["long_term", "won"]))
+).map(lambda hostile: row_of({**PLAUSIBLE, **hostile}))
 
 
 @settings(
