@@ -138,7 +138,7 @@ def decide(
                 " other rows synced",
                 source,
                 row.row,
-                problem.field if problem else "row",
+                problem.field if problem and problem.field else "the whole row",
                 type(row.fault).__name__,
             )
             log.debug("the fault on row %d", row.row, exc_info=row.fault)

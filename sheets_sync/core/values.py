@@ -208,7 +208,7 @@ def _without_separators(typed: str | int | float, order: DateOrder) -> date | No
             found.add(date(*reading))
         except ValueError:
             continue
-    believable = [day for day in found if 1900 <= day.year < 2200]
+    believable = [candidate for candidate in found if 1900 <= candidate.year < 2200]
     return believable[0] if len(believable) == 1 else None
 
 
@@ -296,8 +296,6 @@ def _read_money_text(text: str) -> Decimal:
     if match is None or (match["before"] and match["after"]):
         raise Unreadable(_not_an_amount(text))
     digits = match["whole"].replace(",", "")
-    if len(digits) > len(str(MONEY_LIMIT)):
-        raise Unreadable(f"{quoted(text)} is too large to be an amount")
     if match["fraction"]:
         digits += "." + match["fraction"]
     amount = Decimal(digits)
