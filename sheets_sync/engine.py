@@ -118,7 +118,7 @@ def decide(
         layout: Layout = find_layout(snapshot.rows, config.columns, snapshot.merges)
     except HeaderNotFound as exc:
         raise SourceError(f"{source}: {exc}") from exc
-    return plan_sync(
+    plan = plan_sync(
         snapshot.rows,
         layout,
         today,
@@ -128,6 +128,21 @@ def decide(
         new_id=new_id,
         date1904=snapshot.date1904,
     )
+    for row in plan.rows:
+        if row.fault is not None:
+            # The row, the column and the kind of fault only: the fault's own words may
+            # quote a cell, so they wait for the debug level.
+            problem = row.decision.problem
+            log.warning(
+                "%s: row %d (%s) could not be read (%s); it is flagged CHECK DATA and the"
+                " other rows synced",
+                source,
+                row.row,
+                problem.field if problem and problem.field else "the whole row",
+                type(row.fault).__name__,
+            )
+            log.debug("the fault on row %d", row.row, exc_info=row.fault)
+    return plan
 
 
 def sync(

@@ -37,7 +37,7 @@ from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
 from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
 from sheets_sync.core.rule import Flag
 from sheets_sync.core.sync import Changes
-from sheets_sync.core.values import CellValue
+from sheets_sync.core.values import CellValue, readable
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 _DATE_FORMAT = {"type": "DATE", "pattern": "ddd d mmm yyyy"}
@@ -527,11 +527,16 @@ def _value(cell: Mapping[str, Any]) -> CellValue:
         number = float(effective["numberValue"])
         kind = cell.get("userEnteredFormat", {}).get("numberFormat", {}).get("type")
         if kind in ("DATE", "DATE_TIME"):
-            moment = datetime.combine(EPOCH, datetime.min.time()) + timedelta(days=number)
-            return moment.date() if kind == "DATE" or number.is_integer() else moment
+            try:
+                moment = datetime.combine(EPOCH, datetime.min.time()) + timedelta(days=number)
+            except (OverflowError, ValueError):
+                pass  # 24112026 shown as a date is no date: handed over as the number it is
+            else:
+                return moment.date() if kind == "DATE" or number.is_integer() else moment
         return int(number) if number.is_integer() else number
     if "stringValue" in effective:
-        return str(effective["stringValue"])
+        # JSON may carry half an emoji ("\\ud83d"), which nothing downstream can store.
+        return readable(str(effective["stringValue"]))
     if "boolValue" in effective:
         return bool(effective["boolValue"])
     if "errorValue" in effective:

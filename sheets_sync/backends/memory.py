@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged
 from sheets_sync.core.sync import Changes
-from sheets_sync.core.values import CellValue
+from sheets_sync.core.values import CellValue, readable
 
 
 class MemoryBackend:
@@ -33,8 +33,8 @@ class MemoryBackend:
 
     def read(self) -> Snapshot:
         return Snapshot(
-            rows=[list(row) for row in self.rows],
-            staff=[list(row) for row in self.staff] if self.staff is not None else None,
+            rows=[_readable(row) for row in self.rows],
+            staff=[_readable(row) for row in self.staff] if self.staff is not None else None,
             version=str(self.generation),
             date1904=self.date1904,
         )
@@ -68,3 +68,8 @@ class MemoryBackend:
         while len(cells) <= col:
             cells.append(None)
         cells[col] = value
+
+
+def _readable(row: Sequence[CellValue]) -> list[CellValue]:
+    """A copy of a row as every backend hands it over: text without half-emoji."""
+    return [readable(cell) if isinstance(cell, str) else cell for cell in row]

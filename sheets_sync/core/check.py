@@ -17,6 +17,8 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
     columns = {**layout.staff, **layout.managed}
 
     def where(row: int, field: str) -> str:
+        if not field:  # the whole row: no one cell could be blamed
+            return f"Row {row}"
         col = columns.get(field)
         cell = f" ({column_letters(col)}{row})" if col is not None else ""
         return f"Row {row}, {HEADERS.get(field, field)}{cell}"

@@ -20,7 +20,12 @@ from sheets_sync.core.values import (
     read_money,
     read_status,
     read_text,
+    typed_like,
 )
+
+# Nothing is planned further ahead than this: a date or a step beyond it is a typing slip
+# (31/12/9999, a count of 24112026 touches), and dates past it would soon run out in 9999.
+HORIZON_DAYS = 36525  # 100 years
 
 
 class Flag(Enum):
@@ -136,6 +141,13 @@ def decide(
             )
         except Unreadable as exc:
             return check(name, f"{label} {exc.reason}")
+    for name, day in dates.items():
+        if day is not None and (day - today).days > HORIZON_DAYS:
+            return check(
+                name,
+                f"{_DATES[name]} {day.isoformat()} is more than 100 years ahead; type the date"
+                f" it means, like {typed_like(today, settings.date_order)}",
+            )
     consultation, last_touch = dates["consultation_date"], dates["last_touch"]
     snooze = dates["snooze_until"]
     if consultation is None:
@@ -150,11 +162,22 @@ def decide(
         value = None
 
     plan = _choose_plan(prospect.text("plan"), value, settings)
-    touches = read_count(prospect.cells.get("touches"))
-    if touches is None:
-        touches = 0 if last_touch is None else plan.steps_due_by((last_touch - consultation).days)
+    counted = read_count(prospect.cells.get("touches"))
+    if counted is not None:
+        touches = counted
+    elif last_touch is None:
+        touches = 0
+    else:
+        touches = plan.steps_due_by((last_touch - consultation).days)
 
     step = plan.step(touches)
+    if counted is not None and step is not None and step.day > HORIZON_DAYS:
+        # Only a repeating plan gets here; one that ends is simply finished (NURTURE).
+        return check(
+            "touches",
+            f"touches {quoted(prospect.cells.get('touches'))} is more than the {plan.name} plan"
+            " has in 100 years; type the number of touches done, like 3",
+        )
     if step is None:
         return Decision(
             Flag.NURTURE,

@@ -10,10 +10,18 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
-from sheets_sync.core.columns import Layout, header_texts
-from sheets_sync.core.rule import Decision, Flag, Prospect, Settings, decide
-from sheets_sync.core.values import CellValue, DateOrder, Unreadable, read_date, read_text
+from sheets_sync.core.columns import Layout, column_letters, header_texts
+from sheets_sync.core.rule import Decision, Flag, Note, Prospect, Settings, decide
+from sheets_sync.core.values import (
+    CellValue,
+    DateOrder,
+    Unreadable,
+    quoted,
+    read_date,
+    read_text,
+)
 
 CellWrite = str | date | None
 MANAGED_LABELS = {
@@ -50,6 +58,8 @@ class RowResult:
     prospect: Prospect
     decision: Decision
     remembered: Managed  # what to remember as written, for telling typed values apart
+    # What the rule raised on this row, for the log: a fault of ours, flagged CHECK DATA.
+    fault: Exception | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ def plan_sync(
         (layout.header_row, col): text for col, text in layout.new_headers.items()
     }
     results: list[RowResult] = []
+    headers = header_texts(rows, layout)
+    decide_row = partial(decide, today=today, settings=settings, date1904=date1904)
     seen_ids: set[str] = set()
     id_col = layout.managed["sync_id"]
     taken_ids = {read_text(row[id_col]) for row in rows if len(row) > id_col}
@@ -124,7 +136,12 @@ def plan_sync(
         seen_ids.add(sync_id)
 
         prospect = Prospect(number, staff)
-        decision = decide(prospect, today, settings, date1904=date1904)
+        fault = None
+        try:
+            decision = decide_row(prospect)
+        except Exception as exc:  # one row the rule cannot read must not stop the others
+            fault = exc
+            decision = _could_not_read(prospect, exc, layout, headers, decide_row)
         managed = _managed(decision)
         wanted = managed.cells()
         differing = [
@@ -145,17 +162,58 @@ def plan_sync(
             ]
         for field in differing:
             cells[(number, layout.managed[field])] = wanted[field]
-        results.append(
-            RowResult(number, sync_id, prospect, decision, _remember(managed, memory, typed))
-        )
+        remember = _remember(managed, memory, typed)
+        results.append(RowResult(number, sync_id, prospect, decision, remember, fault))
 
-    headers = header_texts(rows, layout)
     return SyncPlan(tuple(results), Changes(layout, cells, headers, last_row))
 
 
 def _same(now: CellValue, wanted: CellWrite, date1904: bool) -> bool:
     """Whether a managed cell already shows the wanted value."""
     return now == wanted or _comparable(now, date1904) == _comparable(wanted, date1904)
+
+
+_STAND_INS: Mapping[str, CellValue] = {
+    "name": "Prospect",
+    "owner": "Owner",
+    "consultation_date": date(2000, 1, 3),
+}
+
+
+def _could_not_read(
+    prospect: Prospect,
+    fault: Exception,
+    layout: Layout,
+    headers: Mapping[int, str],
+    decide_row: Callable[[Prospect], Decision],
+) -> Decision:
+    """CHECK DATA for a row the rule failed on, naming the cell without which it reads.
+
+    Every cell the rule knows is read with care; this is the net for what nobody foresaw,
+    so that the row waits for a person while every other row syncs."""
+
+    def reads_without(field: str) -> bool:
+        # A required cell gets a plain stand-in: left blank, the rule would stop at it and
+        # never reach the cell at fault.
+        cells = {**prospect.cells, field: _STAND_INS.get(field)}
+        try:
+            decide_row(Prospect(prospect.row, cells))
+        except Exception:  # still failing: the fault is in another cell
+            return False
+        return True
+
+    culprit = next((field for field in prospect.cells if reads_without(field)), "")
+    if culprit:
+        col = layout.staff[culprit]
+        cell = f"{column_letters(col)}{prospect.row}"
+        what = f"the {quoted(headers.get(col, culprit))} cell ({cell})"
+    else:
+        what = "this row"
+    reason = (
+        f"{what} could not be read ({type(fault).__name__}); retype it, and tell whoever runs"
+        " sheets-sync if this stays"
+    )
+    return Decision(Flag.CHECK_DATA, f"CHECK DATA: {reason}", problem=Note(culprit, reason))
 
 
 def _fresh_id(new_id: Callable[[], str], taken: set[str]) -> str:
@@ -219,7 +277,7 @@ def _as_date(value: CellValue, date1904: bool) -> date | None:
 def _comparable(value: CellValue, date1904: bool) -> str:
     """A managed cell as text: dates (and serial numbers) as ISO, the rest as read."""
     if value is None or isinstance(value, str):
-        return (value or "").strip()
+        return read_text(value)
     day = _as_date(value, date1904)
     return day.isoformat() if day else read_text(value)
 

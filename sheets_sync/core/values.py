@@ -110,15 +110,15 @@ def read_date(value: CellValue, order: DateOrder, *, date1904: bool = False) -> 
     if isinstance(value, date):
         return value
     if isinstance(value, int | float):
-        return _read_serial(value, _SERIAL_EPOCH_1904 if date1904 else _SERIAL_EPOCH)
+        return _read_serial(value, _SERIAL_EPOCH_1904 if date1904 else _SERIAL_EPOCH, order)
     text = value.strip()
     if not text:
         return None
     return _read_date_text(text, order)
 
 
-def _read_serial(serial: int | float, epoch: date) -> date:
-    if not math.isfinite(serial):
+def _read_serial(serial: int | float, epoch: date, order: DateOrder) -> date:
+    if isinstance(serial, float) and not math.isfinite(serial):
         raise Unreadable(_not_a_date(serial))
     if serial < 1:
         raise Unreadable(f"{quoted(serial)} is not a date (date serial numbers start at 1)")
@@ -126,7 +126,8 @@ def _read_serial(serial: int | float, epoch: date) -> date:
         # The fraction is the time of day, which no rule needs.
         return epoch + timedelta(days=math.floor(serial))
     except OverflowError:
-        raise Unreadable(f"{quoted(serial)} is not a date (it is beyond the year 9999)") from None
+        beyond = f"{quoted(serial)} is not a date (it is beyond the year 9999)"
+        raise Unreadable(_with_hint(beyond, _without_separators(serial, order), order)) from None
 
 
 def _read_date_text(text: str, order: DateOrder) -> date:
@@ -156,7 +157,10 @@ def _read_date_text(text: str, order: DateOrder) -> date:
                 )
             return found
 
-    raise Unreadable(_not_a_date(text))
+    meant = _without_separators(written, order)
+    if meant is None:
+        raise Unreadable(_not_a_date(text))
+    raise Unreadable(_with_hint(f"{quoted(text)} is not a date", meant, order))
 
 
 def _full_year(digits: str) -> int:
@@ -179,6 +183,45 @@ def _not_real_numeric(text: str, year: int, day: int, month: int, order: DateOrd
     # Read the other way round it would be a date: most likely written in the other order.
     written = "day/month/year" if order is DateOrder.DMY else "month/day/year"
     return f"{reason} (dates here are written {written})"
+
+
+_RUN_TOGETHER = re.compile(r"\d{7,8}")
+
+
+def _without_separators(typed: str | int | float, order: DateOrder) -> date | None:
+    """The date an 8-digit number most likely is, typed without its separators: 24112026 is
+    24/11/2026 (in DMY), 20261124 is 2026-11-24. Only a hint for the message, never read as
+    that date: a person should see what is meant before anything is planned from it."""
+    if isinstance(typed, float):
+        if not typed.is_integer():
+            return None
+        typed = int(typed)
+    digits = typed.strip() if isinstance(typed, str) else str(typed) if 0 < typed < 10**8 else ""
+    if not _RUN_TOGETHER.fullmatch(digits):
+        return None
+    digits = digits.zfill(8)  # a number cell drops the leading zero of 03122026
+    first, second, year = int(digits[:2]), int(digits[2:4]), int(digits[4:])
+    day, month = (first, second) if order is DateOrder.DMY else (second, first)
+    found = set()
+    for reading in ((year, month, day), (int(digits[:4]), int(digits[4:6]), int(digits[6:]))):
+        try:
+            found.add(date(*reading))
+        except ValueError:
+            continue
+    believable = [candidate for candidate in found if 1900 <= candidate.year < 2200]
+    return believable[0] if len(believable) == 1 else None
+
+
+def _with_hint(reason: str, meant: date | None, order: DateOrder) -> str:
+    if meant is None:
+        return reason
+    return f"{reason}; if it means {_spelled(meant)}, type it as {typed_like(meant, order)}"
+
+
+def typed_like(day: date, order: DateOrder) -> str:
+    """A date as staff type it in this clinic's date order: 24/11/2026 (DMY), 11/24/2026."""
+    first, second = (day.day, day.month) if order is DateOrder.DMY else (day.month, day.day)
+    return f"{first:02d}/{second:02d}/{day.year}"
 
 
 def _not_a_date(value: CellValue) -> str:
@@ -215,11 +258,15 @@ _MONEY = re.compile(
 )
 
 
+MONEY_LIMIT = Decimal(10) ** 12
+
+
 def read_money(value: CellValue) -> Decimal | None:
     """The amount a money cell holds, or None when it is blank.
 
     Numbers are taken as they are; text may carry one currency sign or code (before or after)
-    and `,` thousands separators. Anything else, and any negative amount, raises `Unreadable`.
+    and `,` thousands separators. Anything else, any negative amount and any amount over
+    MONEY_LIMIT raises `Unreadable`.
     """
     if value is None:
         return None
@@ -238,6 +285,9 @@ def read_money(value: CellValue) -> Decimal | None:
         amount = _read_money_text(text)
     if amount < 0:
         raise Unreadable(f"{quoted(value)} is a negative amount")
+    if amount > MONEY_LIMIT:
+        # 1E+308 is a typing slip, not a quote; sums and emails must not carry 300 digits.
+        raise Unreadable(f"{quoted(value)} is too large to be an amount")
     return amount
 
 
@@ -259,6 +309,10 @@ def _not_an_amount(value: CellValue) -> str:
 # Counts --------------------------------------------------------------------------------------
 
 
+COUNT_DIGITS = 18
+BEYOND_COUNT = 10**COUNT_DIGITS  # stands for any longer string of digits
+
+
 def read_count(value: CellValue) -> int | None:
     """A whole number >= 0, or None for anything else (the caller then works the count out)."""
     if isinstance(value, bool):
@@ -268,7 +322,9 @@ def read_count(value: CellValue) -> int | None:
     if isinstance(value, float):
         return int(value) if value.is_integer() and value >= 0 else None
     if isinstance(value, str) and re.fullmatch(r"[0-9]+", text := value.strip()):
-        return int(text)
+        # Python refuses to read thousands of digits; a count that long is past every plan.
+        digits = text.lstrip("0")
+        return int(digits or "0") if len(digits) <= COUNT_DIGITS else BEYOND_COUNT
     return None
 
 
@@ -324,18 +380,40 @@ def _status_of(text: str) -> tuple[Status, bool]:
 # Text ----------------------------------------------------------------------------------------
 
 
+_NOT_CHARACTERS = re.compile("[\ud800-\udfff\ufffe\uffff]")
+_INT_DIGITS_SHOWN = 4000  # below Python's limit for spelling out an integer
+
+
+def readable(text: str) -> str:
+    """Text every part of the daemon can store, log, write and send.
+
+    A cell may hold half an emoji (a lone surrogate, which Google Sheets' JSON can carry as
+    `\\ud83d`) or U+FFFE/U+FFFF (not characters at all): SQLite, email, logs and XML all refuse
+    them, and one such cell used to stop the whole cycle. Each becomes U+FFFD, the mark for an
+    unreadable character; whole emoji, even as two separate halves, are kept.
+    """
+    if text.isascii() or not _NOT_CHARACTERS.search(text):
+        return text
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return joined.replace("\ufffe", "\ufffd").replace("\uffff", "\ufffd")
+
+
 def read_text(value: CellValue) -> str:
-    """A cell as a person would read it: stripped text, whole numbers without ".0", ISO dates."""
+    """A cell as a person would read it: stripped text, whole numbers without ".0", ISO dates.
+
+    Every staff and managed cell's text reaches the core through here, made `readable`."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return readable(value.strip())
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
         # Whole numbers as staff typed them ("1200", not "1200.0").
         return str(value).removesuffix(".0")
     if isinstance(value, int):
+        if abs(value) >= 10**_INT_DIGITS_SHOWN:
+            return f"a number of more than {_INT_DIGITS_SHOWN} digits"
         return str(value)
     if isinstance(value, datetime):
         if value.time() == time(0):

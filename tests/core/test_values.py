@@ -140,7 +140,11 @@ def test_read_date_serials(serial: int, date1904: bool, expected: date) -> None:
         ("12/2026", DMY, '"12/2026" is not a date (write it like 2026-12-03)'),
         ("03/12-2026", DMY, '"03/12-2026" is not a date (write it like 2026-12-03)'),
         ("3/12/026", DMY, '"3/12/026" is not a date (write it like 2026-12-03)'),
-        ("03122026", DMY, '"03122026" is not a date (write it like 2026-12-03)'),
+        (
+            "03122026",
+            DMY,
+            '"03122026" is not a date; if it means 3 December 2026, type it as 03/12/2026',
+        ),
         ("3 Decembre 2026", DMY, '"3 Decembre 2026" is not a date (write it like 2026-12-03)'),
         ("3 Dec", DMY, '"3 Dec" is not a date (write it like 2026-12-03)'),
         ("2026-12-03 25:00", DMY, '"2026-12-03 25:00" is not a date (write it like 2026-12-03)'),
