@@ -14,6 +14,8 @@ from sheets_sync.core.owners import address_of, address_problem, is_address, own
 from sheets_sync.core.rule import Flag
 from sheets_sync.core.sync import RowResult
 
+NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
+
 
 @dataclass(frozen=True)
 class DigestLine:
@@ -178,8 +180,8 @@ def _unaddressed_reason(owner: str, problems: Mapping[str, str]) -> str:
     """Why a due row reaches nobody: its owner cell holds an unusable address, or the address
     the owner's name maps to is unusable, or they have none."""
     if "@" in owner:
-        return address_problem(owner) or "owner has no email address"
-    return problems.get(owner_key(owner), "owner has no email address")
+        return address_problem(owner) or NO_ADDRESS
+    return problems.get(owner_key(owner), NO_ADDRESS)
 
 
 def _line(result: RowResult, day: date, link: Callable[[int], str | None]) -> DigestLine:
