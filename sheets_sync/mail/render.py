@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date
 from decimal import Decimal
 from email.headerregistry import Address
@@ -29,6 +29,7 @@ from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
 from html import escape
+from typing import TypeVar, cast
 from urllib.parse import quote
 
 from sheets_sync.core.digest import (
@@ -53,7 +54,7 @@ _MUTED_COLOUR = "#667085"
 
 _DETAIL_LEVELS = ("full", "minimal")
 
-DIGEST_MAX_ROWS = 200  # prospects per message; about 1,000 bytes each in both parts
+DIGEST_MAX_ROWS = 200  # prospects per message; about 3 KB each in both parts, encoded
 
 # Long values (emails, actions, names) may break anywhere rather than widen the page.
 _WRAP = "overflow-wrap:anywhere;word-break:break-word;"
@@ -74,6 +75,7 @@ def render_owner_digest(
 
     `detail` is "full" or "minimal" (initials, row, status, step and row link only)."""
     minimal = _is_minimal(detail)
+    digest = _encodable_fields(digest)
     overdue = digest.overdue[:max_rows]
     due_today = digest.due_today[: max_rows - len(overdue)]
     more = len(digest.overdue) + len(digest.due_today) - len(overdue) - len(due_today)
@@ -103,7 +105,7 @@ def render_manager_summary(
 
     With `detail="minimal"` prospects are named by their initials only."""
     minimal = _is_minimal(detail)
-    capped = _capped_summary(summary, max_rows)
+    capped = _capped_summary(_encodable_fields(summary), max_rows)
     subject = "Follow-up summary for {}: {}".format(
         _day(summary.day),
         _tally(
@@ -209,6 +211,24 @@ def _encodable(text: str) -> str:
         "\ufffd" if unicodedata.category(char) == "Cs" or char in "\ufffe\uffff" else char
         for char in text
     )
+
+
+def _encodable_fields(value: _Data) -> _Data:
+    """`value` with `_encodable` applied to every text in it, through its dataclasses and
+    tuples: a cell's half emoji must not reach a link, a quote() or the encoder."""
+    if isinstance(value, str):
+        return cast(_Data, _encodable(value))
+    if isinstance(value, tuple):
+        return cast(_Data, tuple(_encodable_fields(item) for item in value))
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {
+            item.name: _encodable_fields(getattr(value, item.name)) for item in fields(value)
+        }
+        return cast(_Data, replace(value, **changed))
+    return value
+
+
+_Data = TypeVar("_Data")
 
 
 # The explicit bidi controls: embeddings, overrides, isolates and the marks.

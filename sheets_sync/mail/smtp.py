@@ -137,9 +137,9 @@ class SmtpDelivery:
         if self._password is not None and not self._password.reveal().isascii():
             raise SetupFailure(
                 f"the password in ${settings.password_env} for {settings.username} on the mail"
-                f" server {self._where} has characters outside ASCII (such as é, ß or an"
-                " emoji), which the login (AUTH PLAIN or LOGIN) cannot carry; give the mail"
-                " account a password of ASCII letters, digits and symbols"
+                f" server {self._where} has characters outside ASCII (accented letters, other"
+                " alphabets or emoji), which the login (AUTH PLAIN or LOGIN) cannot carry; give"
+                " the mail account a password of ASCII letters, digits and symbols"
             )
         connection: smtplib.SMTP
         if settings.security == "ssl":
