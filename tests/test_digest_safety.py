@@ -15,6 +15,7 @@ import pytest
 from sheets_sync import engine
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config, parse_config
+from sheets_sync.core.check import staff_problems
 from sheets_sync.core.values import CellValue
 from sheets_sync.daemon import status_lines
 from sheets_sync.engine import DigestRun, send_digests, sync
@@ -323,3 +324,18 @@ def test_undelivered_digests_are_only_todays(tmp_path: Path, state: State) -> No
 
     assert "Digest for ben@clinic.example not delivered today: 550 no such user" in today_lines
     assert not any("not delivered today" in line for line in tomorrow_lines)
+
+
+def test_check_says_invisible_characters_are_left_out_and_names_unusable_addresses() -> None:
+    book = {"Ben": f"{BOM}ben@clinic.example{ZWSP}", "Zoë": "zoë@clinic.example"}
+
+    problems = staff_problems(staff(book))
+
+    assert problems == [
+        "Staff sheet row 2, Email (B2): the address holds invisible characters (U+FEFF ZERO"
+        " WIDTH NO-BREAK SPACE, U+200B ZERO WIDTH SPACE); sheets-sync leaves them out when"
+        " reading it, and the cell is better without them",
+        'Staff sheet row 3, Email (B3): "zoë@clinic.example" has letters outside ASCII before'
+        " the @, which most mail servers refuse; give this owner an address in plain ASCII"
+        " letters",
+    ]

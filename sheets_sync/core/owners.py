@@ -11,7 +11,7 @@ from email.headerregistry import Address
 from email.utils import parseaddr
 
 from sheets_sync.core.columns import column_letters
-from sheets_sync.core.values import CellValue, normalise_header, read_text
+from sheets_sync.core.values import CellValue, normalise_header, quoted, read_text
 
 _ADDRESS = re.compile(r"^[^@\s<>\"(),;:]+@[^@\s<>\"(),;:]+\.[^@\s<>\"(),;:]+$")
 
@@ -43,17 +43,27 @@ def address_problem(text: str) -> str | None:
     take them, and one such address must not stop the morning's other digests."""
     address = clean_address(text)
     if _ADDRESS.match(address) is None:
-        return f'"{address}" is not an email address'
+        return f"{quoted(address)} is not a valid email address"
     if not address.isascii():
         return (
-            f'"{address}" has letters outside ASCII before the @, which most mail servers '
-            "refuse; give this owner an address in plain ASCII letters"
+            f"{quoted(address)} has letters outside ASCII before the @, which most mail"
+            " servers refuse; give this owner an address in plain ASCII letters"
         )
     try:
         Address(addr_spec=address)
     except (HeaderParseError, MessageDefect, ValueError) as exc:
-        return f'"{address}" is not a valid email address ({exc})'
+        return f"{quoted(address)} is not a valid email address ({exc})"
     return None
+
+
+def invisible_characters(text: str) -> list[str]:
+    """The invisible characters `clean_address` leaves out of `text`, named for people
+    (`U+200B ZERO WIDTH SPACE`): `check` says they were there."""
+    return [
+        f"U+{ord(char):04X} {unicodedata.name(char, 'format character')}"
+        for char in dict.fromkeys(text)
+        if unicodedata.category(char) == "Cf"
+    ]
 
 
 def is_address(text: str) -> bool:
