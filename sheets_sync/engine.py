@@ -254,7 +254,9 @@ def send_digests(
     sent after, so a crash in between sends it again under the same Message-ID. A temporary
     failure is tried again with backoff, then on later cycles until the day's cut-off; a
     permanent one is given up for the day; a setup failure (login, certificate) stops the
-    round and waits for a later cycle. All are reported; none is raised.
+    round and waits for a later cycle. A message that cannot be made, or that the delivery
+    chokes on in any other way, is given up for the day for its recipient alone. All are
+    reported; none is raised.
     """
     run = DigestRun()
     built = _build(report, config, today)
@@ -346,8 +348,8 @@ def _unsendable(what: str, exc: Exception) -> str:
     patient's cell."""
     return (
         f"the message {what} ({_kind(exc)}), probably because of unusual characters in one"
-        " of its rows; the other digests went out. Please report this to whoever looks after"
-        " sheets-sync"
+        " of its rows; no other digest is held up by it. Please report this to whoever looks"
+        " after sheets-sync"
     )
 
 
