@@ -300,7 +300,7 @@ def _scheduled_by(clock: Clock) -> Iterator[None]:
 
 def status_lines(config: Config, state: State, now: datetime) -> list[str]:
     """What `sheets-sync status` shows: the last sync, its outcome and error, the next sync
-    and the next digests, in the clinic's time."""
+    and the next digests, in the clinic's time, and today's digests that failed, with why."""
     zone = config.clinic.timezone
     local = now.astimezone(zone)
     lines = [f"State folder: {config.daemon.state_dir} ({_running(config.daemon.state_dir)})"]
@@ -317,6 +317,8 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
         every = timedelta(minutes=config.daemon.sync_every_minutes)
         lines.append(f"Next sync: {_when(max(health.last_sync + every, now), zone)}")
     lines.append(f"Next digests: {_next_digests(config, state, local)}")
+    for recipient, address, why in state.undelivered_digests(local.date()):
+        lines.append(f"Digest for {address or recipient} not delivered today: {why}")
     return lines
 
 

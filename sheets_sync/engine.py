@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
@@ -28,7 +29,7 @@ from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
-from sheets_sync.core.owners import address_book
+from sheets_sync.core.owners import address_book, address_problems
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
@@ -240,7 +241,8 @@ def _canonical(value: object) -> object:
 
 @dataclass
 class DigestRun:
-    """What one round of sending did, by recipient (`owner-<name>` or `manager`)."""
+    """What one round of sending did, by recipient (`owner-<name>`, `owner-<name>--<hash>`
+    or `manager`)."""
 
     sent: list[str] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)  # tried again on a later cycle: why
@@ -267,7 +269,9 @@ def send_digests(
     sent after, so a crash in between sends it again under the same Message-ID. A temporary
     failure is tried again with backoff, then on later cycles until the day's cut-off; a
     permanent one is given up for the day; a setup failure (login, certificate) stops the
-    round and waits for a later cycle. All are reported; none is raised.
+    round and waits for a later cycle. A message that cannot be made, or that the delivery
+    chokes on in any other way, is given up for the day for its recipient alone. All are
+    reported; none is raised.
     """
     run = DigestRun()
     built = _build(report, config, today)
@@ -275,9 +279,14 @@ def send_digests(
         return run
     digests, tally = built
     past_cutoff = (now.date(), now.time()) >= (today, config.mail.digest_cutoff)
-    owners = {recipient: digest.owner for recipient, digest in digests}
+    owners = {due.recipient: due.digest.owner for due in digests}
+    _adopt_earlier_records(state, today, digests)
 
-    def deliver(recipient: str, render: Callable[[], EmailMessage]) -> bool:
+    def give_up(recipient: str, why: str) -> None:
+        state.digest_failed(today, recipient, why, for_good=True)
+        run.failed[recipient] = why
+
+    def deliver(recipient: str, address: str, render: Callable[[], EmailMessage]) -> bool:
         """Try one message; False when the round must stop (the setup is broken)."""
         record = state.digest(today, recipient)
         if record is not None and not force:
@@ -285,15 +294,20 @@ def send_digests(
                 return True
             if past_cutoff and record.attempts:
                 reason = f"not delivered by the cut-off ({config.mail.digest_cutoff:%H:%M})"
-                state.digest_failed(today, recipient, f"{record.error}; {reason}", for_good=True)
-                run.failed[recipient] = f"{record.error}; {reason}"
+                give_up(recipient, f"{record.error}; {reason}")
                 return True
         reuse = record is not None and record.status == "pending" and not force
         message_id = record.message_id if record and reuse else make_msgid(domain=_domain(config))
-        state.digest_pending(today, recipient, message_id)
-        message = render()
-        message["Message-ID"] = message_id
-        message["Date"] = format_datetime(now)
+        state.digest_pending(today, recipient, message_id, address=address)
+        try:
+            message = render()
+            message["Message-ID"] = message_id
+            message["Date"] = format_datetime(now)
+        except Exception as exc:  # one digest's bad data must not stop the others
+            give_up(recipient, _unsendable("could not be made", exc))
+            log.warning("the digest for %s could not be made (%s)", recipient, _kind(exc))
+            log.debug("the digest for %s could not be made", recipient, exc_info=True)
+            return True
         key = f"{today.isoformat()}-{recipient}"
         tries = SEND_ATTEMPTS if not run.waiting else 1  # the server is down: no long waits
         for attempt in range(tries):
@@ -305,8 +319,7 @@ def send_digests(
                     sleep(2.0**attempt)
                 continue
             except PermanentFailure as exc:
-                state.digest_failed(today, recipient, str(exc), for_good=True)
-                run.failed[recipient] = str(exc)
+                give_up(recipient, str(exc))
                 log.warning("the digest for %s was refused: %s", recipient, exc)
                 return True
             except SetupFailure as exc:
@@ -314,6 +327,11 @@ def send_digests(
                 run.waiting[recipient] = str(exc)
                 log.warning("no digest can be sent: %s", exc)
                 return False
+            except Exception as exc:  # a message the delivery chokes on stays this one's problem
+                give_up(recipient, _unsendable("could not be delivered", exc))
+                log.warning("the digest for %s could not be delivered (%s)", recipient, _kind(exc))
+                log.debug("the digest for %s could not be delivered", recipient, exc_info=True)
+                return True
             state.digest_sent(today, recipient)
             run.sent.append(recipient)
             return True
@@ -323,9 +341,9 @@ def send_digests(
         return True
 
     try:
-        for recipient, digest in digests:
-            message = partial(_owner_message, digest, config)
-            if not deliver(recipient, message):
+        for due in digests:
+            message = partial(_owner_message, due.digest, config)
+            if not deliver(due.recipient, due.digest.address, message):
                 return run
         if config.mail.manager:
             undelivered = [
@@ -333,10 +351,40 @@ def send_digests(
                 for recipient, why in {**run.waiting, **run.failed}.items()
                 if recipient in owners
             ]
-            deliver("manager", partial(_summary, tally, config, today, undelivered))
+            summary = partial(_summary, tally, config, today, undelivered)
+            deliver("manager", parseaddr(config.mail.manager)[1], summary)
     finally:
         delivery.close()
     return run
+
+
+def _unsendable(what: str, exc: Exception) -> str:
+    """Why a digest was given up for the day, without the exception's own text: it may quote a
+    patient's cell."""
+    return (
+        f"the message {what} ({_kind(exc)}), probably because of unusual characters in one"
+        " of its rows; no other digest is held up by it. Please report this to whoever looks"
+        " after sheets-sync"
+    )
+
+
+def _kind(exc: Exception) -> str:
+    return type(exc).__name__
+
+
+def _adopt_earlier_records(state: State, today: date, digests: Sequence[_Due]) -> None:
+    """Give today's digest records made under the keys of schema 6 and before to the owner
+    they were sent to, so an upgrade in the middle of a day resends nothing.
+
+    Those keys came from names, and colliding owners shared one; the first of them in the
+    digest's order was sent and the others were skipped. The order has not changed, so the
+    first owner with each earlier key takes its record and the others now get their digest.
+    """
+    claimed: set[str] = set()
+    for due in digests:
+        if due.earlier not in claimed:
+            claimed.add(due.earlier)
+            state.adopt_earlier_digest(today, due.earlier, due.recipient, due.digest.address)
 
 
 def digest_messages(
@@ -344,38 +392,80 @@ def digest_messages(
 ) -> list[tuple[str, EmailMessage]]:
     """The day's messages, (recipient, message): owners with anything due, and the manager.
 
-    The recipient is a file-name-safe key, `owner-<name>` or `manager`, that also names the
-    digest in the state store.
+    The recipient is a file-name-safe key, one per address (see `_recipient`) or `manager`,
+    that also names the digest in the state store.
     """
     built = _build(report, config, today)
     if built is None:
         return []
     digests, tally = built
-    messages = [(recipient, _owner_message(digest, config)) for recipient, digest in digests]
+    messages = [(due.recipient, _owner_message(due.digest, config)) for due in digests]
     if config.mail.manager:
         messages.append(("manager", _summary(tally, config, today)))
     return messages
 
 
+class _Due(NamedTuple):
+    """An owner's digest for the day, with its key and the key it had before schema 7."""
+
+    recipient: str
+    earlier: str
+    digest: OwnerDigest
+
+
 def _build(
     report: CycleReport, config: Config, today: date
-) -> tuple[list[tuple[str, OwnerDigest]], OwnerTally] | None:
+) -> tuple[list[_Due], OwnerTally] | None:
     """The day's digests by recipient, and the manager's tallies; None on a day the clinic
     is closed."""
     if not config.rule_settings().is_open(today):
         return None
     snapshot = report.snapshot
     book = address_book(snapshot.staff, config.owners)
-    digests, tally = build_digests(report.plan.rows, day=today, book=book, link=snapshot.link)
-    return [(_recipient(digest.address, book), digest) for digest in digests], tally
+    digests, tally = build_digests(
+        report.plan.rows,
+        day=today,
+        book=book,
+        link=snapshot.link,
+        problems=address_problems(snapshot.staff, config.owners),
+    )
+    return [
+        _Due(_recipient(d.address, book), _legacy_recipient(d.address, book), d) for d in digests
+    ], tally
 
 
 def _recipient(address: str, book: Mapping[str, str]) -> str:
-    """An owner's key in the state and the outbox, `owner-<name>`. It follows the address,
-    so that owner cells naming the person in the morning and holding their address later
-    (or the other way round) never make two digests in one day."""
+    """An owner's key in the state and the outbox: one per address, ignoring case.
+
+    It follows the address, so that owner cells naming the person in the morning and holding
+    their address later (or the other way round) never make two digests in one day. An owner
+    whose name is plain ASCII words keeps the readable `owner-anna-price`: such names map to
+    their slugs one to one. Any other name (Zoë, Anne-Marie, Ольга) loses letters in a slug,
+    so its key also carries a hash of the address, after a double hyphen no plain slug has:
+    `owner-zoe-smith--3f2a9c1b`.
+    """
+    name = _book_name(address, book)
+    if name is not None and _PLAIN_NAME.fullmatch(name):
+        return f"owner-{name.replace(' ', '-')}"
+    readable = _slug(name or "") or _slug(address.partition("@")[0])
+    digest = hashlib.sha256(address.casefold().encode("utf-8")).hexdigest()[:8]
+    return f"owner-{readable[:40].strip('-')}--{digest}"
+
+
+_PLAIN_NAME = re.compile(r"[a-z0-9]+( [a-z0-9]+)*")  # an owner key whose slug loses nothing
+
+
+def _legacy_recipient(address: str, book: Mapping[str, str]) -> str:
+    """The key sheets-sync gave this owner before keys followed addresses (schema 6), when
+    different names could share one (every Greek name was `owner-owner`)."""
+    name = _book_name(address, book)
+    return f"owner-{_slug(name if name is not None else address) or 'owner'}"
+
+
+def _book_name(address: str, book: Mapping[str, str]) -> str | None:
+    """The first of the owner keys the book maps to `address`, if any."""
     names = sorted(name for name, known in book.items() if known.casefold() == address.casefold())
-    return f"owner-{_slug(names[0] if names else address)}"
+    return names[0] if names else None
 
 
 def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
@@ -405,5 +495,7 @@ def _domain(config: Config) -> str:
 
 
 def _slug(text: str) -> str:
+    """`text` in ASCII letters, digits and hyphens, for people reading a file name; may be
+    empty (a name in Greek letters)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "owner"
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")

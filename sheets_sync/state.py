@@ -95,6 +95,12 @@ CREATE TABLE writing (
     PRIMARY KEY (source, sync_id)
 );
 """,
+    # Digest keys follow the address (`owner-zoe-smith--3f2a9c1b`), no longer the name alone,
+    # which several owners could share. Each digest keeps its address; a record without one
+    # was made under a name key, and the engine hands it to its owner (`adopt_earlier_digest`).
+    """
+ALTER TABLE digests ADD COLUMN address TEXT;
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -216,15 +222,40 @@ class State:
         ).fetchone()
         return DigestRecord(*row) if row else None
 
-    def digest_pending(self, day: date, recipient: str, message_id: str) -> None:
-        """About to send the digest under `message_id` (the same one on every retry)."""
+    def digest_pending(
+        self, day: date, recipient: str, message_id: str, *, address: str = ""
+    ) -> None:
+        """About to send the digest to `address` under `message_id` (the same one on every
+        retry)."""
         with self._transaction():
             self.db.execute(
-                "INSERT INTO digests (day, recipient, message_id, status)"
-                " VALUES (?, ?, ?, 'pending') ON CONFLICT (day, recipient)"
-                " DO UPDATE SET message_id = excluded.message_id, status = 'pending'",
-                (day.isoformat(), recipient, message_id),
+                "INSERT INTO digests (day, recipient, message_id, status, address)"
+                " VALUES (?, ?, ?, 'pending', ?) ON CONFLICT (day, recipient)"
+                " DO UPDATE SET message_id = excluded.message_id, status = 'pending',"
+                " address = excluded.address",
+                (day.isoformat(), recipient, message_id, address),
             )
+
+    def adopt_earlier_digest(self, day: date, earlier: str, recipient: str, address: str) -> None:
+        """The day's record kept under `earlier`, a key of schema 6 or before, becomes
+        `recipient`'s (to `address`), unless `recipient` has a record of its own already."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE digests SET recipient = ?, address = ? WHERE day = ? AND recipient = ?"
+                " AND address IS NULL AND NOT EXISTS (SELECT 1 FROM digests AS own"
+                " WHERE own.day = digests.day AND own.recipient = ? AND own.recipient != ?)",
+                (recipient, address, day.isoformat(), earlier, recipient, earlier),
+            )
+
+    def undelivered_digests(self, day: date) -> list[tuple[str, str, str]]:
+        """(recipient, address, why) for the day's digests that failed, or wait to be tried
+        again after a failure: what `status` lists."""
+        rows = self.db.execute(
+            "SELECT recipient, coalesce(address, ''), error FROM digests"
+            " WHERE day = ? AND error != '' AND status != 'sent' ORDER BY recipient",
+            (day.isoformat(),),
+        )
+        return [(recipient, address, error) for recipient, address, error in rows]
 
     def digest_sent(self, day: date, recipient: str) -> None:
         self._digest_outcome(day, recipient, "sent", "")

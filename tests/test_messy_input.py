@@ -462,14 +462,19 @@ def test_emoji_and_right_to_left_names_are_read_written_and_shown(
     owners, manager = messages(plan, [(OWNER, "noa@riverside.example"), *STAFF])
     noa = owners["noa@riverside.example"]
     text, html = parts(noa)
-    assert f"Hello {OWNER}," in text
+    # In the text part right-to-left cell text sits between FSI and PDI (issue 10).
+    assert f"Hello {isolated(OWNER)}," in text
     for name in NAMES[:2]:
-        assert f"- {name} · OVERDUE" in text
+        assert f"- {isolated(name)} · OVERDUE" in text
         assert f"<bdi>{name}</bdi>" in html
-    assert "  Step 1/1 · שיחה 📞 · שיחת מעקב: תודה 🙏" in text
+    assert f"  {isolated('Step 1/1 · שיחה 📞 · שיחת מעקב: תודה 🙏')}" in text
     assert OWNER in str(noa["To"])
     summary, _ = parts(manager)
-    assert f'Row 5, {NAMES[3]} ({OWNER}): consultation date "🙂" is not a date' in summary
+    assert f'Row 5, {NAMES[3]} ({isolated(OWNER)}): consultation date "🙂" is not a date' in summary
+
+
+def isolated(text: str) -> str:
+    return f"\u2068{text}\u2069"
 
 
 # --- empty sheets -----------------------------------------------------------------------------

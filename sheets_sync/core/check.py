@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from sheets_sync.core.columns import STAFF_COLUMNS, Layout, column_letters
-from sheets_sync.core.owners import address_of, is_address, staff_entries
+from sheets_sync.core.owners import (
+    address_of,
+    address_problem,
+    invisible_characters,
+    staff_entries,
+)
 from sheets_sync.core.sync import MANAGED_LABELS, RowResult
 from sheets_sync.core.values import CellValue, quoted
 
@@ -29,10 +34,10 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
         notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
         problems += [f"{where(result.row, note.field)}: {note.text}" for note in notes]
         owner = result.prospect.text("owner")
-        if owner and "@" in owner and not is_address(owner):
-            problems.append(
-                f"{where(result.row, 'owner')}: {quoted(owner)} is not a valid email address"
-            )
+        if owner and "@" in owner and (problem := address_problem(owner)):
+            problems.append(f"{where(result.row, 'owner')}: {problem}")
+        elif owner and "@" in owner and (hidden := invisible_characters(owner)):
+            problems.append(f"{where(result.row, 'owner')}: {_left_out(hidden)}")
         elif owner and address_of(owner, book) is None:
             problems.append(
                 f"{where(result.row, 'owner')}: {quoted(owner)} has no email address; add "
@@ -54,12 +59,21 @@ def _repeated_header(field: str, cols: Sequence[int], layout: Layout) -> str:
 
 
 def staff_problems(staff_rows: Sequence[Sequence[CellValue]] | None) -> list[str]:
-    """Staff sheet rows whose address is missing or not an address."""
-    return [
-        f'Staff sheet row {entry.row}, Email ({entry.email_cell}): "{entry.email}" is not a'
-        " valid email address"
-        if entry.email
-        else f"Staff sheet row {entry.row}, Email ({entry.email_cell}): no address for {entry.name}"
-        for entry in staff_entries(staff_rows)
-        if not is_address(entry.email)
-    ]
+    """Staff sheet rows whose address is missing, unusable, or holds invisible characters."""
+    problems = []
+    for entry in staff_entries(staff_rows):
+        where = f"Staff sheet row {entry.row}, Email ({entry.email_cell})"
+        if not entry.email:
+            problems.append(f"{where}: no address for {entry.name}")
+        elif problem := address_problem(entry.email):
+            problems.append(f"{where}: {problem}")
+        elif hidden := invisible_characters(entry.email):
+            problems.append(f"{where}: {_left_out(hidden)}")
+    return problems
+
+
+def _left_out(hidden: Sequence[str]) -> str:
+    return (
+        f"the address holds invisible characters ({', '.join(hidden)}); sheets-sync leaves"
+        " them out when reading it, and the cell is better without them"
+    )

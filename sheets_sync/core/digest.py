@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sheets_sync.core.owners import address_of, is_address, owner_key
+from sheets_sync.core.owners import address_of, address_problem, is_address, owner_key
 from sheets_sync.core.rule import Flag
 from sheets_sync.core.sync import RowResult
+
+NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,14 @@ def build_digests(
     day: date,
     book: Mapping[str, str],
     link: Callable[[int], str | None],
+    problems: Mapping[str, str] | None = None,
 ) -> tuple[list[OwnerDigest], OwnerTally]:
     """Each owner's digest for `day` (only owners with something due), and the tallies the
-    manager's summary is made from."""
+    manager's summary is made from.
+
+    `problems` says, by owner key, why an owner's address from the Staff sheet or [owners]
+    cannot be used (`address_problems`); their due rows go to the manager with that reason.
+    """
     due: dict[str, list[DigestLine]] = {}
     names: dict[str, str] = {}
     counts: dict[str, dict[Flag, int]] = {}
@@ -108,7 +115,8 @@ def build_digests(
         line = _line(result, day, link)
         due.setdefault(key, []).append(line)
         if address_of(owner, book) is None:
-            unaddressed.append(RowNote(result.row, line.name, owner, "owner has no email address"))
+            reason = _unaddressed_reason(owner, problems or {})
+            unaddressed.append(RowNote(result.row, line.name, owner, reason))
             unaddressed_lines.append(line)
 
     digests = []
@@ -166,6 +174,14 @@ class OwnerTally:
             self.unaddressed_lines,
             tuple(undelivered),
         )
+
+
+def _unaddressed_reason(owner: str, problems: Mapping[str, str]) -> str:
+    """Why a due row reaches nobody: its owner cell holds an unusable address, or the address
+    the owner's name maps to is unusable, or they have none."""
+    if "@" in owner:
+        return address_problem(owner) or NO_ADDRESS
+    return problems.get(owner_key(owner), NO_ADDRESS)
 
 
 def _line(result: RowResult, day: date, link: Callable[[int], str | None]) -> DigestLine:

@@ -2,7 +2,14 @@
 
 Pure: no clock, no environment, no files. Date and Message-ID are left to the delivery,
 which sets them at send time. Every sheet value is escaped in the HTML part and cleaned of
-control characters before it goes into a header.
+control characters before it goes into a header. Nothing from the sheet is trusted: half an
+emoji (a lone surrogate) or a noncharacter becomes U+FFFD, and bidi controls are stripped
+from headers and isolated in the bodies (FSI…PDI in the text part, `<bdi>` in the HTML), so
+a right-to-left override in a name cannot reorder the rest of its line.
+
+A message lists at most `max_rows` prospects (DIGEST_MAX_ROWS by default), the most urgent
+first, and says how many more wait in the sheet: 12,000 overdue rows would make a message
+no mail server takes.
 
 `detail="minimal"` keeps patient details out of the message: per prospect only initials, the
 row, the status, the plan's step and the row link; the subject only ever holds counts. Both
@@ -14,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date
 from decimal import Decimal
 from email.headerregistry import Address
@@ -22,9 +29,17 @@ from email.message import EmailMessage
 from email.policy import default
 from email.utils import parseaddr
 from html import escape
+from typing import TypeVar, cast
 from urllib.parse import quote
 
-from sheets_sync.core.digest import DigestLine, ManagerSummary, OwnerCount, OwnerDigest, RowNote
+from sheets_sync.core.digest import (
+    NO_ADDRESS,
+    DigestLine,
+    ManagerSummary,
+    OwnerCount,
+    OwnerDigest,
+    RowNote,
+)
 
 # Fixed English names rather than strftime("%a"), which follows the machine's locale.
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -39,6 +54,8 @@ _MUTED_COLOUR = "#667085"
 
 _DETAIL_LEVELS = ("full", "minimal")
 
+DIGEST_MAX_ROWS = 200  # prospects per message; about 3 KB each in both parts, encoded
+
 # Long values (emails, actions, names) may break anywhere rather than widen the page.
 _WRAP = "overflow-wrap:anywhere;word-break:break-word;"
 
@@ -46,12 +63,23 @@ _Detail = tuple[str, str, str | None]  # label, text, link target (None: plain t
 
 
 def render_owner_digest(
-    digest: OwnerDigest, *, clinic: str, sender: str, detail: str = "full"
+    digest: OwnerDigest,
+    *,
+    clinic: str,
+    sender: str,
+    detail: str = "full",
+    max_rows: int = DIGEST_MAX_ROWS,
 ) -> EmailMessage:
-    """One owner's morning email: overdue first, then due today, in the order given.
+    """One owner's morning email: overdue first, then due today, in the order given; the
+    first `max_rows` of them, and how many more wait in the sheet.
 
     `detail` is "full" or "minimal" (initials, row, status, step and row link only)."""
     minimal = _is_minimal(detail)
+    digest = _encodable_fields(digest)
+    overdue = digest.overdue[:max_rows]
+    due_today = digest.due_today[: max_rows - len(overdue)]
+    more = len(digest.overdue) + len(digest.due_today) - len(overdue) - len(due_today)
+    shown = _Listed(overdue, due_today, more)
     subject = "Follow-ups for {}: {}".format(
         _day(digest.day),
         _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
@@ -60,18 +88,24 @@ def render_owner_digest(
         subject=subject,
         sender=_sender(clinic, sender),
         recipient=_address(_header_safe(_clipped(digest.owner)), digest.address),
-        text=_owner_text(digest, clinic, minimal),
-        html=_owner_html(digest, clinic, subject, minimal),
+        text=_owner_text(digest, shown, clinic, minimal),
+        html=_owner_html(digest, shown, clinic, subject, minimal),
     )
 
 
 def render_manager_summary(
-    summary: ManagerSummary, *, sender: str, detail: str = "full"
+    summary: ManagerSummary,
+    *,
+    sender: str,
+    detail: str = "full",
+    max_rows: int = DIGEST_MAX_ROWS,
 ) -> EmailMessage:
-    """The manager's summary: counts per owner, rows to check, due rows nobody receives.
+    """The manager's summary: counts per owner, rows to check, due rows nobody receives;
+    each list the first `max_rows` of its kind, and how many more there are.
 
     With `detail="minimal"` prospects are named by their initials only."""
     minimal = _is_minimal(detail)
+    capped = _capped_summary(_encodable_fields(summary), max_rows)
     subject = "Follow-up summary for {}: {}".format(
         _day(summary.day),
         _tally(
@@ -84,9 +118,49 @@ def render_manager_summary(
         subject=subject,
         sender=_sender(summary.clinic, sender),
         recipient=_address("", summary.address),
-        text=_manager_text(summary, minimal),
-        html=_manager_html(summary, subject, minimal),
+        text=_manager_text(capped, minimal),
+        html=_manager_html(capped, subject, minimal),
     )
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """The part of an owner's digest the message lists, and how many rows it leaves out."""
+
+    overdue: Sequence[DigestLine]
+    due_today: Sequence[DigestLine]
+    more: int
+
+
+@dataclass(frozen=True)
+class _Capped:
+    """A manager's summary cut to `max_rows` per list, with what each cut left out."""
+
+    summary: ManagerSummary
+    more_owners: int
+    more_to_check: int
+    more_unaddressed: int
+
+
+def _capped_summary(summary: ManagerSummary, max_rows: int) -> _Capped:
+    kept = replace(
+        summary,
+        owners=summary.owners[:max_rows],
+        check_data=summary.check_data[:max_rows],
+        unaddressed_lines=summary.unaddressed_lines[:max_rows],
+    )
+    return _Capped(
+        kept,
+        len(summary.owners) - len(kept.owners),
+        len(summary.check_data) - len(kept.check_data),
+        len(summary.unaddressed_lines) - len(kept.unaddressed_lines),
+    )
+
+
+def _more_rows(count: int) -> str:
+    """What the message leaves out, said where the list ends."""
+    rows = "1 more prospect waits" if count == 1 else f"{count:,} more prospects wait"
+    return f"{rows} in the sheet: this message lists the most urgent first."
 
 
 def _is_minimal(detail: str) -> bool:
@@ -125,8 +199,59 @@ def _printable(body: str) -> str:
     """A body without the control characters a cell may hold (NUL, ESC, a lone CR...): mail
     servers may refuse them and terminals act on them. Tabs and line ends stay."""
     return "".join(
-        " " if unicodedata.category(char) == "Cc" and char not in "\n\t" else char for char in body
+        " " if unicodedata.category(char) == "Cc" and char not in "\n\t" else char
+        for char in _encodable(body)
     )
+
+
+def _encodable(text: str) -> str:
+    """`text` with U+FFFD for what no UTF-8 message can carry, or should: half an emoji (a
+    lone surrogate, which makes encoding raise) and the noncharacters U+FFFE and U+FFFF."""
+    return "".join(
+        "\ufffd" if unicodedata.category(char) == "Cs" or char in "\ufffe\uffff" else char
+        for char in text
+    )
+
+
+def _encodable_fields(value: _Data) -> _Data:
+    """`value` with `_encodable` applied to every text in it, through its dataclasses and
+    tuples: a cell's half emoji must not reach a link, a quote() or the encoder."""
+    if isinstance(value, str):
+        return cast(_Data, _encodable(value))
+    if isinstance(value, tuple):
+        return cast(_Data, tuple(_encodable_fields(item) for item in value))
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {
+            item.name: _encodable_fields(getattr(value, item.name)) for item in fields(value)
+        }
+        return cast(_Data, replace(value, **changed))
+    return value
+
+
+_Data = TypeVar("_Data")
+
+
+# The explicit bidi controls: embeddings, overrides, isolates and the marks.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+_ISOLATES = frozenset("\u2066\u2067\u2068\u2069")
+# Bidi classes that can reorder the text around them when not isolated.
+_REORDERING = frozenset(
+    {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+)
+
+
+def _isolated(text: str) -> str:
+    """Cell text for the plain text part: text that is or may turn right-to-left goes
+    between FSI and PDI, so it cannot reorder the rest of its line. Its own isolate
+    controls are dropped, so it cannot close ours early; overrides inside end at our PDI."""
+    if not any(unicodedata.bidirectional(char) in _REORDERING for char in text):
+        return text
+    return "\u2068" + "".join(char for char in text if char not in _ISOLATES) + "\u2069"
+
+
+def _bdi(text: str) -> str:
+    """Cell text for the HTML part: escaped, and isolated like the text part's."""
+    return f"<bdi>{escape(text)}</bdi>"
 
 
 # Words shared by both parts
@@ -154,9 +279,12 @@ def _money(value: Decimal) -> str:
 
 def _header_safe(text: str) -> str:
     """Sheet text fit for a display name: control characters (CR and LF among them) become
-    spaces, so a cell can never start a header of its own."""
+    spaces, so a cell can never start a header of its own; bidi controls go, as a header
+    cannot isolate them."""
     spaced = "".join(
-        " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char for char in text
+        " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char
+        for char in _encodable(text)
+        if char not in _BIDI_CONTROLS
     )
     return " ".join(spaced.split())
 
@@ -243,77 +371,115 @@ def _details(line: DigestLine, minimal: bool) -> list[_Detail]:
     ]
 
 
-def _unaddressed_by_owner(summary: ManagerSummary) -> dict[str, list[DigestLine]]:
-    owner_of_row = {note.row: _clipped(note.owner) for note in summary.unaddressed}
-    by_owner: dict[str, list[DigestLine]] = {}
+@dataclass(frozen=True)
+class _Unaddressed:
+    """Due rows whose owner no digest reaches, grouped by owner and reason."""
+
+    owner: str
+    reason: str
+    total: int  # all such rows of this owner, also those the message leaves out
+    lines: list[DigestLine]
+
+
+def _unaddressed_by_owner(summary: ManagerSummary) -> list[_Unaddressed]:
+    groups: dict[tuple[str, str], _Unaddressed] = {}
+    group_of_row = {}
+    for note in summary.unaddressed:
+        owner = _clipped(note.owner) or "no owner named"
+        group = groups.setdefault((owner, note.reason), _Unaddressed(owner, note.reason, 0, []))
+        groups[(owner, note.reason)] = replace(group, total=group.total + 1)
+        group_of_row[note.row] = (owner, note.reason)
     for line in summary.unaddressed_lines:
-        owner = owner_of_row.get(line.row) or "no owner named"
-        by_owner.setdefault(owner, []).append(line)
-    return by_owner
+        key = group_of_row.get(line.row, ("no owner named", ""))
+        groups.setdefault(key, _Unaddressed(*key, 1, [])).lines.append(line)
+    return [group for group in groups.values() if group.lines]
 
 
-def _owner_label(count: OwnerCount) -> str:
-    owner = _clipped(count.owner)
-    return f"{owner} <{count.address}>" if count.address else f"{owner} ({_NO_ADDRESS})"
+def _unaddressed_title(group: _Unaddressed) -> tuple[str, str]:
+    """A group's heading, before and after the owner's name (isolated in each part)."""
+    if group.reason in ("", NO_ADDRESS):
+        return "Due for ", f", who has {_NO_ADDRESS}"
+    return "Due for ", f", whose address cannot be used: {group.reason}"
 
 
 def _counts_text(count: OwnerCount) -> str:
     return f"{count.overdue} overdue, {count.due_today} due today, {count.upcoming} upcoming"
 
 
-def _note_text(note: RowNote, minimal: bool) -> str:
+def _note_parts(note: RowNote, minimal: bool) -> tuple[str, str, str]:
+    """A CHECK DATA note's name, owner and reason, as the message shows them."""
     if minimal:
         # The reason may quote the cell; in minimal mode the cell's text stays in the sheet.
-        reason = _QUOTED_CELL.sub("(cell text left out)", note.reason)
-        return f"Row {note.row}, {_initials(note.name)} ({_clipped(note.owner)}): {reason}"
-    name, owner, reason = (_clipped(text) for text in (note.name, note.owner, note.reason))
-    return f"Row {note.row}, {name} ({owner}): {reason}"
+        return (
+            _initials(note.name),
+            _clipped(note.owner),
+            _QUOTED_CELL.sub("(cell text left out)", note.reason),
+        )
+    return _clipped(note.name), _clipped(note.owner), _clipped(note.reason)
 
 
 # Plain text part
 
 
-def _owner_text(digest: OwnerDigest, clinic: str, minimal: bool) -> str:
-    return _join_text(
-        [
-            f"Hello {_clipped(digest.owner)},",
-            f"Your follow-ups for {_day(digest.day)}.",
-            *_section_text("Overdue", digest.overdue, minimal),
-            *_section_text("Due today", digest.due_today, minimal),
-            f"Sent by sheets-sync for {clinic}.",
-        ]
-    )
+def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, minimal: bool) -> str:
+    blocks = [
+        f"Hello {_isolated(_clipped(digest.owner))},",
+        f"Your follow-ups for {_day(digest.day)}.",
+        *_section_text("Overdue", shown.overdue, minimal, len(digest.overdue)),
+        *_section_text("Due today", shown.due_today, minimal, len(digest.due_today)),
+    ]
+    if shown.more:
+        blocks.append(_more_rows(shown.more))
+    return _join_text([*blocks, f"Sent by sheets-sync for {clinic}."])
 
 
 # Mail-server trouble reaches the manager first: staff with no digest do not know it.
 _UNDELIVERED = "Digests not delivered"
 
 
-def _manager_text(summary: ManagerSummary, minimal: bool) -> str:
+def _manager_text(capped: _Capped, minimal: bool) -> str:
+    summary = capped.summary
     owners = "\n".join(
-        f"- {_owner_label(count)}: {_counts_text(count)}" for count in summary.owners
+        f"- {_isolated(_clipped(count.owner))} "
+        f"{f'<{count.address}>' if count.address else f'({_NO_ADDRESS})'}: {_counts_text(count)}"
+        for count in summary.owners
     )
     blocks = [
         f"Follow-up summary for {_day(summary.day)} at {summary.clinic}.",
         f"{_underlined('Owners')}\n{owners}" if summary.owners else _NO_OWNERS,
     ]
+    if capped.more_owners:
+        blocks.append(f"{capped.more_owners:,} more owners are in the sheet.")
     if summary.undelivered:
-        failures = "\n".join(f"- {owner}: {why}" for owner, why in summary.undelivered)
+        failures = "\n".join(
+            f"- {_isolated(_clipped(owner))}: {why}" for owner, why in summary.undelivered
+        )
         blocks.append(f"{_underlined(_UNDELIVERED)}\n{failures}")
     if summary.check_data:
-        notes = "\n".join(f"- {_note_text(note, minimal)}" for note in summary.check_data)
+        notes = "\n".join(
+            "- Row {}, {} ({}): {}".format(
+                note.row, *(_isolated(part) for part in _note_parts(note, minimal))
+            )
+            for note in summary.check_data
+        )
         blocks.append(f"{_underlined('Rows to check (CHECK DATA)')}\n{notes}")
-    for owner, lines in _unaddressed_by_owner(summary).items():
-        blocks += _section_text(f"Due for {owner}, who has {_NO_ADDRESS}", lines, minimal)
+    if capped.more_to_check:
+        blocks.append(f"{capped.more_to_check:,} more rows to check are in the sheet.")
+    for group in _unaddressed_by_owner(summary):
+        before, after = _unaddressed_title(group)
+        title = f"{before}{_isolated(group.owner)}{after}"
+        blocks += _section_text(title, group.lines, minimal, group.total)
+    if capped.more_unaddressed:
+        blocks.append(_more_rows(capped.more_unaddressed))
     blocks.append("Sent by sheets-sync.")
     return _join_text(blocks)
 
 
-def _section_text(title: str, lines: Sequence[DigestLine], minimal: bool) -> list[str]:
+def _section_text(title: str, lines: Sequence[DigestLine], minimal: bool, total: int) -> list[str]:
     if not lines:
         return []
     return [
-        _underlined(f"{title} ({len(lines)})"),
+        _underlined(f"{title} ({total})"),
         *(_line_text(_shown(line, minimal)) for line in lines),
     ]
 
@@ -323,10 +489,10 @@ def _underlined(title: str) -> str:
 
 
 def _line_text(shown: _Shown) -> str:
-    text = [f"- {shown.title} · {shown.status}"]
+    text = [f"- {_isolated(shown.title)} · {shown.status}"]
     if shown.action:
-        text.append(f"  {shown.action}")
-    text += [f"  {label}: {value}" for label, value, _ in shown.details]
+        text.append(f"  {_isolated(shown.action)}")
+    text += [f"  {label}: {_isolated(value)}" for label, value, _ in shown.details]
     if shown.link:
         text.append(f"  Open row: {shown.link}")
     return "\n".join(text)
@@ -339,37 +505,52 @@ def _join_text(blocks: Iterable[str]) -> str:
 # HTML part: inline styles only (mail clients drop <style>), no images, one column at most
 # 640px wide that narrows with the screen. Nothing has a fixed width, and long values wrap
 # anywhere, so nothing runs off a 375px phone. Each prospect's block carries data-row="N".
+# Sheet text goes in <bdi>, so a right-to-left name keeps to itself.
 
 
-def _owner_html(digest: OwnerDigest, clinic: str, subject: str, minimal: bool) -> str:
+def _owner_html(
+    digest: OwnerDigest, shown: _Listed, clinic: str, subject: str, minimal: bool
+) -> str:
     return _page(
         subject,
         [
             _heading(f"Follow-ups for {_day(digest.day)}"),
-            _paragraph(f"Hello {_clipped(digest.owner)}, here is your list for today."),
-            _section_html("Overdue", digest.overdue, minimal),
-            _section_html("Due today", digest.due_today, minimal),
+            _paragraph_html(f"Hello {_bdi(_clipped(digest.owner))}, here is your list for today."),
+            _section_html(escape("Overdue"), shown.overdue, minimal, len(digest.overdue)),
+            _section_html(escape("Due today"), shown.due_today, minimal, len(digest.due_today)),
+            _paragraph(_more_rows(shown.more)) if shown.more else "",
             _footer(f"Sent by sheets-sync for {clinic}."),
         ],
     )
 
 
-def _manager_html(summary: ManagerSummary, subject: str, minimal: bool) -> str:
+def _manager_html(capped: _Capped, subject: str, minimal: bool) -> str:
+    summary = capped.summary
     parts = [
         _heading(f"Follow-up summary for {_day(summary.day)}"),
         _paragraph(summary.clinic),
         _owners_table(summary.owners),
     ]
+    if capped.more_owners:
+        parts.append(_paragraph(f"{capped.more_owners:,} more owners are in the sheet."))
     if summary.undelivered:
-        failures = [(None, f"{owner}: {why}") for owner, why in summary.undelivered]
+        failures = [
+            (None, f"{_bdi(_clipped(owner))}: {escape(why)}") for owner, why in summary.undelivered
+        ]
         parts += [_subheading(_UNDELIVERED), _bullets(failures)]
     if summary.check_data:
         parts += [
             _subheading("Rows to check (CHECK DATA)"),
             _notes_list(summary.check_data, minimal),
         ]
-    for owner, lines in _unaddressed_by_owner(summary).items():
-        parts.append(_section_html(f"Due for {owner}, who has {_NO_ADDRESS}", lines, minimal))
+    if capped.more_to_check:
+        parts.append(_paragraph(f"{capped.more_to_check:,} more rows to check are in the sheet."))
+    for group in _unaddressed_by_owner(summary):
+        before, after = _unaddressed_title(group)
+        heading = f"{escape(before)}{_bdi(group.owner)}{escape(after)}"
+        parts.append(_section_html(heading, group.lines, minimal, group.total))
+    if capped.more_unaddressed:
+        parts.append(_paragraph(_more_rows(capped.more_unaddressed)))
     parts.append(_footer("Sent by sheets-sync."))
     return _page(subject, parts)
 
@@ -393,11 +574,19 @@ def _heading(text: str) -> str:
 
 
 def _subheading(text: str) -> str:
-    return f'<h2 style="font-size:16px;margin:20px 0 8px;{_WRAP}">{escape(text)}</h2>'
+    return _subheading_html(escape(text))
+
+
+def _subheading_html(html: str) -> str:
+    return f'<h2 style="font-size:16px;margin:20px 0 8px;{_WRAP}">{html}</h2>'
 
 
 def _paragraph(text: str) -> str:
-    return f'<p style="margin:0 0 12px;{_WRAP}">{escape(text)}</p>'
+    return _paragraph_html(escape(text))
+
+
+def _paragraph_html(html: str) -> str:
+    return f'<p style="margin:0 0 12px;{_WRAP}">{html}</p>'
 
 
 def _footer(text: str) -> str:
@@ -411,16 +600,17 @@ def _link(target: str, text: str) -> str:
     return f'<a href="{escape(target)}" style="color:#1849a9;{_WRAP}">{escape(text)}</a>'
 
 
-def _section_html(title: str, lines: Sequence[DigestLine], minimal: bool) -> str:
+def _section_html(title: str, lines: Sequence[DigestLine], minimal: bool, total: int) -> str:
+    """`title` is HTML already; `total` counts also the lines the message leaves out."""
     if not lines:
         return ""
     blocks = "\n".join(_line_html(_shown(line, minimal)) for line in lines)
-    return f"{_subheading(f'{title} ({len(lines)})')}\n{blocks}"
+    return f"{_subheading_html(f'{title} ({total})')}\n{blocks}"
 
 
 def _line_html(shown: _Shown) -> str:
     colour = _OVERDUE_COLOUR if shown.overdue else _DUE_TODAY_COLOUR
-    action = f'<div style="margin:4px 0 8px;{_WRAP}">{escape(shown.action)}</div>'
+    action = f'<div style="margin:4px 0 8px;{_WRAP}">{_bdi(shown.action)}</div>'
     rows = "".join(_detail_row(detail) for detail in shown.details)
     open_row = (
         f'<p style="margin:8px 0 0;">{_link(shown.link, "Open row")}</p>' if shown.link else ""
@@ -428,7 +618,7 @@ def _line_html(shown: _Shown) -> str:
     return (
         f'<div data-row="{shown.row}" style="margin:0 0 12px;padding:12px;background:#ffffff;'
         f'border-left:4px solid {colour};border-radius:4px;{_WRAP}">'
-        f'<div style="font-size:16px;font-weight:bold;{_WRAP}"><bdi>{escape(shown.title)}</bdi> '
+        f'<div style="font-size:16px;font-weight:bold;{_WRAP}">{_bdi(shown.title)} '
         f'<span style="display:inline-block;font-size:12px;color:{colour};">'
         f"{escape(shown.status)}</span></div>"
         f"{action if shown.action else ''}"
@@ -440,6 +630,7 @@ def _line_html(shown: _Shown) -> str:
 def _detail_row(detail: _Detail) -> str:
     label, text, target = detail
     value = _link(target, text) if target else escape(text)
+    value = f"<bdi>{value}</bdi>"
     return (
         f'<tr><td style="padding:2px 12px 2px 0;color:{_MUTED_COLOUR};'
         f'vertical-align:top;white-space:nowrap;">{escape(label)}</td>'
@@ -463,7 +654,7 @@ def _owners_table(owners: Sequence[OwnerCount]) -> str:
         )
     )
     rows = "".join(
-        f'<tr><td style="{cell}{_WRAP}"><bdi>{escape(_clipped(count.owner))}</bdi><br>'
+        f'<tr><td style="{cell}{_WRAP}">{_bdi(_clipped(count.owner))}<br>'
         f'<span style="font-size:12px;color:{_address_colour(count)};">'
         f"{escape(count.address or _NO_ADDRESS)}</span></td>"
         f'<td style="{number}">{count.overdue}</td>'
@@ -482,14 +673,22 @@ def _address_colour(count: OwnerCount) -> str:
 
 
 def _notes_list(notes: Sequence[RowNote], minimal: bool) -> str:
-    return _bullets((note.row, _note_text(note, minimal)) for note in notes)
+    return _bullets(
+        (
+            note.row,
+            "Row {}, {} ({}): {}".format(
+                note.row, *(_bdi(part) for part in _note_parts(note, minimal))
+            ),
+        )
+        for note in notes
+    )
 
 
 def _bullets(items: Iterable[tuple[int | None, str]]) -> str:
-    """A list of texts, each escaped; an item with a row number carries `data-row`."""
+    """A list of HTML items; an item with a row number carries `data-row`."""
     entries = "".join(
-        f'<li{_row_attribute(row)} style="margin:0 0 4px;{_WRAP}">{escape(text)}</li>'
-        for row, text in items
+        f'<li{_row_attribute(row)} style="margin:0 0 4px;{_WRAP}">{html}</li>'
+        for row, html in items
     )
     return f'<ul style="margin:0;padding-left:20px;">{entries}</ul>'
 

@@ -7,11 +7,15 @@ message went out is reported as a `TemporaryFailure`, and the caller decides abo
 
 Every smtplib, ssl and socket error becomes a Temporary-, Permanent- or SetupFailure whose
 text names the server, says what it answered and what to check. The password never appears
-in any of them.
+in any of them, neither as typed nor in the base64 forms AUTH PLAIN and AUTH LOGIN send it
+in, should a server echo those back. A message the server or smtplib cannot take (an
+address that needs SMTPUTF8 from a server without it, text that will not encode) is that
+message's PermanentFailure: the next message goes out as usual.
 """
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -67,12 +71,34 @@ class SmtpDelivery:
 
         `key` is not needed: the server tells messages apart by their Message-ID.
         """
+        connection: smtplib.SMTP | None = None
         try:
-            refused = self._ready().send_message(message)
+            connection = self._ready()
+            refused = connection.send_message(message)
+        except smtplib.SMTPNotSupportedError as exc:
+            if connection is None:  # from the login: the settings are at fault
+                self._drop(polite=False)
+                raise self._failure(exc) from exc
+            # Raised before a word of the message is sent: international addresses without
+            # SMTPUTF8. This message's problem, not the server's settings.
+            self._drop(polite=False)
+            raise PermanentFailure(
+                self._redacted(
+                    f"the mail server {self._where} cannot take this message: {exc};"
+                    " give its recipient an address in plain ASCII letters"
+                )
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             # The connection's state is unknown after a failure: start afresh next time.
             self._drop(polite=False)
             raise self._failure(exc) from exc
+        except (UnicodeError, ValueError) as exc:
+            # The email package or smtplib could not write this message for the wire.
+            self._drop(polite=False)
+            raise PermanentFailure(
+                f"the message could not be written for the mail server {self._where}"
+                f" ({type(exc).__name__}); the other messages are not affected"
+            ) from None
         if refused:
             self._drop(polite=False)
             raise PermanentFailure(
@@ -100,6 +126,20 @@ class SmtpDelivery:
             raise SetupFailure(
                 f"no password for {settings.username} on the mail server {self._where}:"
                 f" set the environment variable ${settings.password_env}"
+            )
+        # smtplib sends the login in ASCII only; its error would quote the character.
+        if settings.username is not None and not settings.username.isascii():
+            raise SetupFailure(
+                f"[mail.smtp].username for the mail server {self._where} has letters outside"
+                " ASCII, which the login (AUTH PLAIN or LOGIN) cannot carry; use the account's"
+                " ASCII user name"
+            )
+        if self._password is not None and not self._password.reveal().isascii():
+            raise SetupFailure(
+                f"the password in ${settings.password_env} for {settings.username} on the mail"
+                f" server {self._where} has characters outside ASCII (accented letters, other"
+                " alphabets or emoji), which the login (AUTH PLAIN or LOGIN) cannot carry; give"
+                " the mail account a password of ASCII letters, digits and symbols"
             )
         connection: smtplib.SMTP
         if settings.security == "ssl":
@@ -151,10 +191,16 @@ class SmtpDelivery:
         return kind(self._redacted(text))
 
     def _redacted(self, text: str) -> str:
-        """`text` without the password, should a server ever echo it back."""
+        """`text` without the password, should a server ever echo it back: as typed, as AUTH
+        LOGIN sends it (base64), and inside AUTH PLAIN's base64 of `\\0user\\0password`."""
         if self._password is None or not self._password.reveal():
             return text
-        return text.replace(self._password.reveal(), str(self._password))
+        password = self._password.reveal()
+        plain = f"\0{self.settings.username or ''}\0{password}"
+        forms = [password, *(_base64(form) for form in (password, plain))]
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, str(self._password))
+        return text
 
 
 def _explain(
@@ -237,6 +283,10 @@ def _explain(
             " running, and are [mail.smtp].host and port right?"
         )
     return TemporaryFailure, f"cannot reach the mail server {where}: {_reason(exc)}"
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def _no_answer(settings: SmtpConfig) -> str:

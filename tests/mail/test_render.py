@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from sheets_sync.core.digest import DigestLine, ManagerSummary, OwnerCount, OwnerDigest, RowNote
+from sheets_sync.core.digest import (
+    NO_ADDRESS,
+    DigestLine,
+    ManagerSummary,
+    OwnerCount,
+    OwnerDigest,
+    RowNote,
+)
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
 
 TUESDAY = date(2026, 11, 24)
@@ -228,7 +235,7 @@ def manager_summary(**changes: Any) -> ManagerSummary:
             RowNote(41, "Kim Lee", "Anna", "value 'lots' is not an amount"),
             RowNote(52, "Ola Berg", "", "no owner"),
         ),
-        unaddressed=(RowNote(61, "Lee Park", "Bob", "Bob has no email address"),),
+        unaddressed=(RowNote(61, "Lee Park", "Bob", NO_ADDRESS),),
         unaddressed_lines=(overdue(4, row=61, name="Lee Park", phone="0161 496 0000"),),
     )
     return replace(summary, **changes)
@@ -268,14 +275,18 @@ def test_manager_summary_lists_rows_to_check_with_row_and_reason() -> None:
     text = plain(message)
     assert "Row 30, Sam Smith (Anna): consultation date 31/02 is not a date" in text
     assert "Row 41, Kim Lee (Anna): value 'lots' is not an amount" in text
-    assert "Row 41, Kim Lee (Anna): value &#x27;lots&#x27; is not an amount" in html(message)
+    assert (
+        "Row 41, <bdi>Kim Lee</bdi> (<bdi>Anna</bdi>): <bdi>value &#x27;lots&#x27; is not an"
+        " amount</bdi>" in html(message)
+    )
 
 
 def test_manager_summary_gives_full_details_of_rows_nobody_receives() -> None:
     message = render_manager_summary(manager_summary(), sender=SENDER)
 
+    assert "Due for Bob, who has no email address (1)" in plain(message)
+    assert "Due for <bdi>Bob</bdi>, who has no email address (1)" in html(message)
     for text in (plain(message), html(message)):
-        assert "Due for Bob, who has no email address (1)" in text
         assert "Lee Park" in text
         assert "0161 496 0000" in text
         assert "OVERDUE 4d" in text
