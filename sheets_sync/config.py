@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sheets_sync.core.digest import DIGEST_MAX_ROWS
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.values import DateOrder
@@ -135,6 +136,8 @@ class MailConfig:
     # "minimal": initials and row links only, for practices that keep patient details out of
     # email.
     detail: Detail = "full"
+    # At most this many prospects in one message, the most urgent first; the rest are counted.
+    digest_max_rows: int = DIGEST_MAX_ROWS
     smtp: SmtpConfig | None = None
 
 
@@ -398,6 +401,7 @@ def _mail(t: _Table, base: Path) -> MailConfig:
         digest_time=digest_time,
         digest_cutoff=t.get("digest_cutoff", _time_of_day, usual_cutoff),
         detail=cast(Detail, t.get("detail", _choice("full", "minimal"), defaults.detail)),
+        digest_max_rows=t.get("digest_max_rows", _integer(1, 1000), defaults.digest_max_rows),
         smtp=_smtp(t.table("smtp", "[mail.smtp]"), base) if "smtp" in t else None,
     )
     if mail.digest_cutoff <= mail.digest_time:

@@ -470,7 +470,11 @@ def _book_name(address: str, book: Mapping[str, str]) -> str | None:
 
 def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
     return render_owner_digest(
-        digest, clinic=config.clinic.name, sender=config.mail.sender, detail=config.mail.detail
+        digest,
+        clinic=config.clinic.name,
+        sender=config.mail.sender,
+        detail=config.mail.detail,
+        max_rows=config.mail.digest_max_rows,
     )
 
 
@@ -487,7 +491,12 @@ def _summary(
         address=parseaddr(manager)[1],
         undelivered=undelivered,
     )
-    return render_manager_summary(summary, sender=config.mail.sender, detail=config.mail.detail)
+    return render_manager_summary(
+        summary,
+        sender=config.mail.sender,
+        detail=config.mail.detail,
+        max_rows=config.mail.digest_max_rows,
+    )
 
 
 def _domain(config: Config) -> str:

@@ -4,6 +4,7 @@ problem stays with that owner, and the state of an earlier version upgrades with
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
@@ -339,3 +340,20 @@ def test_check_says_invisible_characters_are_left_out_and_names_unusable_address
         " the @, which most mail servers refuse; give this owner an address in plain ASCII"
         " letters",
     ]
+
+
+def test_digest_max_rows_caps_each_owner_s_digest_and_counts_the_rest(
+    tmp_path: Path, state: State
+) -> None:
+    config = make_config(tmp_path)
+    config = dataclasses.replace(config, mail=dataclasses.replace(config.mail, digest_max_rows=3))
+    rows = due_rows(["anna@clinic.example"] * 7)
+
+    send(rows, staff({}), config, state)
+
+    [path] = config.mail.outbox.glob("*owner*.eml")
+    body = parsed(path).get_body(preferencelist=("plain",))
+    assert body is not None
+    text = str(body.get_content())
+    assert [n for n in range(1, 8) if f"Pat Doe {n}" in text] == [1, 2, 3]
+    assert "4 more" in text

@@ -77,6 +77,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         ({"daemon": {"sync_every_minutes": 24 * 60 + 1}}, "[daemon].sync_every_minutes"),
         ({"daemon": {"alert_after_hours": 1e12}}, "[daemon].alert_after_hours"),
         ({"daemon": {"keep_backups": 10**9}}, "[daemon].keep_backups"),
+        ({"mail": {"digest_max_rows": 10**6}}, "[mail].digest_max_rows"),
         ({"plans": {"min_gap_days": 10**9}}, "[plans].min_gap_days"),
         ({"mail": {"smtp": {"host": "localhost", "timeout": 1e308}}}, "[mail.smtp].timeout"),
         (

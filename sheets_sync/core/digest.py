@@ -16,6 +16,10 @@ from sheets_sync.core.sync import RowResult
 
 NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
 
+# Prospects listed per message, by default ([mail] digest_max_rows): about 3 KB each in both
+# parts, so a digest stays far below what mail servers take (Gmail: 25 MB).
+DIGEST_MAX_ROWS = 200
+
 
 @dataclass(frozen=True)
 class DigestLine:

@@ -33,6 +33,7 @@ from typing import TypeVar, cast
 from urllib.parse import quote
 
 from sheets_sync.core.digest import (
+    DIGEST_MAX_ROWS,
     NO_ADDRESS,
     DigestLine,
     ManagerSummary,
@@ -53,8 +54,6 @@ _DUE_TODAY_COLOUR = "#b54708"
 _MUTED_COLOUR = "#667085"
 
 _DETAIL_LEVELS = ("full", "minimal")
-
-DIGEST_MAX_ROWS = 200  # prospects per message; about 3 KB each in both parts, encoded
 
 # Long values (emails, actions, names) may break anywhere rather than widen the page.
 _WRAP = "overflow-wrap:anywhere;word-break:break-word;"
