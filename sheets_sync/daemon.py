@@ -40,6 +40,7 @@ from sheets_sync.engine import (
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.logs import record_unexpected
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.mail.notices import render_alert, render_recovery
 from sheets_sync.state import Health, State
@@ -164,7 +165,19 @@ class Daemon:
             if job == self.sync_once:
                 self._failed(state, exc)
             else:
-                log.warning("%s: %s", _job_name(job), _problem(exc), exc_info=_unexpected(exc))
+                log.warning("%s: %s", _job_name(job), self._problem(exc))
+
+    def _problem(self, exc: BaseException) -> str:
+        """An error as one line for people. An unexpected one names only its kind: its text
+        may quote a patient's cell; where in the code it happened goes to errors.log."""
+        if isinstance(exc, SheetsSyncError):
+            return str(exc)
+        folder = self.config.daemon.state_dir
+        try:
+            where = f"where it happened is in {record_unexpected(exc, folder, 'run')}"
+        except OSError:
+            where = "its details could not be saved"
+        return f"unexpected error ({type(exc).__name__}); the next cycle tries again; {where}"
 
     # --- health and alerts ---------------------------------------------------------------
 
@@ -179,8 +192,8 @@ class Daemon:
 
     def _failed(self, state: State, exc: BaseException, outcome: str = "failed") -> None:
         now = self.clock.now()
-        problem = _problem(exc)
-        log.warning("sync: %s", problem, exc_info=_unexpected(exc))
+        problem = self._problem(exc)
+        log.warning("sync: %s", problem)
         before = state.health()
         since = before.failing_since if before and before.failing_since else now
         alerted = bool(before and before.failing_since and before.alert_sent)
@@ -256,18 +269,6 @@ def _pid_note(folder: Path) -> str:
         return f" (process {int((folder / 'daemon.pid').read_text(encoding='ascii'))})"
     except (OSError, ValueError):
         return ""
-
-
-def _problem(exc: BaseException) -> str:
-    """An error as one line for people; an unexpected one names its kind."""
-    if isinstance(exc, SheetsSyncError):
-        return str(exc)
-    return f"unexpected error ({type(exc).__name__}: {exc}); the next cycle tries again"
-
-
-def _unexpected(exc: BaseException) -> bool:
-    """Our own errors are explained by their text; anything else deserves its traceback."""
-    return not isinstance(exc, SheetsSyncError)
 
 
 def _job_name(job: Callable[..., object]) -> str:

@@ -406,7 +406,11 @@ def test_failing_syncs_still_send_digests_alert_once_and_tell_of_the_recovery(
     ]
     assert len(failures) == backend.failed
     unexpected = isinstance(error, RuntimeError)
-    assert all(bool(r.exc_info) == unexpected for r in failures)
+    assert not any(r.exc_info for r in failures)  # a traceback's last line quotes the error
+    assert all(("errors.log" in r.getMessage()) == unexpected for r in failures)
+    if unexpected:
+        assert "something nobody expected" not in caplog.text
+        assert "RuntimeError" in (config.daemon.state_dir / "errors.log").read_text()
 
 
 def test_no_alert_before_alert_after_hours(tmp_path: Path) -> None:
@@ -548,7 +552,7 @@ def test_no_patient_details_in_the_log_at_info_or_above(
         STAFF,
         clock=clock,
         until=local(2026, 11, 25, 3, 0),
-        error=RuntimeError("unexpected"),
+        error=RuntimeError(f"unexpected, in the row of {sorted(patient_details())[0]}"),
     )
 
     run = drive(config, clock, backend)
