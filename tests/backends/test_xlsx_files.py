@@ -182,6 +182,20 @@ def test_a_lock_file_beside_the_link_or_its_target_makes_the_source_busy(
     assert link.is_symlink()
 
 
+def test_a_swap_interrupted_through_a_link_is_finished_beside_the_target(tmp_path: Path) -> None:
+    """Killed mid-swap, the workbook waits aside beside the target, where the link leads."""
+    target = make_log(_mkdir(tmp_path / "x") / "log.xlsx", PROSPECTS)
+    original = target.read_bytes()
+    link = _mkdir(tmp_path / "y") / "link.xlsx"
+    link.symlink_to(target)
+    target.rename(target.with_name(".log.xlsx.sheets-sync-old"))
+
+    assert XlsxBackend(link).read().rows[1][0] == "Ann Lee"
+    assert target.read_bytes() == original
+    assert sorted(p.name for p in target.parent.iterdir()) == ["log.xlsx"]
+    assert link.is_symlink()
+
+
 def _mkdir(folder: Path) -> Path:
     folder.mkdir()
     return folder

@@ -184,7 +184,7 @@ class XlsxBackend:
             self._refuse_if_open(workbook)
             self._swap_in(workbook, temporary, version)
         except OSError as exc:
-            raise self._write_problem(exc) from exc
+            raise self._write_problem(exc, workbook) from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
@@ -293,9 +293,12 @@ class XlsxBackend:
             raise
         aside.unlink()
 
-    def _write_problem(self, exc: OSError) -> SourceError:
-        """Why a write failed, for the person who can put it right. The workbook is as it was."""
-        name, folder = self.path.name, self.path.parent
+    def _write_problem(self, exc: OSError, workbook: Path) -> SourceError:
+        """Why a write failed, for the person who can put it right. The workbook is as it was.
+
+        The folder named is the one the workbook really is in, also when its path is a link.
+        """
+        name, folder = self.path.name, workbook.parent
         if getattr(exc, "winerror", None) in _LOCKED_BY_A_PROGRAM:
             return SourceBusy(
                 f"{name} is open in a program that locks it; nothing was written, and the "
@@ -393,7 +396,8 @@ class XlsxBackend:
 
     def _keep_backup(self, data: bytes) -> None:
         """A copy of the version being replaced, readable by no more people than the workbook
-        is, in a folder only the daemon's user may open; the newest `keep_backups` kept."""
+        is; the newest `keep_backups` kept. The folder, when this creates it, is the daemon's
+        user's alone: it holds every prospect's details."""
         if self.backup_dir is None:
             return
         mode = stat.S_IMODE(os.stat(self.path).st_mode)
