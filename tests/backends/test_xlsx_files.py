@@ -196,6 +196,17 @@ def test_a_swap_interrupted_through_a_link_is_finished_beside_the_target(tmp_pat
     assert link.is_symlink()
 
 
+def test_a_link_planted_at_the_aside_name_is_never_put_back(log_path: Path, tmp_path: Path) -> None:
+    secret = planted_secret(tmp_path)
+    log_path.unlink()
+    log_path.with_name(".log.xlsx.sheets-sync-old").symlink_to(secret)
+
+    with pytest.raises(SourceError, match="is not there"):
+        XlsxBackend(log_path).read()
+    assert not log_path.exists()
+    assert secret.stat().st_nlink == 1
+
+
 def _mkdir(folder: Path) -> Path:
     folder.mkdir()
     return folder

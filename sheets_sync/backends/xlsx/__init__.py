@@ -337,7 +337,9 @@ class XlsxBackend:
         workbook = workbook or self._workbook()
         aside = self._beside(workbook, "old")
         try:
-            if aside.exists():
+            # Only a file of ours is put back: a link planted at our hidden name would make the
+            # workbook's name a second name of whatever file it leads to.
+            if aside.is_file() and not aside.is_symlink():
                 self._put_back(workbook, aside)
             with contextlib.suppress(FileNotFoundError):
                 self._beside(workbook, "tmp").unlink()
