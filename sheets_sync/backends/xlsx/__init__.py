@@ -20,12 +20,21 @@ import errno
 import hashlib
 import itertools
 import os
+import re
 import stat
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged, SourceError
+from sheets_sync.backends.xlsx.files import (
+    LOCK_FILE_SIZE_LIMIT,
+    WORKBOOK_SIZE_LIMIT,
+    NotAFile,
+    lock_owner,
+    read_bounded,
+    size_in_words,
+)
 from sheets_sync.backends.xlsx.frame import (
     Area,
     NewColumn,
@@ -46,6 +55,8 @@ from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
 from sheets_sync.backends.xlsx.tables import table_area, widen_table
 from sheets_sync.core.sync import Changes
 
+# Backups are named `log.20261124-093000-123456.xlsx`; the pruning matches this shape.
+BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
 COLUMN_WIDTHS = {"next_touch": 16.0, "next_action": 56.0, "follow_up_status": 24.0, "sync_id": 12.0}
 
 
@@ -92,23 +103,42 @@ class XlsxBackend:
             rows, staff, fingerprint(data), package.date1904, merges=merged_areas(sheet)
         )
 
-    def _load(self) -> bytes:
+    def _workbook(self) -> Path:
+        """Where the workbook really is: the target when the configured path is a link.
+
+        Resolved once per read or write, so that every file of one operation (the temporary
+        file, the swap, the aside file) lies beside the same file, and the link stays a link.
+        """
+        return Path(os.path.realpath(self.path))
+
+    def _load(self, workbook: Path | None = None) -> bytes:
+        """The workbook's bytes; `workbook` is its resolved place when the caller needs the
+        same file throughout an operation."""
+        workbook = workbook or self._workbook()
+        shown = f"{self.path} (a link to {workbook})" if self.path.is_symlink() else str(self.path)
         try:
-            return self.path.read_bytes()
+            data, _ = read_bounded(workbook, WORKBOOK_SIZE_LIMIT)
+        except NotAFile as exc:
+            raise SourceError(
+                f"{shown} is {exc.what}, not a workbook sheets-sync reads (a regular file of at "
+                f"most {size_in_words(WORKBOOK_SIZE_LIMIT)}): set [source].path to the clinic's "
+                ".xlsx file, or put the workbook back at that name"
+            ) from exc
         except FileNotFoundError as exc:
             kept = (
                 f" (the last versions synced are in {self.backup_dir})" if self.backup_dir else ""
             )
             raise SourceError(
-                f"{self.path} is not there: check [source].path, or whether the file was "
+                f"{shown} is not there: check [source].path, or whether the file was "
                 f"moved or deleted{kept}"
             ) from exc
         except PermissionError as exc:
             raise SourceError(
-                f"{self.path} cannot be read: permission denied for the user running sheets-sync"
+                f"{shown} cannot be read: permission denied for the user running sheets-sync"
             ) from exc
         except OSError as exc:
-            raise SourceError(f"{self.path} cannot be read: {exc.strerror}") from exc
+            raise SourceError(f"{shown} cannot be read: {exc.strerror}") from exc
+        return data
 
     def _open(self, data: bytes) -> Package:
         try:
@@ -129,33 +159,36 @@ class XlsxBackend:
     # --- writing ------------------------------------------------------------------------
 
     def version(self) -> str:
-        self._finish_interrupted_swap()
-        return fingerprint(self._load())
+        workbook = self._workbook()
+        self._finish_interrupted_swap(workbook)
+        return fingerprint(self._load(workbook))
 
     def write(self, changes: Changes, version: str) -> str | None:
-        self._finish_interrupted_swap()
-        self._refuse_if_open()
-        data = self._load()
+        workbook = self._workbook()
+        self._finish_interrupted_swap(workbook)
+        self._refuse_if_open(workbook)
+        data = self._load(workbook)
         if fingerprint(data) != version:
             raise SourceChanged(f"{self.path.name} was saved by someone since it was read")
         package = self._open(data)
         replacements = self._replacements(package, changes)
         if not replacements:
             return None
-        temporary = self._beside("tmp")
+        temporary = self._beside(workbook, "tmp")
         try:
+            # Empty, with the workbook's permissions: the new version, written into it, keeps them.
+            os.close(_create_with_mode(temporary, stat.S_IMODE(os.stat(workbook).st_mode)))
             package.save_as(temporary, replacements)
             written = fingerprint(temporary.read_bytes())
-            os.chmod(temporary, stat.S_IMODE(os.stat(self.path).st_mode))
             self._keep_backup(data)
-            self._refuse_if_open()
-            self._swap_in(temporary, version)
+            self._refuse_if_open(workbook)
+            self._swap_in(workbook, temporary, version)
         except OSError as exc:
-            raise self._write_problem(exc) from exc
+            raise self._write_problem(exc, workbook) from exc
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
-        _sync_folder(self.path.parent)
+        _sync_folder(workbook.parent)
         return written
 
     def _replacements(
@@ -226,41 +259,46 @@ class XlsxBackend:
 
     # --- the file system ------------------------------------------------------------------
 
-    def _beside(self, purpose: str) -> Path:
+    @staticmethod
+    def _beside(workbook: Path, purpose: str) -> Path:
         """A hidden file of ours beside the workbook: `.log.xlsx.sheets-sync-tmp`."""
-        return self.path.with_name(f".{self.path.name}.sheets-sync-{purpose}")
+        return workbook.with_name(f".{workbook.name}.sheets-sync-{purpose}")
 
-    def _swap_in(self, temporary: Path, version: str) -> None:
+    def _swap_in(self, workbook: Path, temporary: Path, version: str) -> None:
         """Put the new version in place, unless someone saved the workbook since `version`."""
-        with open(self.path, "rb") as file:
-            read = fingerprint(file.read())
-            before = os.fstat(file.fileno())
         saved_meanwhile = SourceChanged(f"{self.path.name} was saved by someone during the sync")
-        if read != version:
+        try:
+            read, before = read_bounded(workbook, WORKBOOK_SIZE_LIMIT)
+        except NotAFile:  # something else was put at its name: the next read says what
+            raise saved_meanwhile from None
+        if fingerprint(read) != version:
             raise saved_meanwhile
-        aside = self._beside("old")
-        os.rename(self.path, aside)  # from here on, anyone's save lands at the workbook's name
+        aside = self._beside(workbook, "old")
+        os.rename(workbook, aside)  # from here on, anyone's save lands at the workbook's name
         moved = os.stat(aside)
         if (moved.st_ino, moved.st_size, moved.st_mtime_ns) != (
             before.st_ino,
             before.st_size,
             before.st_mtime_ns,
         ):
-            self._put_back(aside)
+            self._put_back(workbook, aside)
             raise saved_meanwhile
         try:
-            _place(temporary, self.path)
+            _place(temporary, workbook)
         except FileExistsError:
             aside.unlink()  # theirs stands; the version we read is in the backups
             raise saved_meanwhile from None
         except BaseException:
-            self._put_back(aside)
+            self._put_back(workbook, aside)
             raise
         aside.unlink()
 
-    def _write_problem(self, exc: OSError) -> SourceError:
-        """Why a write failed, for the person who can put it right. The workbook is as it was."""
-        name, folder = self.path.name, self.path.parent
+    def _write_problem(self, exc: OSError, workbook: Path) -> SourceError:
+        """Why a write failed, for the person who can put it right. The workbook is as it was.
+
+        The folder named is the one the workbook really is in, also when its path is a link.
+        """
+        name, folder = self.path.name, workbook.parent
         if getattr(exc, "winerror", None) in _LOCKED_BY_A_PROGRAM:
             return SourceBusy(
                 f"{name} is open in a program that locks it; nothing was written, and the "
@@ -283,51 +321,97 @@ class XlsxBackend:
             "next cycle tries again"
         )
 
-    def _put_back(self, aside: Path) -> None:
+    def _put_back(self, workbook: Path, aside: Path) -> None:
         """Return the renamed-aside workbook to its name, unless someone saved one there."""
         try:
-            _place(aside, self.path)
+            _place(aside, workbook)
         except FileExistsError:
             aside.unlink()
 
-    def _finish_interrupted_swap(self) -> None:
+    def _finish_interrupted_swap(self, workbook: Path | None = None) -> None:
         """After a crash mid-swap: the workbook back at its name, our leftovers gone.
 
         The temporary file goes too: after a crash it may be a second name of the workbook
         itself, which writing the next temporary file into would destroy.
         """
-        aside = self._beside("old")
-        if aside.exists():
-            self._put_back(aside)
-        with contextlib.suppress(FileNotFoundError):
-            self._beside("tmp").unlink()
+        workbook = workbook or self._workbook()
+        aside = self._beside(workbook, "old")
+        try:
+            # Only a file of ours is put back: a link planted at our hidden name would make the
+            # workbook's name a second name of whatever file it leads to.
+            if aside.is_file() and not aside.is_symlink():
+                self._put_back(workbook, aside)
+            with contextlib.suppress(FileNotFoundError):
+                self._beside(workbook, "tmp").unlink()
+        except OSError as exc:
+            raise SourceError(
+                f"{self.path.name} could not be put back after a sync was interrupted: "
+                f"{exc.strerror or exc}. If {workbook.name} is missing, the last version synced "
+                f"is {aside}: rename it to {workbook.name}"
+            ) from exc
 
-    def lock_files(self) -> list[Path]:
-        """Lock files that say Excel or LibreOffice has the workbook open for editing."""
-        name = self.path.name
-        candidates = {f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#"}
-        return [
-            self.path.with_name(c) for c in sorted(candidates) if self.path.with_name(c).exists()
-        ]
+    def lock_files(self, workbook: Path) -> list[Path]:
+        """Whatever is at the names of the lock files Excel and LibreOffice make when they
+        open the workbook for editing: beside the file they opened, which is the link or
+        the workbook it leads to."""
+        candidates = {
+            folder / lock
+            for folder, name in (
+                (self.path.parent, self.path.name),
+                (workbook.parent, workbook.name),
+            )
+            for lock in (f"~${name}", f"~${name[1:]}", f"~${name[2:]}", f".~lock.{name}#")
+        }
+        return [lock for lock in sorted(candidates) if os.path.lexists(lock)]
 
-    def _refuse_if_open(self) -> None:
-        locks = self.lock_files()
-        if locks:
-            who = _lock_owner(locks[0])
+    def _refuse_if_open(self, workbook: Path) -> None:
+        """Raise SourceBusy when Excel or LibreOffice has the workbook open for editing, and
+        SourceError when something other than a lock file is at a lock file's name: a person
+        must look at it, and until then nobody can tell whether the workbook is open."""
+        try:
+            locks = self.lock_files(workbook)
+        except OSError as exc:
+            raise SourceError(
+                f"{self.path.name} was not written: its folder cannot be looked at for lock "
+                f"files ({exc.strerror or exc}); the sync tries again next cycle"
+            ) from exc
+        strange = []
+        for lock in locks:
+            try:
+                data, _ = read_bounded(lock, LOCK_FILE_SIZE_LIMIT, follow_links=False)
+            except NotAFile as exc:
+                strange.append(f"{lock} is {exc.what}")
+                continue
+            except OSError:  # a lock file all the same; who made it, it does not say
+                data = b""
+            who = lock_owner(lock, data)
             raise SourceBusy(
-                f"{self.path.name} is open for editing{who} (lock file {locks[0].name}); "
-                "nothing was written, and the sync tries again next cycle"
+                f"{self.path.name} is open for editing{f' by {who}' if who else ''} (lock file "
+                f"{lock.name}); nothing was written, and the sync tries again next cycle"
+            )
+        if strange:
+            raise SourceError(
+                f"{self.path.name} was not written: {strange[0]}, where Excel and LibreOffice "
+                "keep a small lock file while the workbook is open. If nobody has the "
+                "workbook open, remove it; the sync tries again next cycle"
             )
 
     def _keep_backup(self, data: bytes) -> None:
+        """A copy of the version being replaced, readable by no more people than the workbook
+        is; the newest `keep_backups` kept. The folder, when this creates it, is the daemon's
+        user's alone: it holds every prospect's details."""
         if self.backup_dir is None:
             return
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        _write_durably(self.backup_dir / f"{self.path.stem}.{stamp}{self.path.suffix}", data)
-        backups = sorted(self.backup_dir.glob(f"{self.path.stem}.*{self.path.suffix}"))
+        mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        self.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stem, suffix = self.path.stem, self.path.suffix
+        stamp = datetime.now().strftime(BACKUP_STAMP)
+        _write_durably(self.backup_dir / f"{stem}.{stamp}{suffix}", data, mode)
+        # Matched literally: a workbook's name may hold glob characters, `Clinic [2026].xlsx`.
+        ours = re.compile(re.escape(f"{stem}.") + r"\d{8}-\d{6}-\d{6}" + re.escape(suffix))
+        backups = sorted(name for name in os.listdir(self.backup_dir) if ours.fullmatch(name))
         for old in backups[: -self.keep_backups]:
-            old.unlink()
+            (self.backup_dir / old).unlink()
 
 
 def fingerprint(data: bytes) -> str:
@@ -335,11 +419,25 @@ def fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_durably(path: Path, data: bytes) -> None:
-    with open(path, "wb") as file:
+def _write_durably(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file with permissions `mode` from its first moment, and flush it to disk."""
+    descriptor = _create_with_mode(path, mode)
+    with open(descriptor, "wb") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
+
+
+def _create_with_mode(path: Path, mode: int) -> int:
+    """A new file at `path`, open for writing, with permissions `mode` and never wider.
+
+    Created with the mode rather than changed to it afterwards, so a private workbook's copy is
+    never readable by others for a moment; never through a link left at its name.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0), mode)
+    os.chmod(path, mode)  # the umask may have narrowed it: the workbook's own, exactly
+    return descriptor
 
 
 def _place(source: Path, target: Path) -> None:
@@ -370,20 +468,16 @@ _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, err
 
 
 def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows has no directory handles for this)."""
+    """Make the rename itself durable (POSIX; Windows has no directory handles for this).
+
+    Best effort: the new version is in place by now, and some network shares refuse to open
+    or flush a folder; the workbook is whole either way.
+    """
     if os.name != "posix":
         return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _lock_owner(lock: Path) -> str:
-    """LibreOffice's lock file names who has the file open: `,Name,host,...`."""
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        fields = lock.read_text(encoding="utf-8").split(",")
-        if len(fields) > 1 and fields[1].strip():
-            return f" by {fields[1].strip()}"
-    return ""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
