@@ -35,8 +35,8 @@ RATIO_FLOOR_BYTES = 64 << 20
 # Excel's own limits.
 MAX_CELL_TEXT = 32_767  # characters in one cell
 LAST_ROW = 1_048_576
-# Places a worksheet's cells are held in, blanks between them included (8 bytes each).
-MAX_GRID_CELLS = 200_000_000
+# Places a worksheet's cells are held in, blanks between them included: 8 bytes each.
+MAX_GRID_CELLS = 50_000_000
 MAX_SHARED_STRINGS = LAST_ROW * 16  # far past any log; bounds what a damaged count costs
 # The only ways spreadsheet programs compress a part; Python inflates the others unbounded.
 READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
