@@ -77,11 +77,11 @@ class XlsxBackend:
         data = self._load()
         package = self._open(data)
         try:
-            styles = package.styles_path
-            with reading(styles or "xl/styles.xml"):
-                formats = CellFormats(
-                    date_styles(package.part(styles) if styles else None), package.date1904
-                )
+            shown_as_date: frozenset[int] = frozenset()
+            if package.styles_path:
+                with reading(package.styles_path):
+                    shown_as_date = date_styles(package.part(package.styles_path))
+            formats = CellFormats(shown_as_date, package.date1904)
             log = self._sheet_path(package)
             sheet = package.part(log)
             shared_strings = package.shared_strings

@@ -1,9 +1,11 @@
 """Streaming read and surgical write of one worksheet part (`xl/worksheets/sheetN.xml`).
 
-The worksheet XML is never rebuilt. Reading walks it once with expat and keeps only cell
-values. Writing walks it again, noting the byte span of each row and of the cells in the
-managed columns, and splices new bytes in at those places: every other byte of the part,
-staff cells, formulas and their cached values included, stays exactly as it was.
+The worksheet XML is never rebuilt. Reading first makes sure it is well formed (one fast
+expat pass, no callbacks), then finds the cells with regular expressions, which are linear
+on well-formed XML, and keeps only cell values. Writing walks it again, noting the byte span
+of each row and of the cells in the managed columns, and splices new bytes in at those
+places: every other byte of the part, staff cells, formulas and their cached values
+included, stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{
 
 def merged_areas(xml: bytes) -> list[Merge]:
     """The worksheet's merged cells: (first row, first column, last row, last column), rows
-    numbered from 1 as in the sheet, columns from 0."""
+    numbered from 1 as in the sheet, columns from 0. Linear on a worksheet `read_cells` took
+    (well formed); on unclosed fragments `[^>]*?` would search to the end for each."""
     start = xml.rfind(b"sheetData>")
     if start < 0 or xml.find(b"mergeCell", start) < 0:
         return []
@@ -124,7 +127,8 @@ def _cell_place(letters: bytes | str, number: bytes | str) -> tuple[int, int]:
 # Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements,
 # every row and cell carrying its reference first, no comments or CDATA. These are read and
 # spliced with a few regular expressions, many times faster than with callbacks per element;
-# anything else goes through expat.
+# anything else goes through expat. The expressions take linear time only on well-formed XML
+# (on unclosed cells `.*?</c>` backtracks polynomially), so `read_cells` checks that first.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
     rb"(?:/>|>(?:<f\b[^>]*?(?:/>|>.*?</f>))?(?:<v>(.*?)</v>|<is>(.*?)</is>)?.*?</c>)",
