@@ -511,7 +511,7 @@ XLSB_RELS = (
         (
             "an .ods",
             zip_of({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet"}),
-            "OpenDocument file (.ods)",
+            "OpenDocument spreadsheet (.ods)",
         ),
         ("a CSV", b"Name,Owner,Consultation date\nAnn,Anna,2026-10-01\n", "a text file"),
         (

@@ -36,6 +36,7 @@ from sheets_sync.backends.xlsx.sheet import unescape_text
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+NOT_XLSX = "it is not an Excel workbook (.xlsx or .xlsm): "
 
 
 class Package:
@@ -49,13 +50,13 @@ class Package:
     def __init__(self, data: bytes) -> None:
         self.data = data
         if not data.startswith(b"PK"):
-            raise NotAWorkbook(f"it is not an Excel workbook (.xlsx or .xlsm): {_what_it_is(data)}")
+            raise NotAWorkbook(f"{NOT_XLSX}{_what_it_is(data)}")
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
         except (zipfile.BadZipFile, zlib.error, ValueError, OverflowError, EOFError) as exc:
             raise NotAWorkbook(
-                "it is not an Excel workbook (.xlsx or .xlsm): it is a damaged or unfinished "
-                "zip file. Restore it from a backup, or open it in Excel and save it again"
+                f"{NOT_XLSX}it is a damaged or unfinished zip file. Restore it from a backup, "
+                "or open it in Excel and save it again"
             ) from exc
         self.parts = {info.filename: info for info in self.zip.infolist()}
         self._check_sizes()
@@ -99,16 +100,11 @@ class Package:
             )
 
     def _refuse_other_formats(self) -> None:
-        """Zip-based files that are not .xlsx: each named, with how to save it as one."""
+        """A zip-based file that is not an .xlsx (an .xlsb is told by its workbook part)."""
         if "mimetype" in self.parts and b"opendocument" in self.part("mimetype"):
             raise NotAWorkbook(
-                "it is not an Excel workbook (.xlsx or .xlsm): it is an OpenDocument file "
-                "(.ods). Open it in LibreOffice and save it as Excel 2007-365 (.xlsx)"
-            )
-        if "xl/workbook.bin" in self.parts:
-            raise NotAWorkbook(
-                "it is not an Excel workbook (.xlsx or .xlsm): it is an Excel binary workbook "
-                "(.xlsb). Open it in Excel and save it as Excel Workbook (.xlsx)"
+                f"{NOT_XLSX}it is an OpenDocument spreadsheet (.ods). Open it in LibreOffice "
+                "and save it as Excel 2007-365 (.xlsx)"
             )
 
     def part(self, name: str) -> bytes:
@@ -136,8 +132,8 @@ class Package:
     def _office_document(self) -> str:
         if "_rels/.rels" not in self.parts:
             raise NotAWorkbook(
-                "it is not an Excel workbook (.xlsx or .xlsm): it is a zip file of something "
-                "else. Open it in the program it came from and save it as Excel Workbook (.xlsx)"
+                f"{NOT_XLSX}it is a zip file of something else. Open it in the program it came "
+                "from and save it as Excel Workbook (.xlsx)"
             )
         with reading("_rels/.rels"):
             rels = parse_tree(self.part("_rels/.rels"))
@@ -146,8 +142,8 @@ class Package:
                 path = rel.get("Target", "").lstrip("/")
                 if path.endswith(".bin"):
                     raise NotAWorkbook(
-                        "it is not an Excel workbook (.xlsx or .xlsm): it is an Excel binary "
-                        "workbook (.xlsb). Open it in Excel and save it as Excel Workbook (.xlsx)"
+                        f"{NOT_XLSX}it is an Excel binary workbook (.xlsb). Open it in Excel "
+                        "and save it as Excel Workbook (.xlsx)"
                     )
                 return path
         raise DamagedWorkbook("names no workbook part", "_rels/.rels")
