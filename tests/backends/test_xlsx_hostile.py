@@ -480,6 +480,44 @@ def test_a_damaged_part_gets_one_clear_message_naming_it(
     assert "Open it in Excel and save it again, or restore it from the backups folder" in message
 
 
+def bzip2_sheet(path: Path) -> None:
+    """The sheet deflated with bzip2, which Python would inflate without bound."""
+    with zipfile.ZipFile(path) as source:
+        parts = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as rebuilt:
+        for info, data in parts:
+            if info.filename == SHEET:
+                info.compress_type = zipfile.ZIP_BZIP2
+            rebuilt.writestr(info, data)
+
+
+def encrypted_sheet(path: Path) -> None:
+    """The sheet marked as encrypted with a zip password (flag bit 0)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as package:
+        info = package.getinfo(SHEET)
+    data[info.header_offset + 6] |= 1
+    at = data.find(b"PK\x01\x02")
+    while data[at + 46 : at + 46 + len(SHEET)] != SHEET.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    data[at + 8] |= 1
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("case", "damage", "words"),
+    [
+        ("bzip2", bzip2_sheet, f"part {SHEET} is compressed with zip method 12"),
+        ("a zip password", encrypted_sheet, f"part {SHEET} holds something unreadable (File"),
+    ],
+)
+def test_a_part_compressed_or_encrypted_as_no_spreadsheet_program_does_is_refused(
+    log: Path, case: str, damage: Callable[[Path], None], words: str
+) -> None:
+    damage(log)
+    assert words in refusal(log), case
+
+
 CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
 
 
