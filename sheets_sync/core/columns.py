@@ -9,6 +9,7 @@ from functools import cache
 from sheets_sync.core.values import CellValue, normalise_header, read_text
 
 HEADER_SEARCH_ROWS = 20
+LAST_COLUMN = 16_383  # XFD, 0-based: no sheet has a column right of it
 
 # Staff columns: read, never written. The first name is the default header.
 STAFF_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -45,6 +46,10 @@ MANAGED_COLUMNS: Mapping[str, tuple[str, ...]] = {
 
 class HeaderNotFound(ValueError):
     """No row near the top names the required columns."""
+
+
+class NoRoomForManagedColumns(HeaderNotFound):
+    """The managed columns to create would lie right of column XFD, where no sheet reaches."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,9 @@ def _layout(
     repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     header_spans = [last for top, _, bottom, last in merges if top <= header_row <= bottom]
     last_used = max([_last_used_column(rows), *header_spans])
+    missing = [field for field in MANAGED_COLUMNS if field not in found]
+    if last_used + len(missing) > LAST_COLUMN:
+        raise NoRoomForManagedColumns(_no_room(rows, merges, header_row, last_used, missing))
     managed: dict[str, int] = {}
     new_headers: dict[int, str] = {}
     for field, names in MANAGED_COLUMNS.items():
@@ -138,16 +146,47 @@ def _layout(
     return Layout(header_row, found, managed, new_headers, repeated)
 
 
+def _no_room(
+    rows: Sequence[Sequence[CellValue]],
+    merges: Sequence[Merge],
+    header_row: int,
+    last_used: int,
+    missing: Sequence[str],
+) -> str:
+    """Why the managed columns cannot be created, naming the cell in the way."""
+    in_the_way = next(
+        (
+            f"merged header {column_letters(col)}{top}:{column_letters(last)}{bottom}"
+            for top, col, bottom, last in merges
+            if top <= header_row <= bottom and last == last_used
+        ),
+        None,
+    ) or next(
+        f"cell {column_letters(last_used)}{number}"
+        for number, row in enumerate(rows, start=1)
+        if len(row) > last_used and _holds_something(row[last_used])
+    )
+    names = ", ".join(MANAGED_COLUMNS[field][0] for field in missing)
+    return (
+        f"there is no room for the managed columns {names} right of the log: the "
+        f"{in_the_way} is in use, and a sheet ends at column XFD. Clear or move what lies "
+        f"right of the log, so that {len(missing)} columns stay free before XFD"
+    )
+
+
 def _last_used_column(rows: Sequence[Sequence[CellValue]]) -> int:
     """The rightmost column holding anything in any row (-1 for an empty sheet)."""
     last = -1
     for row in rows:
         for col in range(len(row) - 1, last, -1):  # only cells right of the best so far
-            cell = row[col]
-            if cell is not None and (not isinstance(cell, str) or cell.strip()):
+            if _holds_something(row[col]):
                 last = col
                 break
     return last
+
+
+def _holds_something(cell: CellValue) -> bool:
+    return cell is not None and (not isinstance(cell, str) or bool(cell.strip()))
 
 
 def header_texts(rows: Sequence[Sequence[CellValue]], layout: Layout) -> dict[int, str]:

@@ -43,7 +43,8 @@ from sheets_sync.backends.xlsx.frame import (
     frame_prefix,
     highest_priority,
 )
-from sheets_sync.backends.xlsx.package import NotAWorkbook, Package
+from sheets_sync.backends.xlsx.package import Package
+from sheets_sync.backends.xlsx.safe import NotAWorkbook, reading, refusal, refusing
 from sheets_sync.backends.xlsx.sheet import (
     CellFormats,
     cell_edits,
@@ -86,22 +87,26 @@ class XlsxBackend:
         self._finish_interrupted_swap()
         data = self._load()
         package = self._open(data)
-        formats = CellFormats(
-            date_styles(package.part(package.styles_path) if package.styles_path else None),
-            package.date1904,
-        )
-        log = self._sheet_path(package)
-        sheet = package.part(log)
-        rows = read_cells(sheet, package.shared_strings, formats)
-        staff_path = package.sheet_path(self.staff_worksheet) if self.staff_worksheet else None
-        staff = (
-            read_cells(package.part(staff_path), package.shared_strings, formats)
-            if staff_path
-            else None
-        )
-        return Snapshot(
-            rows, staff, fingerprint(data), package.date1904, merges=merged_areas(sheet)
-        )
+        try:
+            shown_as_date: frozenset[int] = frozenset()
+            if package.styles_path:
+                with reading(package.styles_path):
+                    shown_as_date = date_styles(package.part(package.styles_path))
+            formats = CellFormats(shown_as_date, package.date1904)
+            log = self._sheet_path(package)
+            sheet = package.part(log)
+            shared_strings = package.shared_strings
+            with reading(log):
+                rows = read_cells(sheet, shared_strings, formats)
+                merges = merged_areas(sheet)
+            staff_path = package.sheet_path(self.staff_worksheet) if self.staff_worksheet else None
+            staff = None
+            if staff_path:
+                with reading(staff_path):
+                    staff = read_cells(package.part(staff_path), shared_strings, formats)
+        except NotAWorkbook as exc:
+            raise refusal(self.path, exc, self.backup_dir) from exc
+        return Snapshot(rows, staff, fingerprint(data), package.date1904, merges=merges)
 
     def _workbook(self) -> Path:
         """Where the workbook really is: the target when the configured path is a link.
@@ -144,7 +149,7 @@ class XlsxBackend:
         try:
             return Package(data)
         except NotAWorkbook as exc:
-            raise SourceError(f"{self.path} cannot be read: {exc}") from exc
+            raise refusal(self.path, exc, self.backup_dir) from exc
 
     def _sheet_path(self, package: Package) -> str:
         path = package.sheet_path(self.worksheet)
@@ -199,60 +204,75 @@ class XlsxBackend:
         sheet = package.part(log)
         if package.styles_path is None:
             raise SourceError(f"{self.path} has no styles part; open and save it in Excel once")
-        styles = ensure_styles(package.part(package.styles_path))
-        shown_as_date = date_styles(package.part(package.styles_path))
-        layout = changes.layout
-        managed = layout.managed
+        try:
+            with reading(package.styles_path):
+                styles = ensure_styles(package.part(package.styles_path))
+                shown_as_date = date_styles(package.part(package.styles_path))
+            layout = changes.layout
+            managed = layout.managed
 
-        edits = cell_edits(
-            sheet,
-            changes.cells,
-            date_style=lambda existing: (
-                existing if existing in shown_as_date else styles.date_style
-            ),
-            style_from=(layout.header_row, min(layout.staff.values())),
-            date1904=package.date1904,
-        )
-        rules = colour_rules(
-            prefix=frame_prefix(sheet),
-            status_col=managed["follow_up_status"],
-            touch_col=managed["next_touch"],
-            coloured_cols=[
-                managed["next_touch"],
-                managed["next_action"],
-                managed["follow_up_status"],
-            ],
-            first_row=layout.first_row,
-            dxf_ids=styles.fills,
-            first_priority=highest_priority(sheet) + 1,
-        )
-        last_col = max(managed.values())
-        frame = edit_frame(
-            sheet,
-            used=Area(0, 1, last_col, changes.last_row),
-            new_columns=[
-                NewColumn(col, COLUMN_WIDTHS[field], hidden=field == "sync_id")
-                for field, col in sorted(managed.items(), key=lambda item: item[1])
-                if col in layout.new_headers
-            ],
-            header_row=layout.header_row,
-            log_cols=(min(layout.staff.values()), last_col),
-            rules=rules,
-        )
-        replacements: dict[str, Iterable[bytes | memoryview]] = {}
-        if changes.cells or frame:
-            # The frame edits lie before and after the cells: the head's first, the tail's last.
-            head = [edit for edit in frame if edit[0] == 0]
-            tail = [edit for edit in frame if edit[0] != 0]
-            replacements[log] = patched(sheet, itertools.chain(head, edits, tail))
-        for table in package.tables_of(log):
-            area = table_area(package.part(table))
-            if area.first_row == layout.header_row and area.first_col <= min(layout.staff.values()):
-                widened = widen_table(
-                    package.part(table), last_col=last_col, headers=changes.headers
+            edits = cell_edits(
+                sheet,
+                changes.cells,
+                date_style=lambda existing: (
+                    existing if existing in shown_as_date else styles.date_style
+                ),
+                style_from=(layout.header_row, min(layout.staff.values())),
+                date1904=package.date1904,
+            )
+            last_col = max(managed.values())
+            with reading(log):
+                rules = colour_rules(
+                    prefix=frame_prefix(sheet),
+                    status_col=managed["follow_up_status"],
+                    touch_col=managed["next_touch"],
+                    coloured_cols=[
+                        managed["next_touch"],
+                        managed["next_action"],
+                        managed["follow_up_status"],
+                    ],
+                    first_row=layout.first_row,
+                    dxf_ids=styles.fills,
+                    first_priority=highest_priority(sheet) + 1,
                 )
-                if widened is not None:
-                    replacements[table] = [widened]
+                frame = edit_frame(
+                    sheet,
+                    used=Area(0, 1, last_col, changes.last_row),
+                    new_columns=[
+                        NewColumn(col, COLUMN_WIDTHS[field], hidden=field == "sync_id")
+                        for field, col in sorted(managed.items(), key=lambda item: item[1])
+                        if col in layout.new_headers
+                    ],
+                    header_row=layout.header_row,
+                    log_cols=(min(layout.staff.values()), last_col),
+                    rules=rules,
+                )
+            replacements: dict[str, Iterable[bytes | memoryview]] = {}
+            if changes.cells or frame:
+                # The frame edits lie before and after the cells: the head's first, the tail's
+                # last. The cell edits are made as the part is written, so their errors too
+                # become the refusal of a damaged part.
+                head = [edit for edit in frame if edit[0] == 0]
+                tail = [edit for edit in frame if edit[0] != 0]
+                replacements[log] = refusing(
+                    patched(sheet, itertools.chain(head, edits, tail)),
+                    log,
+                    self.path,
+                    self.backup_dir,
+                )
+            for table in package.tables_of(log):
+                with reading(table):
+                    area = table_area(package.part(table))
+                    if area.first_row == layout.header_row and area.first_col <= min(
+                        layout.staff.values()
+                    ):
+                        widened = widen_table(
+                            package.part(table), last_col=last_col, headers=changes.headers
+                        )
+                        if widened is not None:
+                            replacements[table] = [widened]
+        except NotAWorkbook as exc:
+            raise refusal(self.path, exc, self.backup_dir) from exc
         if replacements and styles.xml is not None:
             replacements[package.styles_path] = [styles.xml]
         return replacements

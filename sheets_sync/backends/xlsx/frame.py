@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, unescape
 
+from sheets_sync.backends.xlsx.safe import LAST_ROW
 from sheets_sync.backends.xlsx.sheet import Edit
 from sheets_sync.core.columns import column_index, column_letters
 from sheets_sync.core.rule import Flag
 
-LAST_ROW = 1_048_576
 _REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
 # Elements that follow conditionalFormatting in a worksheet (ECMA-376 CT_Worksheet order).

@@ -1,9 +1,11 @@
 """Streaming read and surgical write of one worksheet part (`xl/worksheets/sheetN.xml`).
 
-The worksheet XML is never rebuilt. Reading walks it once with expat and keeps only cell
-values. Writing walks it again, noting the byte span of each row and of the cells in the
-managed columns, and splices new bytes in at those places: every other byte of the part,
-staff cells, formulas and their cached values included, stays exactly as it was.
+The worksheet XML is never rebuilt. Reading first makes sure it is well formed (one fast
+expat pass, no callbacks), then finds the cells with regular expressions, which are linear
+on well-formed XML, and keeps only cell values. Writing walks it again, noting the byte span
+of each row and of the cells in the managed columns, and splices new bytes in at those
+places: every other byte of the part, staff cells, formulas and their cached values
+included, stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -13,10 +15,25 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from xml.parsers import expat
 from xml.sax.saxutils import escape
 
-from sheets_sync.core.columns import Merge, column_index, column_letters, spread_merged_values
+from sheets_sync.backends.xlsx.safe import (
+    LAST_ROW,
+    MAX_CELL_TEXT,
+    MAX_GRID_CELLS,
+    DamagedWorkbook,
+    check_cell_place,
+    check_text_length,
+    check_well_formed,
+    expat_parser,
+)
+from sheets_sync.core.columns import (
+    LAST_COLUMN,
+    Merge,
+    column_index,
+    column_letters,
+    spread_merged_values,
+)
 from sheets_sync.core.values import CellValue
 
 _COLUMN = re.compile(rb"[A-Z]+")
@@ -48,13 +65,33 @@ def read_cells(
     """All cell values of a worksheet, as rows (index 0 is sheet row 1) of columns.
 
     A value merged down several rows is read in each of them (see `spread_merged_values`).
+    Raises `DamagedWorkbook` for a worksheet that is not well formed (never read as a
+    shorter log) or holds cells past Excel's limits.
     """
     if _is_plain(xml):
+        check_well_formed(xml)  # the regular expressions then find every cell, in linear time
         rows = _read_plain(xml, shared_strings, formats)
     else:
         rows = _read_any(xml, shared_strings, formats)
-    spread_merged_values(rows, merged_areas(xml))
+    merges = merged_areas(xml)
+    _check_spread(
+        sum(len(row) for row in rows)
+        + sum(max(min(last, len(rows)) - first, 0) * (col + 1) for first, col, last, _ in merges)
+    )
+    spread_merged_values(rows, merges)
     return rows
+
+
+def _check_spread(places: int) -> None:
+    """Refuse a sheet whose few cells would spread into billions: a value in column XFD of
+    every row, or a merge running down a million rows far to the right. Each row is held as
+    a list up to its last value, and a merged value is copied into every row it covers, so
+    the places are counted as the blanks between values are filled in."""
+    if places > MAX_GRID_CELLS:
+        raise DamagedWorkbook(
+            f"spreads its cells over {places:,} places or more, over the limit of "
+            f"{MAX_GRID_CELLS:,}; a log in it would be far larger than spreadsheet programs keep"
+        )
 
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
@@ -62,20 +99,36 @@ _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{
 
 def merged_areas(xml: bytes) -> list[Merge]:
     """The worksheet's merged cells: (first row, first column, last row, last column), rows
-    numbered from 1 as in the sheet, columns from 0."""
+    numbered from 1 as in the sheet, columns from 0. Linear on a worksheet `read_cells` took
+    (well formed); on unclosed fragments `[^>]*?` would search to the end for each."""
     start = xml.rfind(b"sheetData>")
     if start < 0 or xml.find(b"mergeCell", start) < 0:
         return []
-    return [
-        (int(top), column_index(left), int(bottom), column_index(right))
-        for left, top, right, bottom in _MERGE.findall(xml, start)
-    ]
+    merges = []
+    for left, top, right, bottom in _MERGE.findall(xml, start):
+        first, last = _cell_place(left, top), _cell_place(right, bottom)
+        merges.append((first[0], first[1], last[0], last[1]))
+    return merges
+
+
+def _cell_place(letters: bytes | str, number: bytes | str) -> tuple[int, int]:
+    """The (row, 0-based column) a reference names, refused past Excel's last row or column
+    before anything is allocated for it."""
+    row = int(number) if len(number) <= len(str(LAST_ROW)) else LAST_ROW + 1
+    col = column_index(letters) if len(letters) <= 3 else LAST_COLUMN + 1
+    if isinstance(letters, bytes):
+        letters = letters.decode()
+    if isinstance(number, bytes):
+        number = number.decode()
+    check_cell_place(row, col, f"{letters}{number[:20]}")
+    return row, col
 
 
 # Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements,
 # every row and cell carrying its reference first, no comments or CDATA. These are read and
 # spliced with a few regular expressions, many times faster than with callbacks per element;
-# anything else goes through expat.
+# anything else goes through expat. The expressions take linear time only on well-formed XML
+# (on unclosed cells `.*?</c>` backtracks polynomially), so `read_cells` checks that first.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
     rb"(?:/>|>(?:<f\b[^>]*?(?:/>|>.*?</f>))?(?:<v>(.*?)</v>|<is>(.*?)</is>)?.*?</c>)",
@@ -102,6 +155,7 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
     dates: dict[bytes, CellValue] = {}  # the same dates recur down a log
     row: list[CellValue] = []
     row_number = b""
+    blanks = 0
     for letters, number, style, kind, rest, value, inline in _plain_cells(xml):
         if not value and not inline:
             continue
@@ -110,7 +164,7 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
             style, kind = found.get(b"s", style), found.get(b"t", kind)
         cell: CellValue
         if kind == b"s":
-            cell = shared[int(value)]
+            cell = _shared_string(shared, value)
         elif not kind or kind == b"n":
             if style and int(style) in formats.date_styles:
                 cell = dates.get(value)
@@ -128,19 +182,23 @@ def _read_plain(xml: bytes, shared: Sequence[str], formats: CellFormats) -> list
             if not raw:  # an empty string is a blank cell, as on the expat path
                 continue
             text = raw.decode()
+            if len(raw) > MAX_CELL_TEXT:  # else it has too few characters to be too long
+                check_text_length(len(html.unescape(text)), f"cell {(letters + number).decode()}")
             if "&" in text:
                 text = html.unescape(text)
             cell = _decode(kind.decode(), int(style or 0), text, shared, formats)
         if number != row_number:
             row_number = number
-            index = int(number) - 1
+            index = _cell_place(letters, number)[0] - 1
             while len(rows) <= index:
                 rows.append([])
             row = rows[index]
         col = columns.get(letters)
         if col is None:
-            col = columns[letters] = column_index(letters)
+            col = columns[letters] = _cell_place(letters, number)[1]
         if len(row) < col:
+            blanks += col - len(row)
+            _check_spread(blanks)
             row.extend([None] * (col - len(row)))
         if len(row) == col:
             row.append(cell)
@@ -168,7 +226,7 @@ def _read_any(
 ) -> list[list[CellValue]]:
     rows: list[list[CellValue]] = []
     reader = _CellReader(rows, shared_strings, formats)
-    parser = expat.ParserCreate()
+    parser = expat_parser()
     parser.buffer_text = True
     parser.StartElementHandler = reader.start
     parser.EndElementHandler = reader.end
@@ -192,12 +250,17 @@ class _CellReader:
         self.value: list[str] = []
         self.in_value = False
         self.in_phonetic = False
+        self.blanks = 0
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         local = name.rpartition(":")[2]
         if local == "c":
             ref = attrs.get("r")
-            self.column = _column_of(ref) if ref else self.column + 1
+            if ref:
+                self.column = _column_of(ref)
+            else:
+                self.column += 1
+                check_cell_place(1, self.column, f"column {self.column + 1:,} of a row")
             self.kind = attrs.get("t", "n")
             self.style = int(attrs.get("s", 0))
             self.value = []
@@ -207,12 +270,13 @@ class _CellReader:
             self.in_phonetic = True
         elif local == "row":
             number = attrs.get("r")
-            self.row_number = int(number) if number else self.row_number + 1
+            self.row_number = _cell_place("A", number)[0] if number else self.row_number + 1
             self.column = -1
 
     def text(self, data: str) -> None:
         if self.in_value:
             self.value.append(data)
+            check_text_length(sum(map(len, self.value)), f"the cell in row {self.row_number}")
 
     def end(self, name: str) -> None:
         local = name.rpartition(":")[2]
@@ -226,8 +290,10 @@ class _CellReader:
                 while len(self.rows) < self.row_number:  # rows come into being with values
                     self.rows.append([])
                 self.row = self.rows[self.row_number - 1]
-                while len(self.row) < self.column:
-                    self.row.append(None)
+                if len(self.row) < self.column:
+                    self.blanks += self.column - len(self.row)
+                    _check_spread(self.blanks)
+                    self.row.extend([None] * (self.column - len(self.row)))
                 if len(self.row) == self.column:
                     self.row.append(value)
                 else:
@@ -244,7 +310,7 @@ def _decode(
 ) -> CellValue:
     """One cell's value from its type (`t`), style (`s`) and raw text."""
     if kind == "s":
-        return shared[int(raw)]
+        return _shared_string(shared, raw)
     if kind in ("inlineStr", "str", "e"):
         return unescape_text(raw) if "_x" in raw else raw
     if kind == "b":
@@ -259,11 +325,18 @@ def _decode(
     return int(number) if number.is_integer() and "E" not in raw.upper() else number
 
 
+def _shared_string(shared: Sequence[str], index: bytes | str) -> str:
+    number = int(index)
+    if not 0 <= number < len(shared):
+        raise DamagedWorkbook(f"refers to shared string {number:,}; there are {len(shared):,}")
+    return shared[number]
+
+
 def _column_of(ref: str) -> int:
     match = _COLUMN.match(ref.encode())
     if match is None:
         raise ValueError(f"cell reference {ref!r} has no column")
-    return column_index(match.group())
+    return _cell_place(match.group(), ref[len(match.group()) :] or "1")[1]
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -312,7 +385,7 @@ def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> I
 
 def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
     found: list[_RowSpans] = []
-    parser = expat.ParserCreate()
+    parser = expat_parser()
     state: dict[str, int] = {"row": 0, "col": -1, "cell_start": -1}
     current: list[_RowSpans | None] = [None]
 
@@ -482,18 +555,34 @@ def _cell_xml(
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'.encode()
 
 
-# A carriage return too: XML parsers turn a raw one into a line feed.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f]")
+# Every character XML 1.0 cannot carry: controls (a carriage return too, since XML parsers
+# turn a raw one into a line feed), surrogates standing alone in a Python string, and the
+# two non-characters U+FFFE and U+FFFF. Excel writes each as `_xHHHH_`.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPED = re.compile("_x([0-9A-Fa-f]{4})_")
+# A character past U+FFFF escaped as its two UTF-16 halves, or one escape on its own.
+_ESCAPED_CHARACTER = re.compile(
+    "_x(D[89AB][0-9A-F]{2})__x(D[C-F][0-9A-F]{2})_|_x([0-9A-F]{4})_", re.IGNORECASE
+)
 
 
 def _xml_text(value: str) -> str:
     """Text as XML character data; characters XML 1.0 cannot carry become `_xHHHH_`."""
     value = _ESCAPED.sub(lambda match: "_x005F" + match.group(), value)
-    value = _CONTROL.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
+    value = _NOT_IN_XML.sub(lambda match: f"_x{ord(match.group()):04X}_", value)
     return escape(value)
 
 
 def unescape_text(text: str) -> str:
-    """Undo the `_xHHHH_` escapes Excel writes for characters XML cannot hold."""
-    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), text)
+    """Undo the `_xHHHH_` escapes Excel writes for characters XML cannot hold. An escaped
+    UTF-16 pair is the one character it stands for; a half of one on its own, which no
+    string can hold, is the replacement character U+FFFD."""
+    return _ESCAPED_CHARACTER.sub(_unescaped, text)
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    high, low, single = match.groups()
+    if single is None:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    code = int(single, 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from sheets_sync.backends.xlsx.safe import parse_tree
 from sheets_sync.core.rule import Flag
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -44,7 +45,7 @@ def date_styles(styles_xml: bytes | None) -> frozenset[int]:
     """Indexes of the cell styles (cellXfs) whose number format shows a date."""
     if styles_xml is None:
         return frozenset()
-    root = etree.fromstring(styles_xml)
+    root = parse_tree(styles_xml)
     custom = {
         int(fmt.get("numFmtId", "-1")): fmt.get("formatCode", "")
         for fmt in root.iterfind("m:numFmts/m:numFmt", _NS)
@@ -75,7 +76,7 @@ class OurStyles:
 
 def ensure_styles(styles_xml: bytes, palette: Mapping[Flag, Colour] = PALETTE) -> OurStyles:
     """Add the date style and the flag fills to the styles part unless they are there already."""
-    root = etree.fromstring(styles_xml)
+    root = parse_tree(styles_xml)
     changed = False
 
     number_formats = _child(root, "numFmts", first=True)

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from lxml import etree
 
 from sheets_sync.backends.xlsx.frame import Area
+from sheets_sync.backends.xlsx.safe import parse_tree
 from sheets_sync.errors import SheetsSyncError
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
 def table_area(table_xml: bytes) -> Area:
-    return Area.parse(etree.fromstring(table_xml).get("ref", ""))
+    return Area.parse(parse_tree(table_xml).get("ref", ""))
 
 
 def widen_table(table_xml: bytes, *, last_col: int, headers: Mapping[int, str]) -> bytes | None:
@@ -23,7 +24,7 @@ def widen_table(table_xml: bytes, *, last_col: int, headers: Mapping[int, str]) 
     `headers` holds the header row's text by column. Raises when a column the table would
     take in has no header, since Excel needs every table column named.
     """
-    root = etree.fromstring(table_xml)
+    root = parse_tree(table_xml)
     area = Area.parse(root.get("ref", ""))
     if last_col <= area.last_col:
         return None
