@@ -57,6 +57,7 @@ HEADER = (
     "Value",
     "Notes",
 )
+DATE_COLUMNS = {2, 4, 6}  # Consultation date, Last touch, Snooze until: formatted as dates
 # The ordinary prospect beside the hostile ones: consulted on Mon 16 Nov (serial 46342),
 # no touch yet, so her thank-you note is overdue and Anna's digest must go out.
 ORDINARY = ("Olivia Good", "Anna Price", 46342.0, "", None, None, None, 500.0, "")
@@ -103,7 +104,7 @@ def _escaped(text: str) -> str:
     return "".join(out)
 
 
-def _cell_xml(ref: str, value: Cell | Error) -> str:
+def _cell_xml(ref: str, value: Cell | Error, *, dated: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, Error):
@@ -112,7 +113,7 @@ def _cell_xml(ref: str, value: Cell | Error) -> str:
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, float):
         shown = repr(value) if math.isfinite(value) else str(value).upper()
-        style = ' s="1"' if 0 < value < 3e6 else ""  # shown as a date, like a typed date
+        style = ' s="1"' if dated else ""  # a date-formatted column, as staff keep them
         return f'<c r="{ref}"{style}><v>{shown}</v></c>'
     return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escaped(value)}</t></is></c>'
 
@@ -121,7 +122,8 @@ def _sheet_xml(rows: Sequence[Sequence[Cell | Error]]) -> bytes:
     lines = []
     for number, row in enumerate(rows, start=1):
         cells = "".join(
-            _cell_xml(f"{chr(ord('A') + col)}{number}", value) for col, value in enumerate(row)
+            _cell_xml(f"{chr(ord('A') + col)}{number}", value, dated=col in DATE_COLUMNS)
+            for col, value in enumerate(row)
         )
         lines.append(f'<row r="{number}">{cells}</row>')
     return (
@@ -378,6 +380,7 @@ def _log_row(folder: Path, name: str) -> dict[str, object]:
 @given(hostile=st.lists(_HOSTILE_ROW, min_size=1, max_size=4), where=st.integers(0, 4))
 @example(hostile=[["Zed", "Anna Price", 24112026.0, "", None, None, None, None, ""]], where=0)
 @example(hostile=[["Zed", "Anna Price", 46342.0, "", None, 1e308, None, None, ""]], where=1)
+@example(hostile=[[None, None, None, None, None, None, None, None, 2958466.0]], where=0)  # found
 @example(
     hostile=[["Ha\ud83d", "anna@x.example\u200b", "1E+308", "\uffff", "", "", "", "", ""]], where=1
 )

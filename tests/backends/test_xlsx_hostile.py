@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from sheets_sync.backends.base import SourceError
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.backends.xlsx.sheet import unescape_text
 from sheets_sync.core.columns import MANAGED_COLUMNS
+from sheets_sync.core.rule import Flag
 from sheets_sync.engine import sync
 from sheets_sync.state import State
 from tests.test_messy_input import config_for, settings, sync_once
@@ -245,6 +247,30 @@ def test_a_lone_surrogate_in_a_shared_or_inline_string_is_read_as_a_replacement(
     rows = XlsxBackend(log).read().rows
     assert rows[1][7] == "first \ufffd call"
     assert rows[19][0] == "Zo\ufffde"
+
+
+@pytest.mark.parametrize(
+    ("cell", "handed_over"),
+    [
+        (b'<c r="C2" s="2"><v>24112026</v></c>', 24112026),  # a date typed without separators
+        (b'<c r="C2" s="2"><v>1E+308</v></c>', 1e308),
+        (b'<c r="C2" t="d"><v>99999-01-01</v></c>', "99999-01-01"),
+    ],
+    ids=["24112026", "1E+308", "year 99999"],
+)
+def test_a_date_cell_that_can_be_no_date_is_that_row_s_problem_only(
+    log: Path, cell: bytes, handed_over: object
+) -> None:
+    """Found by the fuzzing test: one such cell used to refuse the whole workbook."""
+    rezip(log, {SHEET: lambda xml: re.sub(rb'<c r="C2".*?</c>', cell, xml, count=1)})
+
+    rows = XlsxBackend(log).read().rows
+    plan = sync_once(XlsxBackend(log), settings())
+
+    assert rows[1][2] == handed_over
+    flags = [result.decision.flag for result in plan.rows]
+    assert flags[0] == Flag.CHECK_DATA
+    assert Flag.CHECK_DATA not in flags[1:]
 
 
 def test_a_log_reaching_column_xfd_leaves_no_room_and_the_cell_in_the_way_is_named(

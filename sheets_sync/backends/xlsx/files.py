@@ -44,6 +44,9 @@ class NotAFile(Exception):
         self.what = what
 
 
+_CHUNK = 1 << 20
+
+
 def read_bounded(
     path: Path, limit: int, *, follow_links: bool = True
 ) -> tuple[bytes, os.stat_result]:
@@ -61,7 +64,10 @@ def read_bounded(
     with open(descriptor, "rb") as file:
         opened = os.fstat(descriptor)  # what was opened, which may not be what was looked at
         _refuse_unless_small_file(opened, limit)
-        data = file.read(limit + 1)
+        # As much as the file holds, not the limit: read(n) reserves n bytes up front.
+        data = file.read(min(opened.st_size, limit) + 1)
+        while len(data) <= limit and (more := file.read(min(_CHUNK, limit + 1 - len(data)))):
+            data += more  # it grew since it was looked at
     if len(data) > limit:  # it grew since
         raise NotAFile(f"a file of more than {size_in_words(limit)}")
     return data, opened

@@ -315,14 +315,23 @@ def _decode(
         return unescape_text(raw) if "_x" in raw else raw
     if kind == "b":
         return raw.strip() in ("1", "true")
+    # A value that cannot be a date (24112026 in a date-formatted cell, a year past 9999) is
+    # handed over as what it is, and the rule flags that one row with the reason.
     if kind == "d":
-        moment = datetime.fromisoformat(raw)
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            return raw
         return moment.date() if moment.time() == datetime.min.time() else moment
     number = float(raw)
+    plain = int(number) if number.is_integer() and "E" not in raw.upper() else number
     if style in formats.date_styles:
-        moment = serial_to_datetime(number, date1904=formats.date1904)
+        try:
+            moment = serial_to_datetime(number, date1904=formats.date1904)
+        except (OverflowError, ValueError):
+            return plain
         return moment.date() if number.is_integer() else moment
-    return int(number) if number.is_integer() and "E" not in raw.upper() else number
+    return plain
 
 
 def _shared_string(shared: Sequence[str], index: bytes | str) -> str:
