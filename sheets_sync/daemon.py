@@ -40,6 +40,7 @@ from sheets_sync.engine import (
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.folders import private_folder
 from sheets_sync.logs import record_unexpected
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.mail.notices import render_alert, render_recovery
@@ -244,8 +245,7 @@ class Daemon:
 
     @contextmanager
     def _only_instance(self) -> Iterator[None]:
-        folder = self.config.daemon.state_dir
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(self.config.daemon.state_dir)
         lock = filelock.FileLock(str(folder / "daemon.lock"))
         try:
             lock.acquire(timeout=0)

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from sheets_sync.folders import private_folder
+
 LogFormat = Literal["text", "json"]
 
 # Where `record_unexpected` writes, in the state folder: this file and one older (.1), each
@@ -120,8 +122,7 @@ def record_unexpected(exc: BaseException, folder: Path, command: str) -> Path:
             "stack_info": frames,
         }
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ERRORS_LOG
+    path = private_folder(folder) / ERRORS_LOG
     if path.is_file() and path.stat().st_size > _ERRORS_LOG_BYTES:
         path.replace(path.with_name(f"{ERRORS_LOG}.1"))
     with path.open("a", encoding="utf-8", errors="backslashreplace") as file:

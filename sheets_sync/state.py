@@ -24,6 +24,7 @@ from types import TracebackType
 
 from sheets_sync.core.sync import Managed
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.folders import private_folder
 
 # Migration N brings a state file from schema version N-1 to N.
 _MIGRATIONS = (
@@ -113,7 +114,7 @@ class State:
     def __init__(self, folder: Path) -> None:
         path = folder / "state.sqlite3"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]

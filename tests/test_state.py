@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -166,3 +167,16 @@ def test_a_state_file_of_schema_2_is_migrated_and_keeps_its_digests(tmp_path: Pa
             "<two@clinic.example>", "failed", 1, "550 no such user"
         )
         assert state.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_the_state_folder_is_private_to_its_user(tmp_path: Path) -> None:
+    """It holds patient details: remembered follow-ups, backups, previews, errors."""
+    made = tmp_path / "new" / "state"
+    opened = tmp_path / "opened"
+    opened.mkdir(mode=0o755)
+    opened.chmod(0o775)  # as a shared folder an IT person made might be
+
+    for folder in (made, opened):
+        with State(folder):
+            pass
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -55,6 +55,7 @@ from sheets_sync.backends.xlsx.sheet import (
 from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
 from sheets_sync.backends.xlsx.tables import table_area, widen_table
 from sheets_sync.core.sync import Changes
+from sheets_sync.folders import private_folder
 
 # Backups are named `log.20261124-093000-123456.xlsx`; the pruning matches this shape.
 BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
@@ -423,7 +424,7 @@ class XlsxBackend:
         if self.backup_dir is None:
             return
         mode = stat.S_IMODE(os.stat(self.path).st_mode)
-        self.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_folder(self.backup_dir)
         stem, suffix = self.path.stem, self.path.suffix
         stamp = datetime.now().strftime(BACKUP_STAMP)
         _write_durably(self.backup_dir / f"{stem}.{stamp}{suffix}", data, mode)
