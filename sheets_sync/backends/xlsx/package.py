@@ -27,9 +27,9 @@ from sheets_sync.backends.xlsx.safe import (
     DamagedWorkbook,
     NotAWorkbook,
     check_text_length,
-    expat_parser,
     parse_tree,
     reading,
+    walk,
 )
 from sheets_sync.backends.xlsx.sheet import unescape_text
 
@@ -302,12 +302,7 @@ class _SharedStrings:
         self.in_phonetic = False
 
     def read(self, xml: bytes) -> list[str]:
-        parser = expat_parser()
-        parser.buffer_text = True
-        parser.StartElementHandler = self.start
-        parser.EndElementHandler = self.end
-        parser.CharacterDataHandler = self.characters
-        parser.Parse(xml, True)
+        walk(xml, start=self.start, end=self.end, text=self.characters)
         return self.strings
 
     def start(self, name: str, attrs: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -130,6 +130,23 @@ def expat_parser() -> expat.XMLParserType:
     parser.EntityDeclHandler = _refuse_doctype
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     return parser
+
+
+def walk(
+    xml: bytes,
+    *,
+    start: Callable[[str, dict[str, str]], None],
+    end: Callable[[str], None],
+    text: Callable[[str], None],
+) -> None:
+    """Read `xml` once with `expat_parser`, calling the handlers for each element's start and
+    end and for its text (whole, not in pieces)."""
+    parser = expat_parser()
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.Parse(xml, True)
 
 
 def check_well_formed(xml: bytes) -> None:

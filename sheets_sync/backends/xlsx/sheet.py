@@ -26,6 +26,7 @@ from sheets_sync.backends.xlsx.safe import (
     check_text_length,
     check_well_formed,
     expat_parser,
+    walk,
 )
 from sheets_sync.core.columns import (
     LAST_COLUMN,
@@ -226,12 +227,7 @@ def _read_any(
 ) -> list[list[CellValue]]:
     rows: list[list[CellValue]] = []
     reader = _CellReader(rows, shared_strings, formats)
-    parser = expat_parser()
-    parser.buffer_text = True
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
-    parser.CharacterDataHandler = reader.text
-    parser.Parse(xml, True)
+    walk(xml, start=reader.start, end=reader.end, text=reader.text)
     return rows
 
 
