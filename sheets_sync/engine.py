@@ -126,6 +126,7 @@ def decide(
         config.rule_settings(),
         remembered=state.remembered(source),
         writing=state.writing(source),
+        written_before=state.written_before(source),
         new_id=new_id,
         date1904=snapshot.date1904,
     )

@@ -1,7 +1,11 @@
 """What sheets-sync remembers between cycles, in SQLite in the state folder.
 
 - `written`: the managed values last written to each row (by Sync ID), so a value a person
-  typed into a managed cell is told apart from the daemon's own.
+  typed into a managed cell is told apart from the daemon's own; `writing`, those of a write
+  under way.
+- `written_before`: every distinct value written into each row on any day, so a restored older
+  copy of the log is brought up to date, not taken for typing. A row gathers a few (a date and
+  an action per step; flags by their shape), so it stays small on a large log used for years.
 - `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
   fixed before the send, so a day's digest goes out once, also across restarts.
 - `synced`: the version of the log that the last finished sync left it at, with the day and
@@ -22,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
-from sheets_sync.core.sync import Managed
+from sheets_sync.core.sync import Managed, Written, written_values
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
 
@@ -102,6 +106,27 @@ CREATE TABLE writing (
     """
 ALTER TABLE digests ADD COLUMN address TEXT;
 """,
+    # Every value written into a row on any day, not only the last: a restored older copy of
+    # the log shows them, and they are the daemon's own, not typing. Seeded from what was
+    # remembered; `OVERDUE 7d` is kept by its shape, as `written_values` does.
+    """
+CREATE TABLE written_before (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id, field, value)
+) WITHOUT ROWID;
+WITH remembered AS (SELECT * FROM written UNION ALL SELECT * FROM writing)
+INSERT OR IGNORE INTO written_before
+    SELECT source, sync_id, 'next_touch', next_touch FROM remembered
+    UNION ALL SELECT source, sync_id, 'next_action', next_action FROM remembered
+    UNION ALL SELECT source, sync_id, 'follow_up_status',
+        CASE WHEN follow_up_status GLOB 'OVERDUE [0-9]*d'
+            AND substr(follow_up_status, 9, length(follow_up_status) - 9) NOT GLOB '*[^0-9]*'
+        THEN 'OVERDUE <n>d' ELSE follow_up_status END FROM remembered;
+DELETE FROM written_before WHERE value = ''
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -167,17 +192,41 @@ class State:
         )
         return {sync_id: Managed(*values) for sync_id, *values in rows}
 
+    def written_before(self, source: str) -> dict[str, frozenset[Written]]:
+        """Every value the daemon wrote into `source`'s managed cells on any day, by Sync ID
+        (see `written_values`)."""
+        found: dict[str, set[Written]] = {}
+        for sync_id, field, value in self.db.execute(
+            "SELECT sync_id, field, value FROM written_before WHERE source = ?", (source,)
+        ):
+            found.setdefault(sync_id, set()).add((field, value))
+        return {sync_id: frozenset(values) for sync_id, values in found.items()}
+
     def remember_writing(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
         """Before a write: what it is about to write, until `remember` says it landed."""
+        rows = list(rows)
         with self._transaction():
             self._replace("writing", source, rows)
+            self._add_written_before(source, rows)
 
     def remember(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
         """Replace what is remembered for `source` with `rows` (Sync ID, values); the write
-        under way, if any, is over."""
+        under way, if any, is over. The values join those written before."""
+        rows = list(rows)
         with self._transaction():
             self._replace("written", source, rows)
             self._replace("writing", source, ())
+            self._add_written_before(source, rows)
+
+    def _add_written_before(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO written_before VALUES (?, ?, ?, ?)",
+            (
+                (source, sync_id, field, value)
+                for sync_id, managed in rows
+                for field, value in written_values(managed)
+            ),
+        )
 
     def _replace(self, table: str, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
         self.db.execute(f"DELETE FROM {table} WHERE source = ?", (source,))

@@ -12,7 +12,7 @@ import pytest
 
 from sheets_sync.core.sync import Managed
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.state import SCHEMA_VERSION, DigestRecord, State
+from sheets_sync.state import _MIGRATIONS, SCHEMA_VERSION, DigestRecord, State
 
 DAY = date(2026, 11, 24)
 SOURCE = "clinic_log.xlsx"
@@ -180,3 +180,75 @@ def test_the_state_folder_is_private_to_its_user(tmp_path: Path) -> None:
         with State(folder):
             pass
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_every_value_ever_written_is_remembered_once_with_overdue_by_its_shape(
+    state: State,
+) -> None:
+    state.remember(SOURCE, [("aaaa1111", ONE)])
+    late = Managed("2026-11-24", ONE.next_action, "OVERDUE 3d")
+    later = Managed("2026-11-24", ONE.next_action, "OVERDUE 4d")
+    state.remember(SOURCE, [("aaaa1111", late)])
+    state.remember(SOURCE, [("aaaa1111", later)])
+    state.remember("another log", [("aaaa1111", TWO)])
+
+    assert state.written_before(SOURCE) == {
+        "aaaa1111": frozenset(
+            {
+                ("next_touch", "2026-11-24"),
+                ("next_action", ONE.next_action),
+                ("follow_up_status", "DUE TODAY"),
+                ("follow_up_status", "OVERDUE <n>d"),
+            }
+        )
+    }
+    assert state.written_before("another log") == {
+        "aaaa1111": frozenset({("follow_up_status", "CLOSED: Booked")})
+    }
+    assert state.db.execute("SELECT count(*) FROM written_before").fetchone()[0] == 5
+
+
+def test_values_of_a_write_under_way_are_remembered_as_written_before(state: State) -> None:
+    state.remember_writing(SOURCE, [("aaaa1111", TWO)])
+    assert state.written_before(SOURCE) == {
+        "aaaa1111": frozenset({("follow_up_status", "CLOSED: Booked")})
+    }
+
+
+def test_a_state_file_of_schema_7_gets_its_history_from_what_was_written(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "state.sqlite3")
+    for migration in _MIGRATIONS[:7]:
+        for statement in migration.split(";"):
+            db.execute(statement)
+    db.executemany(
+        "INSERT INTO written VALUES (?, ?, ?, ?, ?)",
+        [
+            (SOURCE, "aaaa1111", "2026-11-20", "Step 2/7 · Call · Follow-up call", "OVERDUE 12d"),
+            (SOURCE, "bbbb2222", "", "", "CLOSED: won"),
+            (SOURCE, "cccc3333", "", "", "OVERDUE soon"),  # not the shape the daemon writes
+        ],
+    )
+    db.execute(
+        "INSERT INTO writing VALUES (?, ?, ?, ?, ?)",
+        (SOURCE, "aaaa1111", "2026-11-20", "Step 2/7 · Call · Follow-up call", "OVERDUE 13d"),
+    )
+    db.execute("PRAGMA user_version = 7")
+    db.commit()
+    db.close()
+
+    with State(folder) as state:
+        assert user_version(folder) == SCHEMA_VERSION
+        assert state.written_before(SOURCE) == {
+            "aaaa1111": frozenset(
+                {
+                    ("next_touch", "2026-11-20"),
+                    ("next_action", "Step 2/7 · Call · Follow-up call"),
+                    ("follow_up_status", "OVERDUE <n>d"),
+                }
+            ),
+            "bbbb2222": frozenset({("follow_up_status", "CLOSED: won")}),
+            "cccc3333": frozenset({("follow_up_status", "OVERDUE soon")}),
+        }
+        assert state.remembered(SOURCE)["bbbb2222"] == Managed("", "", "CLOSED: won")

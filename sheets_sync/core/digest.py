@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sheets_sync.core.owners import address_of, address_problem, is_address, owner_key
-from sheets_sync.core.rule import Flag
+from sheets_sync.core.rule import Decision, Flag
 from sheets_sync.core.sync import RowResult
 
 NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
@@ -109,12 +109,14 @@ def build_digests(
         if decision.flag is Flag.CHECK_DATA:
             reason = decision.problem.text if decision.problem else decision.status_text
             check_data.append(RowNote(result.row, prospect.text("name"), owner, reason))
+        follow_up = _follow_up(decision, day)
+        if follow_up is None:
             continue
         if key not in names or is_address(names[key]):
             names[key] = owner
         tally = counts.setdefault(key, {})
-        tally[decision.flag] = tally.get(decision.flag, 0) + 1
-        if decision.flag not in (Flag.OVERDUE, Flag.DUE_TODAY):
+        tally[follow_up] = tally.get(follow_up, 0) + 1
+        if follow_up not in (Flag.OVERDUE, Flag.DUE_TODAY):
             continue
         line = _line(result, day, link)
         due.setdefault(key, []).append(line)
@@ -178,6 +180,21 @@ class OwnerTally:
             self.unaddressed_lines,
             tuple(undelivered),
         )
+
+
+def _follow_up(decision: Decision, day: date) -> Flag | None:
+    """The row's place in its owner's tallies and digest; None for a row with none.
+
+    A row flagged CHECK DATA because a managed cell was typed over keeps its follow-up
+    (SPEC §2: it stays in its owner's digest), listed under its flag; a row whose own cells
+    cannot be read has no follow-up, and only the manager hears of it."""
+    if decision.flag is not Flag.CHECK_DATA:
+        return decision.flag
+    if not decision.typed_over or decision.next_touch is None:
+        return None
+    if decision.days_overdue:
+        return Flag.OVERDUE
+    return Flag.DUE_TODAY if decision.next_touch <= day else Flag.UPCOMING
 
 
 def _unaddressed_reason(owner: str, problems: Mapping[str, str]) -> str:

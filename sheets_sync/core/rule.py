@@ -100,6 +100,8 @@ class Decision:
     # rule (an unknown status word, an unreadable value).
     problem: Note | None = None
     warnings: tuple[Note, ...] = field(default=())
+    # The managed cells a person typed over (flagged CHECK DATA, the follow-up kept).
+    typed_over: tuple[str, ...] = ()
 
     @property
     def next_action(self) -> str:

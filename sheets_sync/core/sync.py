@@ -1,13 +1,15 @@
 """One sync, decided: every row's follow-up, and the managed cells that must change.
 
 Staff cells are never among the changes. A managed cell a person typed into is kept as
-typed, and its row is flagged `CHECK DATA` instead (SPEC §2).
+typed, and its row is flagged `CHECK DATA` instead (SPEC §2). A value the daemon wrote into
+that row on any earlier day is its own, not typing: a restored older copy of the log, or a
+colleague's saved copy, is brought up to date (SPEC §7).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -24,12 +26,17 @@ from sheets_sync.core.values import (
 )
 
 CellWrite = str | date | None
+Written = tuple[str, str]  # (managed field, value) the daemon wrote into a row: `written_values`
 MANAGED_LABELS = {
     "next_touch": "Next touch",
     "next_action": "Next action",
     "follow_up_status": "Follow-up status",
 }
 _FLAG_TEXT = re.compile(r"^(OVERDUE \d+d|DUE TODAY|UPCOMING|NURTURE|CLOSED: .+|CHECK DATA: .+)$")
+_OVERDUE = re.compile(r"^OVERDUE \d+d$")
+# The one flag that changes every day: remembered by its shape, not day by day. The state's
+# migration 8 writes the same shape in SQL.
+OVERDUE_SHAPE = "OVERDUE <n>d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +98,20 @@ def plan_sync(
     new_id: Callable[[], str],
     date1904: bool = False,
     writing: Mapping[str, Managed] = {},
+    written_before: Mapping[str, Collection[Written]] = {},
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
     `remembered` is what earlier cycles wrote, by Sync ID; `writing` is what a cycle that
-    stopped during its write was writing (either may be in the cells now); `new_id` makes a
-    fresh Sync ID.
+    stopped during its write was writing (either may be in the cells now); `written_before`
+    is every value the daemon wrote into each row on any earlier day (`written_values`), which
+    a restored older copy of the log shows; `new_id` makes a fresh Sync ID.
     """
 
-    def ours(sync_id: str) -> tuple[Managed, ...]:
-        """What the daemon may have left in a row's managed cells."""
-        return tuple(m for m in (remembered.get(sync_id), writing.get(sync_id)) if m)
+    def ours(sync_id: str) -> frozenset[Written]:
+        """What the daemon may have left in a row's managed cells, on this day or another."""
+        last = (m for m in (remembered.get(sync_id), writing.get(sync_id)) if m)
+        return frozenset(written_before.get(sync_id, ())).union(*map(written_values, last))
 
     cells: dict[tuple[int, int], CellWrite] = {
         (layout.header_row, col): text for col, text in layout.new_headers.items()
@@ -149,11 +159,11 @@ def plan_sync(
         ]
         memory = remembered.get(sync_id)
         # Only a cell that differs from what the rule wants can hold something a person typed.
-        written = ours(sync_id)
+        written = ours(sync_id) if differing else frozenset()
         typed = [field for field in differing if not _is_ours(field, now[field], written, date1904)]
         if typed:
             decision = _typed_by_hand(decision, typed)
-            managed = _managed(decision)
+            managed = _managed(decision, typed)
             wanted = managed.cells()
             differing = [
                 field
@@ -223,22 +233,22 @@ def _fresh_id(new_id: Callable[[], str], taken: set[str]) -> str:
     return candidate
 
 
-def _managed(decision: Decision) -> Managed:
+def _managed(decision: Decision, typed: Sequence[str] = ()) -> Managed:
+    """The managed cells for a decision. When the `Follow-up status` cell holds what a person
+    typed, the flag moves to `Next action`, so the row still shows it; the step is then in
+    the owner's digest."""
     touch = decision.next_touch.isoformat() if decision.next_touch else ""
-    return Managed(touch, decision.next_action, decision.status_text)
+    action = decision.status_text if "follow_up_status" in typed else decision.next_action
+    return Managed(touch, action, decision.status_text)
 
 
 def _typed_by_hand(decision: Decision, typed: Sequence[str]) -> Decision:
+    """The row is flagged CHECK DATA but keeps its follow-up: the prospect is not frozen
+    while the typed cell waits for a person, and stays in the owner's digest when due."""
     names = " and ".join(f'"{MANAGED_LABELS[field]}"' for field in typed)
     reason = f"{names} typed by hand; move it to a staff column and clear the cell to resume"
     return replace(
-        decision,
-        flag=Flag.CHECK_DATA,
-        status_text=f"CHECK DATA: {reason}",
-        next_touch=None,
-        step=None,
-        plan=None,
-        days_overdue=0,
+        decision, flag=Flag.CHECK_DATA, status_text=f"CHECK DATA: {reason}", typed_over=tuple(typed)
     )
 
 
@@ -250,18 +260,33 @@ def _remember(wanted: Managed, memory: Managed | None, typed: Sequence[str]) -> 
     return Managed(*(getattr(old if field in typed else wanted, field) for field in MANAGED_LABELS))
 
 
-def _is_ours(field: str, value: CellValue, written: Sequence[Managed], date1904: bool) -> bool:
+def written_values(managed: Managed) -> list[Written]:
+    """What to remember of values the daemon writes into a row, to know them again on any
+    later day: (field, value), a flag by its shape (`OVERDUE 7d` as `OVERDUE <n>d`), blanks
+    left out. A row gathers few: a date and an action per step, a handful of flags."""
+    return [
+        (field, _shape(field, text))
+        for field in MANAGED_LABELS
+        if (text := getattr(managed, field))
+    ]
+
+
+def _shape(field: str, text: str) -> str:
+    return OVERDUE_SHAPE if field == "follow_up_status" and _OVERDUE.match(text) else text
+
+
+def _is_ours(field: str, value: CellValue, written: Collection[Written], date1904: bool) -> bool:
     """Whether a managed cell holds what the daemon wrote, not something a person typed."""
     text = _comparable(value, date1904)
     if not text:
         return True
     if written:
-        return any(text == getattr(memory, field) for memory in written)
+        return (field, _shape(field, text)) in written
     # No memory of this row (first sync, or a lost state folder): judge by its shape.
     if field == "next_touch":
         return _as_date(value, date1904) is not None
     if field == "next_action":
-        return text.startswith("Step ") or text == "Newsletter only"
+        return text.startswith(("Step ", "CHECK DATA: ")) or text == "Newsletter only"
     return _FLAG_TEXT.match(text) is not None
 
 
@@ -286,7 +311,7 @@ def _clear_leftovers(
     number: int,
     now: Mapping[str, CellValue],
     layout: Layout,
-    written: Sequence[Managed],
+    written: Collection[Written],
     cells: dict[tuple[int, int], CellWrite],
     date1904: bool,
 ) -> None:

@@ -209,6 +209,65 @@ def test_staff_cells_are_never_in_the_changes(settings: Settings) -> None:
     )
 
 
+def test_values_written_on_an_earlier_day_are_brought_up_to_date(settings: Settings) -> None:
+    """A restored older copy shows what the daemon wrote then; memory of the last write alone
+    would take it for typing."""
+    grid, remembered, managed = synced(settings)
+    sync_id = grid[1][managed["sync_id"]]
+    earlier = {
+        "next_touch": date(2026, 10, 6),
+        "next_action": "Step 3/7 · Email · Testimonial or provider video",
+        "follow_up_status": "OVERDUE 8d",
+    }
+    for field, value in earlier.items():
+        grid[1][managed[field]] = value
+    written_before = {
+        sync_id: [
+            ("next_touch", "2026-10-06"),
+            ("next_action", earlier["next_action"]),
+            ("follow_up_status", "OVERDUE <n>d"),  # any day's count: flags by their shape
+        ]
+    }
+
+    assert plan(grid, settings, remembered).rows[0].decision.flag is Flag.CHECK_DATA
+    restored = plan_sync(
+        grid,
+        find_layout(grid),
+        TODAY,
+        settings,
+        remembered=remembered,
+        written_before=written_before,
+        new_id=id_maker(),
+    )
+    assert restored.rows[0].decision.flag is Flag.UPCOMING
+    assert {key: value for key, value in restored.changes.cells.items() if key[0] == 2} == {
+        (2, managed["next_touch"]): date(2026, 10, 15),
+        (2, managed["next_action"]): "Step 4/7 · Call · Check-in call",
+        (2, managed["follow_up_status"]): "UPCOMING",
+    }
+
+
+def test_a_typed_over_status_moves_the_flag_to_next_action(settings: Settings) -> None:
+    """The person's words stay in Follow-up status; the flag must still show in the row, and
+    the follow-up goes on (Next touch kept up to date) for the owner's digest."""
+    grid, remembered, managed = synced(settings)
+    grid[1][managed["follow_up_status"]] = "waiting for her husband"
+    result = plan(grid, settings, remembered)
+    row = result.rows[0]
+    assert row.decision.flag is Flag.CHECK_DATA
+    assert row.decision.typed_over == ("follow_up_status",)
+    assert row.decision.next_touch == date(2026, 10, 15)
+    assert dict(result.changes.cells) == {(2, managed["next_action"]): row.decision.status_text}
+    assert '"Follow-up status" typed by hand' in row.decision.status_text
+
+    grid = applied(grid, result)
+    assert not plan(grid, settings, memory(result)).changes
+    grid[1][managed["follow_up_status"]] = None  # moved to Notes, the cell cleared
+    resumed = plan(grid, settings, memory(result))
+    assert resumed.rows[0].decision.flag is Flag.UPCOMING
+    assert resumed.changes.cells[(2, managed["next_action"])] == "Step 4/7 · Call · Check-in call"
+
+
 # Properties -----------------------------------------------------------------------------------
 
 STAFF_HEADERS = ["Name", "Owner", "Consult date", "Status", "Last touch", "Touches", "Plan"]
