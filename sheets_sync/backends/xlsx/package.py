@@ -9,7 +9,6 @@ import os
 import posixpath
 import struct
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import cached_property
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from sheets_sync.backends.xlsx.safe import (
+    DAMAGE,
     MAX_COMPRESSION_RATIO,
     MAX_PACKAGE_BYTES,
     MAX_PART_BYTES,
@@ -53,7 +53,7 @@ class Package:
             raise NotAWorkbook(f"{NOT_XLSX}{_what_it_is(data)}")
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, zlib.error, ValueError, OverflowError, EOFError) as exc:
+        except (zipfile.BadZipFile, *DAMAGE) as exc:
             raise NotAWorkbook(
                 f"{NOT_XLSX}it is a damaged or unfinished zip file. Restore it from a backup, "
                 "or open it in Excel and save it again"

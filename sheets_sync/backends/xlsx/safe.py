@@ -68,6 +68,21 @@ def refusal(path: Path, exc: NotAWorkbook, backups: Path | None) -> SourceError:
     )
 
 
+# What the zip, XML and number readers raise on damaged input, beside their own format errors.
+DAMAGE = (
+    etree.LxmlError,
+    zlib.error,
+    EOFError,
+    UnicodeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RuntimeError,
+    NotImplementedError,  # zipfile: "zip file version 7.0", a compression it lacks
+)
+
+
 @contextmanager
 def reading(part: str) -> Iterator[None]:
     """Turn whatever a damaged `part` makes the parsers raise into a `DamagedWorkbook`."""
@@ -81,18 +96,7 @@ def reading(part: str) -> Iterator[None]:
         raise DamagedWorkbook(f"is not well-formed XML ({exc})", part) from exc
     except zipfile.BadZipFile as exc:
         raise DamagedWorkbook(f"is damaged in the zip ({exc})", part) from exc
-    except (
-        etree.LxmlError,
-        zlib.error,
-        EOFError,
-        UnicodeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        OverflowError,
-        RuntimeError,
-        NotImplementedError,
-    ) as exc:
+    except DAMAGE as exc:
         raise DamagedWorkbook(f"holds something unreadable ({_described(exc)})", part) from exc
 
 
