@@ -1,0 +1,232 @@
+"""Turn a workbook from the corpus into a prospect log with the fewest byte edits.
+
+The log goes on the workbook's first visible worksheet, where it has room: below the used
+range when the header still lands in the top 20 rows (where the header row is looked for),
+else right of it from row 1. Its cells are spliced into the sheet's XML as inline strings and
+numbers, in the sheet's own namespace prefix; the `<dimension>` grows to cover them, and
+nothing else of the package changes. `CorpusLog.added` records the cells put in, so a test
+can tell the staff's cells (all the others) from the log's.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from tests.ooxml import SHARED, relationships, split_ref
+
+CORPUS = SHARED / "corpus"
+
+HEADERS = ("Name", "Owner", "Consultation date", "Status")
+CONSULTED = date(2026, 11, 2)
+# Ann's consultation date is text, Bob's the same day as a serial number in the workbook's
+# own date system: both must get the same next touch, in a 1904 workbook too.
+PROSPECTS: tuple[tuple[str, str, str | date, str | None], ...] = (
+    ("Ann Lee", "anna@clinic.example", CONSULTED.isoformat(), None),
+    ("Bob Kay", "ben@clinic.example", CONSULTED, None),
+    ("Cy Dee", "anna@clinic.example", "2026-10-01", "Booked"),
+)
+HEADER_ROWS_SEARCHED = 20
+LAST_COLUMN = 16384
+MANAGED_COLUMNS = 4
+
+_DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
+_PURL_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+@dataclass(frozen=True)
+class CorpusLog:
+    path: Path
+    worksheet: str  # the sheet's name, as the backend is told
+    part: str  # the sheet's part name in the package
+    header_row: int
+    first_column: int  # 1-based
+    added: frozenset[str]  # references of the cells spliced in
+
+    @property
+    def last_row(self) -> int:
+        return self.header_row + len(PROSPECTS)
+
+
+def letters(column: int) -> str:
+    """1-based column number -> spreadsheet letters."""
+    text = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        text = chr(65 + rest) + text
+    return text
+
+
+def make_corpus_log(source: Path, target: Path) -> CorpusLog:
+    """Copy the workbook at `source` to `target` with a prospect log spliced into one sheet."""
+    with zipfile.ZipFile(source) as package:
+        infos = package.infolist()
+        parts = {info.filename: package.read(info) for info in infos}
+    worksheet, part = _first_visible_sheet(parts)
+    workbook = _workbook_part(parts)
+    date1904 = re.search(rb"date1904=\"(1|true)\"", parts[workbook]) is not None
+    sheet = parts[part]
+    bottom, right = _used_range(sheet)
+    if bottom + 1 + len(PROSPECTS) + 1 <= HEADER_ROWS_SEARCHED:
+        header_row, first_column = bottom + 2 if bottom else 1, 1
+    else:
+        header_row, first_column = 1, right + 2
+    if first_column + len(HEADERS) + MANAGED_COLUMNS - 1 > LAST_COLUMN:
+        raise ValueError(f"{source.name}: no room for a log on sheet {worksheet!r}")
+    cells = _log_cells(header_row, first_column, date1904)
+    log_area = (header_row, first_column, header_row + len(PROSPECTS), first_column + len(HEADERS) - 1)
+    parts[part] = _splice(sheet, cells, log_area)
+    with zipfile.ZipFile(target, "w") as package:
+        for info in infos:
+            package.writestr(info, parts[info.filename])
+    added = frozenset(f"{letters(column)}{row}" for row, column, _ in cells)
+    return CorpusLog(target, worksheet, part, header_row, first_column, added)
+
+
+def _workbook_part(parts: dict[str, bytes]) -> str:
+    for relationship in relationships(parts, ""):
+        if relationship.type in (_DOCUMENT, _PURL_DOCUMENT):
+            return relationship.part
+    raise ValueError("the package names no workbook part")
+
+
+def _first_visible_sheet(parts: dict[str, bytes]) -> tuple[str, str]:
+    workbook = _workbook_part(parts)
+    targets = {relationship.id: relationship.part for relationship in relationships(parts, workbook)}
+    for sheet in etree.fromstring(parts[workbook], _PARSER).iter("{*}sheet"):
+        relationship = next(value for key, value in sheet.attrib.items() if key.endswith("}id"))
+        part = targets.get(relationship, "")
+        if sheet.get("state") in (None, "visible") and part.startswith("xl/worksheets/"):
+            return sheet.get("name", ""), part
+    raise ValueError("the workbook has no visible worksheet")
+
+
+def _used_range(sheet: bytes) -> tuple[int, int]:
+    """The last row and last column holding a cell or a merged area (0, 0 when empty)."""
+    root = etree.fromstring(sheet, _PARSER)
+    bottom = right = 0
+    refs = [cell.get("r", "") for cell in root.iter("{*}c")]
+    refs += [
+        corner
+        for merge in root.iter("{*}mergeCell")
+        for corner in merge.get("ref", "").split(":")
+    ]
+    for ref in refs:
+        place = split_ref(ref)
+        if place:
+            bottom, right = max(bottom, place[0]), max(right, place[1])
+    return bottom, right
+
+
+def _log_cells(
+    header_row: int, first_column: int, date1904: bool
+) -> list[tuple[int, int, str | int]]:
+    epoch = date(1904, 1, 1) if date1904 else date(1899, 12, 30)
+    cells: list[tuple[int, int, str | int]] = [
+        (header_row, first_column + offset, header) for offset, header in enumerate(HEADERS)
+    ]
+    for number, prospect in enumerate(PROSPECTS, start=header_row + 1):
+        for offset, value in enumerate(prospect):
+            if isinstance(value, date):
+                cells.append((number, first_column + offset, (value - epoch).days))
+            elif value is not None:
+                cells.append((number, first_column + offset, value))
+    return cells
+
+
+def _cell_xml(prefix: str, row: int, column: int, value: str | int) -> bytes:
+    ref = f"{letters(column)}{row}"
+    if isinstance(value, int):
+        return f'<{prefix}c r="{ref}"><{prefix}v>{value}</{prefix}v></{prefix}c>'.encode()
+    return (
+        f'<{prefix}c r="{ref}" t="inlineStr"><{prefix}is><{prefix}t>{escape(value)}'
+        f"</{prefix}t></{prefix}is></{prefix}c>"
+    ).encode()
+
+
+def _splice(
+    sheet: bytes, cells: list[tuple[int, int, str | int]], log_area: tuple[int, int, int, int]
+) -> bytes:
+    """The sheet with `cells` spliced in: appended to their rows, new rows where none is."""
+    opening = re.search(rb"<((?:[\w.-]+:)?)sheetData\b[^>]*?(/?)>", sheet)
+    if opening is None:
+        raise ValueError("the sheet has no sheetData")
+    prefix = opening.group(1).decode()
+    by_row: dict[int, bytes] = {}
+    for row, column, value in cells:
+        by_row[row] = by_row.get(row, b"") + _cell_xml(prefix, row, column, value)
+    if opening.group(2):  # <sheetData/>
+        rows = b"".join(
+            f'<{prefix}row r="{number}">'.encode() + xml + f"</{prefix}row>".encode()
+            for number, xml in sorted(by_row.items())
+        )
+        spliced = (
+            sheet[: opening.start()]
+            + f"<{prefix}sheetData>".encode()
+            + rows
+            + f"</{prefix}sheetData>".encode()
+            + sheet[opening.end() :]
+        )
+    else:
+        spliced = _splice_rows(sheet, opening.end(), prefix, by_row)
+    return _grow_dimension(spliced, prefix, log_area)
+
+
+def _splice_rows(sheet: bytes, start: int, prefix: str, by_row: dict[int, bytes]) -> bytes:
+    p = re.escape(prefix.encode())
+    end = sheet.index(f"</{prefix}sheetData>".encode(), start)
+    row_tag = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
+    edits: list[tuple[int, int, bytes]] = []  # (start, end, replacement), in file order
+    pending = dict(by_row)
+    position, number = start, 0
+    while (match := row_tag.search(sheet, position, end)) is not None:
+        found = re.search(rb'\br="(\d+)"', match.group(1))
+        number = int(found.group(1)) if found else number + 1
+        closing = (
+            match.end()
+            if match.group(2)
+            else sheet.index(f"</{prefix}row>".encode(), match.end())
+        )
+        for earlier in sorted(row for row in pending if row < number):
+            edits.append((match.start(), match.start(), _new_row(prefix, earlier, pending)))
+        if number in pending:
+            cells = pending.pop(number)
+            if match.group(2):  # <row .../>: open it up
+                opened = match.group(0)[:-2] + b">" + cells + f"</{prefix}row>".encode()
+                edits.append((match.start(), match.end(), opened))
+            else:
+                edits.append((closing, closing, cells))
+        position = closing if match.group(2) else closing + len(f"</{prefix}row>")
+    for later in sorted(pending):
+        edits.append((end, end, _new_row(prefix, later, pending)))
+    for edit_start, edit_end, replacement in reversed(edits):
+        sheet = sheet[:edit_start] + replacement + sheet[edit_end:]
+    return sheet
+
+
+def _new_row(prefix: str, number: int, pending: dict[int, bytes]) -> bytes:
+    return f'<{prefix}row r="{number}">'.encode() + pending.pop(number) + f"</{prefix}row>".encode()
+
+
+def _grow_dimension(sheet: bytes, prefix: str, log: tuple[int, int, int, int]) -> bytes:
+    """The sheet with its `<dimension>` covering the log's (top, left, bottom, right) too."""
+    match = re.search(rb"<" + re.escape(prefix.encode()) + rb'dimension ref="([^"]*)"', sheet)
+    if match is None:
+        return sheet
+    first, _, last = match.group(1).decode().partition(":")
+    start, end = split_ref(first), split_ref(last or first)
+    if start is None or end is None:
+        return sheet
+    if first == "A1" and not last:  # an empty sheet's dimension
+        start, end = log[:2], log[2:]
+    top, left = min(start[0], log[0]), min(start[1], log[1])
+    bottom, right = max(end[0], log[2]), max(end[1], log[3])
+    grown = f"{letters(left)}{top}:{letters(right)}{bottom}"
+    return sheet[: match.start(1)] + grown.encode() + sheet[match.end(1) :]
