@@ -3,8 +3,9 @@
 Each workbook of the corpus (tests/corpus/README.md says where each comes from) is made a
 prospect log by byte splices (tests/corpus_logs.py) and synced once for real. Then: every part
 the sync did not need to change is byte-identical; every cell that was in the log's sheet is
-unchanged; no written part has a problem its original did not have (tests/ooxml); a second
-sync writes nothing; LibreOffice reads the managed values the product wrote. A workbook the
+unchanged, and so are the staff columns' settings, while the Sync ID column is hidden; no
+written part has a problem its original did not have (tests/ooxml); a second sync writes
+nothing; LibreOffice reads the managed values the product wrote. A workbook the
 product rightly refuses must be refused with a message naming what is in the way.
 
 Where today's product breaks a promise on a file, the case is an expected failure naming the
@@ -100,6 +101,11 @@ UNPREFIXED_CELLS = (
     "issue 11 point 2: in a sheet whose SpreadsheetML carries a prefix (<x:row>), the managed "
     "cells are written as <c> in no namespace, which the schema and Excel reject"
 )
+COVERED_COLUMNS = (
+    "issue 11 point 5: where existing <col> elements already cover the managed columns (a "
+    "range such as min=\"3\" max=\"16384\", or one per column), the Sync ID column is left "
+    "showing: the range is not split to hide it"
+)
 # (file, promise) -> the defect that breaks that one promise.
 PROMISE_DEFECTS: dict[tuple[str, str], str] = {
     (name, promise): UNPREFIXED_CELLS
@@ -110,6 +116,16 @@ PROMISE_DEFECTS: dict[tuple[str, str], str] = {
         "poi-hancell.xlsx",
     )
     for promise in ("valid", "libreoffice")
+} | {
+    (name, "columns"): COVERED_COLUMNS
+    for name in (
+        "closedxml-onlyoffice.xlsx",
+        "oxsdk-tables-totals.xlsx",
+        "phpss-wps-office.xlsx",
+        "poi-filter-database.xlsx",
+        "poi-hancell.xlsx",
+        "sheetjs-libreoffice-4.xlsx",
+    )
 }
 
 # Originals LibreOffice itself cannot open: not the product's doing, so not checked there.
@@ -256,6 +272,36 @@ def test_every_cell_of_the_log_sheet_is_unchanged(outcomes: dict[str, Outcome], 
     added = [ref for ref in new if ref not in old and not ours(ref)]
     assert not changed, f"cells changed or gone: {changed[:10]}"
     assert not added, f"cells added outside the managed columns: {added[:10]}"
+
+
+def column_settings(sheet: bytes) -> dict[int, dict[str, str]]:
+    """Each column's `<col>` settings (width, style, hidden...), by 1-based column number."""
+    settings = {}
+    for col in etree.fromstring(sheet).iter("{*}col"):
+        attributes = {str(key): str(value) for key, value in col.attrib.items()}
+        first, last = int(attributes.pop("min")), int(attributes.pop("max"))
+        for column in range(first, last + 1):
+            settings[column] = attributes
+    return settings
+
+
+@pytest.mark.parametrize("name", marked(synced_files(), "columns"))
+def test_staff_columns_keep_their_settings_and_the_sync_id_column_is_hidden(
+    outcomes: dict[str, Outcome], name: str
+) -> None:
+    outcome = synced(outcomes, name)
+    assert outcome.first is not None
+    managed = {column + 1 for column in outcome.first.plan.changes.layout.managed.values()}
+    old = column_settings(outcome.before[outcome.log.part])
+    new = column_settings(outcome.after[outcome.log.part])
+    changed = [
+        column
+        for column in sorted(old.keys() | new.keys())
+        if column not in managed and old.get(column) != new.get(column)
+    ]
+    assert not changed, f"staff columns whose settings changed: {changed[:10]}"
+    sync_id = outcome.first.plan.changes.layout.managed["sync_id"] + 1
+    assert new.get(sync_id, {}).get("hidden") in ("1", "true"), "the Sync ID column shows"
 
 
 def without_lines(problems: list[str]) -> set[str]:

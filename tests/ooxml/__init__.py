@@ -6,8 +6,9 @@ attributes and elements of namespaces the part declares ignorable, `mc:Alternate
 (its Fallback is kept), and `xml:space`, which the schema's string types leave undeclared.
 Extension lists validate as they are: their content is `xsd:any` with lax processing.
 
-It adds what a schema cannot express but Excel insists on: rows in ascending order, cells in
-ascending column order within their row and each cell inside its own row (no r="B5" in row 4),
+It adds what a schema cannot express but Excel insists on: `<col>` ranges in ascending order
+without overlaps, rows in ascending order, cells in ascending column order within their row
+and each cell inside its own row (no r="B5" in row 4),
 no `<row>` or `<c>` in no namespace inside a namespaced sheet, and tables whose column names
 are unique and match the width of their range. `validate_package` checks each part it covers
 and, across parts, that tables on one sheet do not overlap and that each table's header cells
@@ -150,6 +151,15 @@ def _sheet_problems(name: str, root: etree._Element) -> list[str]:
         f"{name}:{element.sourceline}: <{element.tag}> in no namespace inside a sheet in {namespace}"
         for element in root.iter("{}row", "{}c")
     ]
+    last_column = 0
+    for col in root.iterfind(f"{{{namespace}}}cols/{{{namespace}}}col"):
+        first, last = int(col.get("min", "0")), int(col.get("max", "0"))
+        if not last_column < first <= last:
+            problems.append(
+                f"{name}:{col.sourceline}: <col> {first}-{last} overlaps, runs backwards or "
+                f"comes after column {last_column}"
+            )
+        last_column = max(last_column, last)
     last_row = 0
     for row in root.iterfind(f"{{{namespace}}}sheetData/{{{namespace}}}row"):
         number = int(row.get("r") or last_row + 1)
