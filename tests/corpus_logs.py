@@ -81,7 +81,12 @@ def make_corpus_log(source: Path, target: Path) -> CorpusLog:
     if first_column + len(HEADERS) + MANAGED_COLUMNS - 1 > LAST_COLUMN:
         raise ValueError(f"{source.name}: no room for a log on sheet {worksheet!r}")
     cells = _log_cells(header_row, first_column, date1904)
-    log_area = (header_row, first_column, header_row + len(PROSPECTS), first_column + len(HEADERS) - 1)
+    log_area = (
+        header_row,
+        first_column,
+        header_row + len(PROSPECTS),
+        first_column + len(HEADERS) - 1,
+    )
     parts[part] = _splice(sheet, cells, log_area)
     with zipfile.ZipFile(target, "w") as package:
         for info in infos:
@@ -99,9 +104,13 @@ def _workbook_part(parts: dict[str, bytes]) -> str:
 
 def _first_visible_sheet(parts: dict[str, bytes]) -> tuple[str, str]:
     workbook = _workbook_part(parts)
-    targets = {relationship.id: relationship.part for relationship in relationships(parts, workbook)}
+    targets = {
+        relationship.id: relationship.part for relationship in relationships(parts, workbook)
+    }
     for sheet in etree.fromstring(parts[workbook], _PARSER).iter("{*}sheet"):
-        relationship = next(value for key, value in sheet.attrib.items() if key.endswith("}id"))
+        relationship = next(
+            str(value) for key, value in sheet.attrib.items() if str(key).endswith("}id")
+        )
         part = targets.get(relationship, "")
         if sheet.get("state") in (None, "visible") and part.startswith("xl/worksheets/"):
             return sheet.get("name", ""), part
@@ -114,9 +123,7 @@ def _used_range(sheet: bytes) -> tuple[int, int]:
     bottom = right = 0
     refs = [cell.get("r", "") for cell in root.iter("{*}c")]
     refs += [
-        corner
-        for merge in root.iter("{*}mergeCell")
-        for corner in merge.get("ref", "").split(":")
+        corner for merge in root.iter("{*}mergeCell") for corner in merge.get("ref", "").split(":")
     ]
     for ref in refs:
         place = split_ref(ref)
@@ -190,9 +197,7 @@ def _splice_rows(sheet: bytes, start: int, prefix: str, by_row: dict[int, bytes]
         found = re.search(rb'\br="(\d+)"', match.group(1))
         number = int(found.group(1)) if found else number + 1
         closing = (
-            match.end()
-            if match.group(2)
-            else sheet.index(f"</{prefix}row>".encode(), match.end())
+            match.end() if match.group(2) else sheet.index(f"</{prefix}row>".encode(), match.end())
         )
         for earlier in sorted(row for row in pending if row < number):
             edits.append((match.start(), match.start(), _new_row(prefix, earlier, pending)))

@@ -103,7 +103,7 @@ UNPREFIXED_CELLS = (
 )
 COVERED_COLUMNS = (
     "issue 11 point 5: where existing <col> elements already cover the managed columns (a "
-    "range such as min=\"3\" max=\"16384\", or one per column), the Sync ID column is left "
+    'range such as min="3" max="16384", or one per column), the Sync ID column is left '
     "showing: the range is not split to hide it"
 )
 # (file, promise) -> the defect that breaks that one promise.
@@ -239,7 +239,9 @@ def test_parts_the_sync_need_not_change_are_byte_identical(
     assert set(changed) <= changeable, f"changed: {sorted(set(changed) - changeable)}"
 
 
-def cell_contents(sheet: bytes) -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...], str], ...]]:
+def cell_contents(
+    sheet: bytes,
+) -> dict[str, tuple[tuple[str, tuple[tuple[str, str], ...], str], ...]]:
     """Each cell by reference: its own and its descendants' names, attributes and text."""
     return {
         cell.get("r", ""): tuple(
@@ -387,7 +389,8 @@ def test_libreoffice_reads_the_managed_values(
     outcomes: dict[str, Outcome], libreoffice_csv: Path, name: str
 ) -> None:
     outcome = synced(outcomes, name)
-    assert outcome.read_back is not None and outcome.first is not None
+    assert outcome.read_back is not None
+    assert outcome.first is not None
     exported = libreoffice_csv / f"{outcome.log.path.stem}-{outcome.log.worksheet}.csv"
     with exported.open(encoding="utf-8", newline="") as handle:
         shown = list(csv.reader(handle))

@@ -97,7 +97,8 @@ def _schema_problems(name: str, root: etree._Element) -> list[str]:
     schema = _schema()
     if schema.validate(_as_understood(root)):
         return []
-    return [f"{name}:{error.line}: {error.message}" for error in schema.error_log]
+    errors: list[etree._LogEntry] = list(schema.error_log)  # type: ignore[call-overload]
+    return [f"{name}:{error.line}: {error.message}" for error in errors]
 
 
 def _as_understood(root: etree._Element) -> etree._Element:
@@ -135,7 +136,7 @@ def _replace(element: etree._Element, children: list[etree._Element]) -> None:
 
 
 def split_ref(ref: str) -> tuple[int, int] | None:
-    """"B5" -> (row 5, column 2), both 1-based; None for anything else."""
+    """ "B5" -> (row 5, column 2), both 1-based; None for anything else."""
     match = _REF.fullmatch(ref)
     if match is None:
         return None
@@ -148,12 +149,14 @@ def split_ref(ref: str) -> tuple[int, int] | None:
 def _sheet_problems(name: str, root: etree._Element) -> list[str]:
     namespace = etree.QName(root).namespace
     problems = [
-        f"{name}:{element.sourceline}: <{element.tag}> in no namespace inside a sheet in {namespace}"
+        f"{name}:{element.sourceline}: <{element.tag}> in no namespace in a sheet in {namespace}"
         for element in root.iter("{}row", "{}c")
     ]
     last_column = 0
     for col in root.iterfind(f"{{{namespace}}}cols/{{{namespace}}}col"):
-        first, last = int(col.get("min", "0")), int(col.get("max", "0"))
+        first, last = (
+            int(text) if text.isdigit() else 0 for text in (col.get("min", ""), col.get("max", ""))
+        )
         if not last_column < first <= last:
             problems.append(
                 f"{name}:{col.sourceline}: <col> {first}-{last} overlaps, runs backwards or "
@@ -162,7 +165,8 @@ def _sheet_problems(name: str, root: etree._Element) -> list[str]:
         last_column = max(last_column, last)
     last_row = 0
     for row in root.iterfind(f"{{{namespace}}}sheetData/{{{namespace}}}row"):
-        number = int(row.get("r") or last_row + 1)
+        number_text = row.get("r", "")
+        number = int(number_text) if number_text.isdigit() else last_row + 1
         if number <= last_row:
             problems.append(f"{name}:{row.sourceline}: row {number} comes after row {last_row}")
         last_row = number
@@ -187,7 +191,7 @@ def _sheet_problems(name: str, root: etree._Element) -> list[str]:
 
 
 def _area(ref: str) -> tuple[int, int, int, int] | None:
-    """"B2:D9" -> (top, left, bottom, right); None when not a range of A1 references."""
+    """ "B2:D9" -> (top, left, bottom, right); None when not a range of A1 references."""
     first, _, last = ref.partition(":")
     start, end = split_ref(first), split_ref(last or first)
     if start is None or end is None:
