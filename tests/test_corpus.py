@@ -2,11 +2,12 @@
 
 Each workbook of the corpus (tests/corpus/README.md says where each comes from) is made a
 prospect log by byte splices (tests/corpus_logs.py) and synced once for real. Then: every part
-the sync did not need to change is byte-identical; every cell that was in the log's sheet is
-unchanged, and so are the staff columns' settings, while the Sync ID column is hidden; no
-written part has a problem its original did not have (tests/ooxml); a second sync writes
-nothing; LibreOffice reads the managed values the product wrote. A workbook the
-product rightly refuses must be refused with a message naming what is in the way.
+the sync did not need to change is byte-identical; in the log's sheet every cell that was
+there is unchanged, and so are its rows, its other elements and the staff columns' settings,
+while the Sync ID column is hidden; no written part has a problem its original did not have
+(tests/ooxml); a second sync writes nothing; LibreOffice reads the managed values the product
+wrote. A workbook the product rightly refuses must be refused with a message naming what is
+in the way.
 
 Where today's product breaks a promise on a file, the case is an expected failure naming the
 point of issue 11 it belongs to (strict: when the product is mended, the mark must go).
@@ -274,6 +275,41 @@ def test_every_cell_of_the_log_sheet_is_unchanged(outcomes: dict[str, Outcome], 
     added = [ref for ref in new if ref not in old and not ours(ref)]
     assert not changed, f"cells changed or gone: {changed[:10]}"
     assert not added, f"cells added outside the managed columns: {added[:10]}"
+
+
+def sheet_elements(sheet: bytes) -> list[bytes]:
+    """The sheet's own elements other than its cells, columns and dimension, canonicalised."""
+    return [
+        etree.tostring(element, method="c14n")
+        for element in etree.fromstring(sheet)
+        if isinstance(element.tag, str)
+        and etree.QName(element).localname not in ("sheetData", "cols", "dimension")
+    ]
+
+
+def row_attributes(sheet: bytes) -> dict[str, dict[str, str]]:
+    return {
+        row.get("r", ""): {str(key): str(value) for key, value in row.attrib.items()}
+        for row in etree.fromstring(sheet).iter("{*}row")
+    }
+
+
+@pytest.mark.parametrize("name", marked(synced_files(), "sheet"))
+def test_the_log_sheet_keeps_its_rows_and_everything_else(
+    outcomes: dict[str, Outcome], name: str
+) -> None:
+    outcome = synced(outcomes, name)
+    old, new = outcome.before[outcome.log.part], outcome.after[outcome.log.part]
+    kept = sheet_elements(new)
+    lost = [element[:80] for element in sheet_elements(old) if element not in kept]
+    assert not lost, f"sheet elements changed or gone: {lost}"
+    log_rows = {str(row) for row in range(outcome.log.header_row, outcome.log.last_row + 1)}
+    new_rows = row_attributes(new)
+    for number, attributes in row_attributes(old).items():
+        if number in log_rows:  # its span of columns grows with the managed cells
+            attributes.pop("spans", None)
+            new_rows.get(number, {}).pop("spans", None)
+        assert new_rows.get(number) == attributes, f"row {number}"
 
 
 def column_settings(sheet: bytes) -> dict[int, dict[str, str]]:
