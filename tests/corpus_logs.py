@@ -6,13 +6,18 @@ else right of it from row 1. Its cells are spliced into the sheet's XML as inlin
 numbers, in the sheet's own namespace prefix; the `<dimension>` grows to cover them, and
 nothing else of the package changes. `CorpusLog.added` records the cells put in, so a test
 can tell the staff's cells (all the others) from the log's.
+
+`make_table_log` instead takes a workbook's first Excel table for the log, as it is: the config
+names its first three columns as the prospect's name, owner and consultation date.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -24,6 +29,7 @@ from tests.ooxml import SHARED, relationships, split_ref
 CORPUS = SHARED / "corpus"
 
 HEADERS = ("Name", "Owner", "Consultation date", "Status")
+FIELDS = ("name", "owner", "consultation_date")  # the required ones
 CONSULTED = date(2026, 11, 2)
 # Ann's consultation date is text, Bob's the same day as a serial number in the workbook's
 # own date system: both must get the same next touch, in a 1904 workbook too.
@@ -34,10 +40,12 @@ PROSPECTS: tuple[tuple[str, str, str | date, str | None], ...] = (
 )
 HEADER_ROWS_SEARCHED = 20
 LAST_COLUMN = 16384
+LAST_ROW = 1048576
 MANAGED_COLUMNS = 4
 
 _DOCUMENT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"
 _PURL_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
+_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")  # a character escaped in a table column name
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
@@ -47,12 +55,11 @@ class CorpusLog:
     worksheet: str  # the sheet's name, as the backend is told
     part: str  # the sheet's part name in the package
     header_row: int
-    first_column: int  # 1-based
-    added: frozenset[str]  # references of the cells spliced in
-
-    @property
-    def last_row(self) -> int:
-        return self.header_row + len(PROSPECTS)
+    last_row: int
+    added: frozenset[str] = frozenset()  # references of the cells spliced in
+    table: str | None = None  # the part of the Excel table that is the log
+    # `[columns]` of the config: the log's fields -> the headers they go by here
+    columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def letters(column: int) -> str:
@@ -69,7 +76,10 @@ def make_corpus_log(source: Path, target: Path) -> CorpusLog:
     with zipfile.ZipFile(source) as package:
         infos = package.infolist()
         parts = {info.filename: package.read(info) for info in infos}
-    worksheet, part = _first_visible_sheet(parts)
+    visible = _visible_sheets(parts)
+    if not visible:
+        raise ValueError(f"{source.name} has no visible worksheet")
+    worksheet, part = visible[0]
     workbook = _workbook_part(parts)
     date1904 = re.search(rb"date1904=\"(1|true)\"", parts[workbook]) is not None
     sheet = parts[part]
@@ -92,7 +102,50 @@ def make_corpus_log(source: Path, target: Path) -> CorpusLog:
         for info in infos:
             package.writestr(info, parts[info.filename])
     added = frozenset(f"{letters(column)}{row}" for row, column, _ in cells)
-    return CorpusLog(target, worksheet, part, header_row, first_column, added)
+    return CorpusLog(target, worksheet, part, header_row, header_row + len(PROSPECTS), added)
+
+
+def make_table_log(source: Path, target: Path) -> CorpusLog:
+    """Copy the workbook at `source` to `target` unchanged, its first table taken for the log.
+
+    The table's first three columns are named, through `[columns]`, as the prospect's name,
+    owner and consultation date: whatever they hold, the sync must carry the table.
+    """
+    shutil.copyfile(source, target)
+    with zipfile.ZipFile(source) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    for worksheet, part in _visible_sheets(parts):
+        tables = [
+            (relationship.part, etree.fromstring(parts[relationship.part], _PARSER))
+            for relationship in relationships(parts, part)
+            if relationship.type.endswith("/table")
+        ]
+        for table_part, table in sorted(tables, key=lambda found: _corner(found[1])):
+            columns = [column.get("name", "") for column in table.iter("{*}tableColumn")]
+            top, bottom = _corner(table), _corner(table, last=True)
+            usable = table.get("headerRowCount") != "0" and len(columns) >= len(FIELDS)
+            if usable and top[0] <= HEADER_ROWS_SEARCHED:
+                mapping = {
+                    log_field: (_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), column),)
+                    for log_field, column in zip(FIELDS, columns, strict=False)
+                }
+                totals = int(table.get("totalsRowCount") or 0)
+                return CorpusLog(
+                    target,
+                    worksheet,
+                    part,
+                    top[0],
+                    bottom[0] - totals,  # a totals row is no prospect
+                    table=table_part,
+                    columns=mapping,
+                )
+    raise ValueError(f"{source.name} has no table that can be a log")
+
+
+def _corner(table: etree._Element, *, last: bool = False) -> tuple[int, int]:
+    """The (row, column) of a table's top-left cell, or with `last` its bottom-right one."""
+    first, _, end = table.get("ref", "").partition(":")
+    return split_ref(end if last else first) or (LAST_ROW, LAST_COLUMN)
 
 
 def _workbook_part(parts: dict[str, bytes]) -> str:
@@ -102,19 +155,21 @@ def _workbook_part(parts: dict[str, bytes]) -> str:
     raise ValueError("the package names no workbook part")
 
 
-def _first_visible_sheet(parts: dict[str, bytes]) -> tuple[str, str]:
+def _visible_sheets(parts: dict[str, bytes]) -> list[tuple[str, str]]:
+    """(name, part) of each visible worksheet, in the workbook's order."""
     workbook = _workbook_part(parts)
     targets = {
         relationship.id: relationship.part for relationship in relationships(parts, workbook)
     }
+    found = []
     for sheet in etree.fromstring(parts[workbook], _PARSER).iter("{*}sheet"):
         relationship = next(
             str(value) for key, value in sheet.attrib.items() if str(key).endswith("}id")
         )
         part = targets.get(relationship, "")
         if sheet.get("state") in (None, "visible") and part.startswith("xl/worksheets/"):
-            return sheet.get("name", ""), part
-    raise ValueError("the workbook has no visible worksheet")
+            found.append((sheet.get("name", ""), part))
+    return found
 
 
 def _used_range(sheet: bytes) -> tuple[int, int]:
