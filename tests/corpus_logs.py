@@ -71,15 +71,19 @@ def letters(column: int) -> str:
     return text
 
 
-def make_corpus_log(source: Path, target: Path) -> CorpusLog:
-    """Copy the workbook at `source` to `target` with a prospect log spliced into one sheet."""
+def make_corpus_log(source: Path, target: Path, *, autofilter: bool = False) -> CorpusLog:
+    """Copy the workbook at `source` to `target` with a prospect log spliced into one sheet.
+
+    With `autofilter`, the log gets a sheet autofilter too, with the `_xlnm._FilterDatabase`
+    name Excel keeps beside one.
+    """
     with zipfile.ZipFile(source) as package:
         infos = package.infolist()
         parts = {info.filename: package.read(info) for info in infos}
     visible = _visible_sheets(parts)
     if not visible:
         raise ValueError(f"{source.name} has no visible worksheet")
-    worksheet, part = visible[0]
+    index, worksheet, part = visible[0]
     workbook = _workbook_part(parts)
     date1904 = re.search(rb"date1904=\"(1|true)\"", parts[workbook]) is not None
     sheet = parts[part]
@@ -98,6 +102,10 @@ def make_corpus_log(source: Path, target: Path) -> CorpusLog:
         first_column + len(HEADERS) - 1,
     )
     parts[part] = _splice(sheet, cells, log_area)
+    if autofilter:
+        ref = f"{letters(log_area[1])}{log_area[0]}:{letters(log_area[3])}{log_area[2]}"
+        parts[part] = _add_autofilter(parts[part], ref)
+        parts[workbook] = _add_filter_name(parts[workbook], index, worksheet, ref)
     with zipfile.ZipFile(target, "w") as package:
         for info in infos:
             package.writestr(info, parts[info.filename])
@@ -114,7 +122,7 @@ def make_table_log(source: Path, target: Path) -> CorpusLog:
     shutil.copyfile(source, target)
     with zipfile.ZipFile(source) as package:
         parts = {name: package.read(name) for name in package.namelist()}
-    for worksheet, part in _visible_sheets(parts):
+    for _, worksheet, part in _visible_sheets(parts):
         tables = [
             (relationship.part, etree.fromstring(parts[relationship.part], _PARSER))
             for relationship in relationships(parts, part)
@@ -155,20 +163,20 @@ def _workbook_part(parts: dict[str, bytes]) -> str:
     raise ValueError("the package names no workbook part")
 
 
-def _visible_sheets(parts: dict[str, bytes]) -> list[tuple[str, str]]:
-    """(name, part) of each visible worksheet, in the workbook's order."""
+def _visible_sheets(parts: dict[str, bytes]) -> list[tuple[int, str, str]]:
+    """(index among all sheets, name, part) of each visible worksheet, in the workbook's order."""
     workbook = _workbook_part(parts)
     targets = {
         relationship.id: relationship.part for relationship in relationships(parts, workbook)
     }
     found = []
-    for sheet in etree.fromstring(parts[workbook], _PARSER).iter("{*}sheet"):
+    for index, sheet in enumerate(etree.fromstring(parts[workbook], _PARSER).iter("{*}sheet")):
         relationship = next(
             str(value) for key, value in sheet.attrib.items() if str(key).endswith("}id")
         )
         part = targets.get(relationship, "")
         if sheet.get("state") in (None, "visible") and part.startswith("xl/worksheets/"):
-            found.append((sheet.get("name", ""), part))
+            found.append((index, sheet.get("name", ""), part))
     return found
 
 
@@ -273,6 +281,66 @@ def _splice_rows(sheet: bytes, start: int, prefix: str, by_row: dict[int, bytes]
 
 def _new_row(prefix: str, number: int, pending: dict[int, bytes]) -> bytes:
     return f'<{prefix}row r="{number}">'.encode() + pending.pop(number) + f"</{prefix}row>".encode()
+
+
+# What may follow <autoFilter> in a worksheet, in the schema's order: it goes before the first.
+_AFTER_AUTOFILTER = (
+    "sortState|dataConsolidate|customSheetViews|mergeCells|phoneticPr|conditionalFormatting|"
+    "dataValidations|hyperlinks|printOptions|pageMargins|pageSetup|headerFooter|rowBreaks|"
+    "colBreaks|customProperties|cellWatches|ignoredErrors|smartTags|drawing|legacyDrawing|"
+    "legacyDrawingHF|drawingHF|picture|oleObjects|controls|webPublishItems|tableParts|extLst"
+)
+# What may follow <definedNames> in a workbook, likewise.
+_AFTER_DEFINED_NAMES = (
+    "calcPr|oleSize|customWorkbookViews|pivotCaches|smartTagPr|smartTagTypes|webPublishing|"
+    "fileRecoveryPr|webPublishObjects|extLst"
+)
+
+
+def _element(prefix: str, name: str, attributes: str, content: str | None = None) -> bytes:
+    if content is None:
+        return f"<{prefix}{name} {attributes}/>".encode()
+    return f"<{prefix}{name}{attributes and ' '}{attributes}>{content}</{prefix}{name}>".encode()
+
+
+def _insert(xml: bytes, root: str, after: str, following: str, new: bytes) -> bytes:
+    """`xml` with `new` put past the element `after`, before the first of `following`."""
+    p = re.escape(_prefix(xml, root).encode())
+    start = re.search(rb"</" + p + after.encode() + rb">", xml)
+    assert start is not None, f"no {after} in the {root}"
+    end = re.compile(rb"<" + p + rb"(?:" + following.encode() + rb")\b|</" + p + root.encode())
+    found = end.search(xml, start.end())
+    assert found is not None, f"no end to the {root}"
+    return xml[: found.start()] + new + xml[found.start() :]
+
+
+def _prefix(xml: bytes, root: str) -> str:
+    """The prefix ("x:", or "") that the part's root element, and so SpreadsheetML, goes by."""
+    found = re.search(rb"<((?:[\w.-]+:)?)" + root.encode() + rb"\b", xml)
+    return found.group(1).decode() if found else ""
+
+
+def _add_autofilter(sheet: bytes, ref: str) -> bytes:
+    new = _element(_prefix(sheet, "worksheet"), "autoFilter", f'ref="{ref}"')
+    return _insert(sheet, "worksheet", "sheetData", _AFTER_AUTOFILTER, new)
+
+
+def _add_filter_name(workbook: bytes, index: int, worksheet: str, ref: str) -> bytes:
+    if b"_xlnm._FilterDatabase" in workbook:
+        raise ValueError("the workbook already has a filter name")
+    prefix = _prefix(workbook, "workbook")
+    absolute = ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", end) for end in ref.split(":"))
+    text = f"'{escape(worksheet.replace(chr(39), chr(39) * 2))}'!{absolute}"
+    attributes = f'name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1"'
+    name = _element(prefix, "definedName", attributes, text)
+    names = _element(prefix, "definedNames", "", name.decode())
+    empty = re.search(rb"<" + re.escape(prefix.encode()) + rb"definedNames\s*/>", workbook)
+    if empty:  # <definedNames/>: open it up
+        return workbook[: empty.start()] + names + workbook[empty.end() :]
+    closing = workbook.find(f"</{prefix}definedNames>".encode())
+    if closing >= 0:
+        return workbook[:closing] + name + workbook[closing:]
+    return _insert(workbook, "workbook", "sheets", _AFTER_DEFINED_NAMES, names)
 
 
 def _grow_dimension(sheet: bytes, prefix: str, log: tuple[int, int, int, int]) -> bytes:

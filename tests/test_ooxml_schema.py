@@ -215,3 +215,45 @@ def test_a_table_wider_than_its_columns_is_caught() -> None:
     assert problems == [
         "xl/tables/table1.xml: table range A1:C2 is 3 columns wide but the table names 2 columns"
     ]
+
+
+# --- autofilters ---------------------------------------------------------------------------
+
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+WORKBOOK_TYPE = f"{RELATIONSHIPS}/officeDocument"
+SHEET_TYPE = f"{RELATIONSHIPS}/worksheet"
+
+
+def filtered(autofilter: str, named: str) -> dict[str, bytes]:
+    """A workbook whose one sheet has an autofilter over `autofilter`, its name over `named`."""
+    workbook = (
+        f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}">'
+        '<sheets><sheet name="Log" sheetId="1" r:id="rId1"/></sheets><definedNames>'
+        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+        f"Log!{named}</definedName></definedNames></workbook>"
+    )
+    return {
+        "_rels/.rels": (
+            f'<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1" '
+            f'Type="{WORKBOOK_TYPE}" Target="xl/workbook.xml"/></Relationships>'
+        ).encode(),
+        "xl/workbook.xml": workbook.encode(),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1" '
+            f'Type="{SHEET_TYPE}" Target="worksheets/sheet1.xml"/></Relationships>'
+        ).encode(),
+        SHEET: sheet(GOOD_ROWS).replace(
+            b"</sheetData>", f'</sheetData><autoFilter ref="{autofilter}"/>'.encode()
+        ),
+    }
+
+
+def test_an_autofilter_and_its_filter_name_over_one_range_have_no_problem() -> None:
+    assert validate_package(filtered("A1:C3", "$A$1:$C$3")) == []
+
+
+def test_a_filter_name_over_another_range_than_the_autofilter_is_caught() -> None:
+    assert validate_package(filtered("A1:G3", "$A$1:$C$3")) == [
+        "xl/workbook.xml: _xlnm._FilterDatabase of sheet 'Log' covers A1:C3, "
+        "but the sheet's autofilter covers A1:G3"
+    ]

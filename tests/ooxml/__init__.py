@@ -8,11 +8,11 @@ Extension lists validate as they are: their content is `xsd:any` with lax proces
 
 It adds what a schema cannot express but Excel insists on: `<col>` ranges in ascending order
 without overlaps, rows in ascending order, cells in ascending column order within their row
-and each cell inside its own row (no r="B5" in row 4),
-no `<row>` or `<c>` in no namespace inside a namespaced sheet, and tables whose column names
-are unique and match the width of their range. `validate_package` checks each part it covers
-and, across parts, that tables on one sheet do not overlap and that each table's header cells
-hold its column names.
+and each cell inside its own row (no r="B5" in row 4), no `<row>` or `<c>` in no namespace
+inside a namespaced sheet, and tables whose column names are unique and match the width of
+their range. `validate_package` checks each part it covers and, across parts, that tables on
+one sheet do not overlap, that each table's header cells hold its column names, and that a
+sheet's autofilter and its `_xlnm._FilterDatabase` name cover the same range.
 
 The schemas are not kept in this repository: they live in the `ooxml-schemas` folder of the
 project's shared data (`SHEETS_SYNC_SHARED`, by default the `shared` folder beside the
@@ -81,6 +81,7 @@ def validate_package(parts: Mapping[str, bytes]) -> list[str]:
         if name.endswith(".xml")
         for problem in validate_part(name, data)
     ]
+    problems += _filter_name_problems(parts)
     strings = _shared_strings(parts)
     for sheet, tables in _tables_by_sheet(parts).items():
         problems += _overlaps(sheet, tables)
@@ -184,6 +185,46 @@ def _sheet_problems(name: str, root: etree._Element) -> list[str]:
                     f"{name}:{cell.sourceline}: cell {ref} comes after column {last_column}"
                 )
             last_column = place[1]
+    return problems
+
+
+# --- autofilters --------------------------------------------------------------------------
+
+
+def _filter_name_problems(parts: Mapping[str, bytes]) -> list[str]:
+    """Each sheet autofilter whose `_xlnm._FilterDatabase` name covers another range."""
+    workbook = next(
+        (
+            found.part
+            for found in relationships(parts, "")
+            if found.type.endswith("/officeDocument")
+        ),
+        None,
+    )
+    if workbook not in parts:
+        return []
+    root = etree.fromstring(parts[workbook], _PARSER)
+    namespace = etree.QName(root).namespace
+    targets = {found.id: found.part for found in relationships(parts, workbook)}
+    names = {
+        name.get("localSheetId"): (name.text or "").rpartition("!")[2].replace("$", "")
+        for name in root.iter(f"{{{namespace}}}definedName")
+        if name.get("name") == "_xlnm._FilterDatabase"
+    }
+    problems = []
+    for index, sheet in enumerate(root.iter(f"{{{namespace}}}sheet")):
+        part = next(
+            (targets.get(v) for k, v in sheet.attrib.items() if str(k).endswith("}id")), None
+        )
+        named = names.get(str(index))
+        if part not in parts or named is None:
+            continue
+        autofilter = etree.fromstring(parts[part], _PARSER).find(f"{{{namespace}}}autoFilter")
+        if autofilter is not None and autofilter.get("ref") != named:
+            problems.append(
+                f"{workbook}: _xlnm._FilterDatabase of sheet {sheet.get('name')!r} covers "
+                f"{named}, but the sheet's autofilter covers {autofilter.get('ref')}"
+            )
     return problems
 
 
