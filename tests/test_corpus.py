@@ -381,7 +381,7 @@ def sheet_elements(sheet: bytes) -> list[bytes]:
         if etree.QName(element).localname in ("sheetData", "cols", "dimension"):
             continue
         if etree.QName(element).localname == "autoFilter":
-            element.attrib.pop("ref", None)
+            element.attrib.pop("ref", "")
         elements.append(etree.tostring(element, method="c14n"))
     return elements
 

@@ -199,7 +199,7 @@ def _filter_name_problems(parts: Mapping[str, bytes]) -> list[str]:
             for found in relationships(parts, "")
             if found.type.endswith("/officeDocument")
         ),
-        None,
+        "",
     )
     if workbook not in parts:
         return []
@@ -214,7 +214,8 @@ def _filter_name_problems(parts: Mapping[str, bytes]) -> list[str]:
     problems = []
     for index, sheet in enumerate(root.iter(f"{{{namespace}}}sheet")):
         part = next(
-            (targets.get(v) for k, v in sheet.attrib.items() if str(k).endswith("}id")), None
+            (targets.get(str(v), "") for k, v in sheet.attrib.items() if str(k).endswith("}id")),
+            "",
         )
         named = names.get(str(index))
         if part not in parts or named is None:
