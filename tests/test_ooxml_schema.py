@@ -23,8 +23,6 @@ FAULTY_ORIGINALS = {
     # Hancom writes its own attribute without declaring its namespace ignorable.
     "poi-hancell.xlsx": "hclCalcId' is not allowed",
 }
-# Strict Open XML has its own namespaces, which the transitional schema does not cover.
-STRICT = {"poi-simple-strict.xlsx", "sheetjs-hidden-strict.xlsx"}
 
 
 def sheet(rows: str, *, before: str = "", prefix: str = "", extra: str = "") -> bytes:
