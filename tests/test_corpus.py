@@ -145,7 +145,6 @@ FILTER_NAME_LEFT = (
     "issue 11 point 6: the sheet autofilter grows to take in the managed columns, but its "
     "_xlnm._FilterDatabase name in workbook.xml keeps the old range"
 )
-# (case, promise) -> the defect that breaks that one promise.
 # Each defect that breaks some promises, with those promises and the cases it breaks them in.
 BROKEN_PROMISES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     (
