@@ -22,6 +22,8 @@ from lxml import etree
 from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from sheets_sync.backends.xlsx import COLUMN_WIDTHS, XlsxBackend
+from sheets_sync.backends.xlsx.frame import Area, NewColumn, edit_frame
+from sheets_sync.backends.xlsx.sheet import patched
 from sheets_sync.core.values import CellValue
 from sheets_sync.engine import CycleReport
 from sheets_sync.state import State
@@ -323,3 +325,35 @@ def test_without_a_filter_name_none_is_added(tmp_path: Path, state: State) -> No
     after = parts(path)
     assert after[WORKBOOK] == before
     assert filter_ref(after[SHEET]) == "A1:G3"
+
+
+NEW_COLUMNS = [
+    NewColumn(number - 1, width, hidden=number == SYNC_ID) for number, width in WIDTHS.items()
+]
+
+
+@pytest.mark.parametrize(
+    "worksheet",
+    [
+        # Main elements under a prefix, and a <col> written with an end tag.
+        f'<x:worksheet xmlns:x="{MAIN}"><x:cols><x:col min="2" max="1024" width="2" style="4">'
+        "</x:col></x:cols><x:sheetData/></x:worksheet>",
+        # An empty <cols/>, which no schema allows, but which must not end up before our <col>s.
+        f'<worksheet xmlns="{MAIN}"><cols/><sheetData/></worksheet>',
+    ],
+    ids=["prefixed", "empty-cols"],
+)
+def test_cols_written_other_ways_get_the_managed_columns_inside(worksheet: str) -> None:
+    xml = worksheet.encode()
+    edits = edit_frame(
+        xml,
+        used=Area(0, 1, 6, 3),
+        new_columns=NEW_COLUMNS,
+        header_row=1,
+        log_cols=(0, 6),
+        rules=None,
+    )
+    cols = cols_of(b"".join(patched(xml, edits)))
+    for number, width in WIDTHS.items():
+        assert float(col_of(cols, number)["width"]) == width
+    assert col_of(cols, SYNC_ID)["hidden"] == "1"
