@@ -7,6 +7,7 @@ every byte.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -312,22 +313,27 @@ class _ColRange:
     tag: bytes
 
 
-_ATTRIBUTE = re.compile(rb"""\s([\w:]+)\s*=\s*("[^"]*"|'[^']*')""")
+_QUOTED = rb"""("[^"]*"|'[^']*')"""
+_ATTRIBUTE = re.compile(rb"\s([\w:]+)\s*=\s*" + _QUOTED)
+
+
+def tag_attributes(tag: bytes) -> dict[str, str]:
+    """The attributes of a start tag, their values unescaped."""
+    return {
+        name.decode(): html.unescape(value[1:-1].decode())
+        for name, value in _ATTRIBUTE.findall(tag)
+    }
 
 
 def _col_ranges(block: bytes, prefix: str) -> list[_ColRange]:
     ranges = []
     for match in re.finditer(f"<{re.escape(prefix)}col\\s[^>]*>".encode(), block):
-        attributes = _attributes(match.group())
-        first, last = attributes.get(b"min", b""), attributes.get(b"max", b"")
+        attributes = tag_attributes(match.group())
+        first, last = attributes.get("min", ""), attributes.get("max", "")
         if first.isdigit() and last.isdigit():
             start, stop = _element_span(block, prefix, "col", match.start())
             ranges.append(_ColRange(start, stop, int(first), int(last), match.group()))
     return ranges
-
-
-def _attributes(tag: bytes) -> dict[bytes, bytes]:
-    return {name: value[1:-1] for name, value in _ATTRIBUTE.findall(tag)}
 
 
 def _split(col_range: _ColRange, covered: Sequence[NewColumn]) -> bytes:
@@ -359,7 +365,7 @@ def _managed_col(tag: bytes, number: int, column: NewColumn) -> bytes:
         b"bestFit": None,
     }
     try:
-        if float(_attributes(tag).get(b"width", b"0")) > column.width:
+        if float(tag_attributes(tag).get("width", "0")) > column.width:
             del changes[b"width"]
     except ValueError:
         pass  # a width that is no number is replaced by ours
@@ -371,7 +377,7 @@ def _with(tag: bytes, changes: Mapping[bytes, object]) -> bytes:
     the end when missing) or, where the value is None, removed."""
     body = tag.rstrip(b">").rstrip(b"/").rstrip()
     for name, value in changes.items():
-        pattern = re.compile(rb"\s" + re.escape(name) + rb"""\s*=\s*("[^"]*"|'[^']*')""")
+        pattern = re.compile(rb"\s" + re.escape(name) + rb"\s*=\s*" + _QUOTED)
         replacement = b"" if value is None else b" " + name + b'="' + str(value).encode() + b'"'
         found = pattern.search(body)
         if found:

@@ -9,16 +9,15 @@ part, the sheet name's quoting included, stays as it was.
 
 from __future__ import annotations
 
+import html
 import re
-from xml.sax.saxutils import unescape
 
-from sheets_sync.backends.xlsx.frame import Area
+from sheets_sync.backends.xlsx.frame import Area, tag_attributes
 from sheets_sync.core.columns import column_letters
 
+_FILTER = "_xlnm._FilterDatabase"
 _SHEET = re.compile(rb"<(?:\w+:)?sheet\s[^>]*>")
 _DEFINED_NAME = re.compile(rb"<((?:\w+:)?)definedName(\s[^>]*)>([^<]*)</\1definedName>")
-_ATTRIBUTE = re.compile(rb"""\s([\w:]+)\s*=\s*("[^"]*"|'[^']*')""")
-_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
 
 
 def with_filter_name(xml: bytes, sheet: str, area: Area) -> bytes | None:
@@ -32,14 +31,12 @@ def with_filter_name(xml: bytes, sheet: str, area: Area) -> bytes | None:
     if index is None:
         return None
     for match in _DEFINED_NAME.finditer(xml):
-        attributes = _attributes(match.group(2))
-        if attributes.get("name") != "_xlnm._FilterDatabase" or attributes.get(
-            "localSheetId"
-        ) != str(index):
+        attributes = tag_attributes(match.group(2))
+        if (attributes.get("name"), attributes.get("localSheetId")) != (_FILTER, str(index)):
             continue
         text = match.group(3)
         where, bang, ref = text.rpartition(b"!")
-        named = _sheet_named(unescape(where.decode(), _XML_QUOTES))
+        named = _sheet_named(html.unescape(where.decode()))
         if not bang or named.casefold() != sheet.casefold():
             return None  # a name for another sheet's cells: not the filter of this one
         try:
@@ -59,21 +56,14 @@ def with_filter_name(xml: bytes, sheet: str, area: Area) -> bytes | None:
 def _sheet_index(xml: bytes, sheet: str) -> int | None:
     """The 0-based place of `sheet` among every sheet of the workbook (chart sheets count):
     what a defined name's localSheetId means."""
-    start = re.search(rb"<(?:\w+:)?sheets>", xml)
-    stop = re.search(rb"</(?:\w+:)?sheets>", xml)
+    start = re.search(rb"<(?:\w+:)?sheets\s*>", xml)
+    stop = re.search(rb"</(?:\w+:)?sheets\s*>", xml)
     if start is None or stop is None:
         return None
     for index, match in enumerate(_SHEET.finditer(xml, start.end(), stop.start())):
-        if _attributes(match.group()).get("name") == sheet:
+        if tag_attributes(match.group()).get("name") == sheet:
             return index
     return None
-
-
-def _attributes(tag: bytes) -> dict[str, str]:
-    return {
-        name.decode(): unescape(value[1:-1].decode(), _XML_QUOTES)
-        for name, value in _ATTRIBUTE.findall(tag)
-    }
 
 
 def _sheet_named(where: str) -> str:
