@@ -314,6 +314,19 @@ def test_libreoffice_opens_the_widened_filter_and_sees_its_range(
     assert filter_ref(sheet) == "A1:G3"
 
 
+def test_a_filter_name_an_earlier_version_left_narrow_is_brought_up_to_date(
+    tmp_path: Path, state: State
+) -> None:
+    """Versions before this one widened the filter but not its name: the name follows the
+    sheet's filter, even when the filter itself is already right."""
+    path = log(tmp_path, autofilter=True)
+    run(XlsxBackend(path), state)
+    rezip(path, {WORKBOOK: lambda xml: xml.replace(b"!$A$1:$G$3<", b"!$A$1:$C$3<")})
+    assert FILTER_NAME.findall(parts(path)[WORKBOOK]) == [b"Prospects!$A$1:$C$3"]
+    sync_twice(path, state)
+    assert FILTER_NAME.findall(parts(path)[WORKBOOK]) == [b"Prospects!$A$1:$G$3"]
+
+
 def test_without_a_filter_name_none_is_added(tmp_path: Path, state: State) -> None:
     path = rezip(
         log(tmp_path, autofilter=True),
