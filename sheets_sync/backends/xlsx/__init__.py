@@ -1,8 +1,9 @@
 """The Excel backend: a prospect log in an .xlsx or .xlsm file on disk or a shared drive.
 
-Only three parts of the file can change: the log's worksheet (its managed cells, width of
+Only four parts of the file can change: the log's worksheet (its managed cells, width of
 new columns, autofilter range and colour rules), the styles part (one date style, one fill
-per flag) and the log's table part, when the log is an Excel table. Every other part is
+per flag), the log's table part, when the log is an Excel table, and the workbook part's
+hidden name for the log's autofilter, which widens with the filter. Every other part is
 carried over as it was. A write goes to a temporary file beside the workbook, which replaces
 the workbook only if nobody saved it or opened it meanwhile; the previous version is kept
 as a backup first.
@@ -40,6 +41,7 @@ from sheets_sync.backends.xlsx.frame import (
     NewColumn,
     colour_rules,
     edit_frame,
+    filter_area,
     frame_prefix,
     highest_priority,
 )
@@ -54,6 +56,7 @@ from sheets_sync.backends.xlsx.sheet import (
 )
 from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
 from sheets_sync.backends.xlsx.tables import table_area, widen_table
+from sheets_sync.backends.xlsx.workbook import with_filter_name
 from sheets_sync.core.sync import Changes
 from sheets_sync.folders import private_folder
 
@@ -222,6 +225,7 @@ class XlsxBackend:
                 date1904=package.date1904,
             )
             last_col = max(managed.values())
+            used = Area(0, 1, last_col, changes.last_row)
             with reading(log):
                 rules = colour_rules(
                     prefix=frame_prefix(sheet),
@@ -238,7 +242,7 @@ class XlsxBackend:
                 )
                 frame = edit_frame(
                     sheet,
-                    used=Area(0, 1, last_col, changes.last_row),
+                    used=used,
                     new_columns=[
                         NewColumn(col, COLUMN_WIDTHS[field], hidden=field == "sync_id")
                         for field, col in sorted(managed.items(), key=lambda item: item[1])
@@ -247,6 +251,12 @@ class XlsxBackend:
                     header_row=layout.header_row,
                     log_cols=(min(layout.staff.values()), last_col),
                     rules=rules,
+                )
+                widened_filter = filter_area(
+                    sheet,
+                    used=used,
+                    header_row=layout.header_row,
+                    first_col=min(layout.staff.values()),
                 )
             replacements: dict[str, Iterable[bytes | memoryview]] = {}
             if changes.cells or frame:
@@ -261,6 +271,15 @@ class XlsxBackend:
                     self.path,
                     self.backup_dir,
                 )
+            if widened_filter is not None:
+                with reading(package.workbook_path):
+                    names = with_filter_name(
+                        package.part(package.workbook_path),
+                        next(name for name, path in package.sheet_names.items() if path == log),
+                        widened_filter,
+                    )
+                if names is not None:
+                    replacements[package.workbook_path] = [names]
             for table in package.tables_of(log):
                 with reading(table):
                     area = table_area(package.part(table))

@@ -7,13 +7,14 @@ every byte.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, unescape
 
 from sheets_sync.backends.xlsx.safe import LAST_ROW
-from sheets_sync.backends.xlsx.sheet import Edit
+from sheets_sync.backends.xlsx.sheet import Edit, patched
 from sheets_sync.core.columns import column_index, column_letters
 from sheets_sync.core.rule import Flag
 
@@ -179,14 +180,7 @@ def edit_frame(
     cells the log covers after the write, `log_cols` its first and last column.
     """
     prefix = frame_prefix(xml)
-    data_start = _find(xml, prefix, "sheetData")
-    if data_start < 0:
-        raise ValueError("the worksheet has no sheetData")
-    data_end = xml.find(f"</{prefix}sheetData>".encode(), data_start)
-    if data_end < 0:  # <sheetData/>
-        data_end = xml.index(b">", data_start) + 1
-    else:
-        data_end += len(f"</{prefix}sheetData>")
+    data_start, data_end = _sheet_data(xml, prefix)
     head, tail = xml[:data_start], xml[data_end:]
     new_head = _add_columns(_set_dimension(head, prefix, used), prefix, new_columns)
     new_tail = _widen_autofilter(tail, prefix, header_row, log_cols[0], used)
@@ -198,6 +192,29 @@ def edit_frame(
     if new_tail != tail:
         edits.append((data_end, len(xml), new_tail))
     return edits
+
+
+def filter_area(xml: bytes, *, used: Area, header_row: int, first_col: int) -> Area | None:
+    """The cells the sheet's autofilter over the log covers once `edit_frame` has widened it
+    (with the same arguments); None when the sheet has no autofilter over the log.
+
+    The workbook's hidden name for the filter must say the same.
+    """
+    prefix = frame_prefix(xml)
+    _, data_end = _sheet_data(xml, prefix)
+    found = _log_filter(xml[data_end:], prefix, header_row, first_col, used)
+    return found[2] if found else None
+
+
+def _sheet_data(xml: bytes, prefix: str) -> tuple[int, int]:
+    """Where the sheetData element starts and ends: the frame lies before and after it."""
+    data_start = _find(xml, prefix, "sheetData")
+    if data_start < 0:
+        raise ValueError("the worksheet has no sheetData")
+    data_end = xml.find(f"</{prefix}sheetData>".encode(), data_start)
+    if data_end < 0:  # <sheetData/>
+        return data_start, xml.index(b">", data_start) + 1
+    return data_start, data_end + len(f"</{prefix}sheetData>")
 
 
 def _find(xml: bytes, prefix: str, name: str, start: int = 0) -> int:
@@ -237,63 +254,168 @@ def _set_dimension(head: bytes, prefix: str, used: Area) -> bytes:
 
 
 def _add_columns(head: bytes, prefix: str, new_columns: Sequence[NewColumn]) -> bytes:
-    """Widths for new managed columns that no existing <col> range already describes.
+    """A <col> of its own for each new managed column, with a width that shows its values.
+
+    An existing range that covers a new managed column (Excel writes one up to column 16384
+    when whole columns were formatted, LibreOffice one up to 1024) is split around it, so
+    Sync ID does not show and Next touch is not left too narrow for a date: the rest of the
+    range keeps every attribute it had, and the managed column keeps its style. Only new
+    columns: once they exist, a width staff give them is theirs.
 
     `head` is the worksheet up to <sheetData>, so a missing <cols> goes at its very end.
     """
-    original = head
+    if not new_columns:
+        return head
+    new_columns = sorted(new_columns, key=lambda column: column.col)
     at = _find(head, prefix, "cols")
     if at < 0:
         head += f"<{prefix}cols></{prefix}cols>".encode()
         at = _find(head, prefix, "cols")
     start, stop = _element_span(head, prefix, "cols", at)
     block = head[start:stop]
-    ranges: list[tuple[int, int, int]] = []  # (first, last, end offset in block), 1-based columns
-    for match in re.finditer(f"<{re.escape(prefix)}col\\s[^>]*>".encode(), block):
-        low = re.search(rb'\smin="(\d+)"', match.group())
-        high = re.search(rb'\smax="(\d+)"', match.group())
-        if low and high:
-            ranges.append((int(low.group(1)), int(high.group(1)), match.end()))
+    if block.endswith(b"/>"):  # <cols/>, which no schema allows but an insert must open
+        block = block[:-2].rstrip() + f"></{prefix}cols>".encode()
+    ranges = _col_ranges(block, prefix)
     opening_end = block.index(b">") + 1
-    inserts: list[tuple[int, bytes]] = []
+    edits: list[Edit] = []
+    for col_range in ranges:
+        covered = [
+            column for column in new_columns if col_range.first <= column.col + 1 <= col_range.last
+        ]
+        if covered:
+            edits.append((col_range.start, col_range.stop, _split(col_range, covered)))
     for column in new_columns:
         number = column.col + 1
-        if any(first <= number <= last for first, last, _ in ranges):
+        if any(col_range.first <= number <= col_range.last for col_range in ranges):
             continue
+        place = max([opening_end, *(r.stop for r in ranges if r.last < number)])
         hidden = ' hidden="1"' if column.hidden else ""
         tag = (
             f'<{prefix}col min="{number}" max="{number}" width="{column.width:g}"'
             f' customWidth="1"{hidden}/>'
         ).encode()
-        inserts.append(
-            (max([opening_end, *(end for _, last, end in ranges if last < number)]), tag)
-        )
-    if not inserts:
-        return original
-    # From the back, so earlier offsets stay true; columns sharing a place keep their order.
-    for position, tag in reversed(sorted(inserts, key=lambda insert: insert[0])):
-        block = block[:position] + tag + block[position:]
-    return head[:start] + block + head[stop:]
+        edits.append((place, place, tag))
+    # In byte order; an insert goes before a range starting where it is, and columns sharing
+    # a place keep their order.
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
+    return head[:start] + b"".join(patched(block, edits)) + head[stop:]
+
+
+@dataclass(frozen=True)
+class _ColRange:
+    """One <col> element of a <cols> block: where it lies, the columns it describes (1-based,
+    as in the file) and its start tag."""
+
+    start: int
+    stop: int
+    first: int
+    last: int
+    tag: bytes
+
+
+_QUOTED = rb"""("[^"]*"|'[^']*')"""
+_ATTRIBUTE = re.compile(rb"\s([\w:]+)\s*=\s*" + _QUOTED)
+
+
+def tag_attributes(tag: bytes) -> dict[str, str]:
+    """The attributes of a start tag, their values unescaped."""
+    return {
+        name.decode(): html.unescape(value[1:-1].decode())
+        for name, value in _ATTRIBUTE.findall(tag)
+    }
+
+
+def _col_ranges(block: bytes, prefix: str) -> list[_ColRange]:
+    ranges = []
+    for match in re.finditer(f"<{re.escape(prefix)}col\\s[^>]*>".encode(), block):
+        attributes = tag_attributes(match.group())
+        first, last = attributes.get("min", ""), attributes.get("max", "")
+        if first.isdigit() and last.isdigit():
+            start, stop = _element_span(block, prefix, "col", match.start())
+            ranges.append(_ColRange(start, stop, int(first), int(last), match.group()))
+    return ranges
+
+
+def _split(col_range: _ColRange, covered: Sequence[NewColumn]) -> bytes:
+    """The <col> elements that replace `col_range`: one per managed column it covers, with
+    the rest of the range, on either side, as it was but for min and max."""
+    pieces: list[bytes] = []
+    next_free = col_range.first
+    for column in covered:
+        number = column.col + 1
+        if next_free < number:
+            pieces.append(_with(col_range.tag, {b"min": next_free, b"max": number - 1}))
+        pieces.append(_managed_col(col_range.tag, number, column))
+        next_free = number + 1
+    if next_free <= col_range.last:
+        pieces.append(_with(col_range.tag, {b"min": next_free, b"max": col_range.last}))
+    return b"".join(pieces)
+
+
+def _managed_col(tag: bytes, number: int, column: NewColumn) -> bytes:
+    """A managed column cut out of a staff range: its style kept, our width unless staff made
+    the range wider, and hidden only when it is Sync ID (whatever the range was). A width of
+    ours is no best fit."""
+    changes: dict[bytes, object] = {
+        b"min": number,
+        b"max": number,
+        b"width": f"{column.width:g}",
+        b"customWidth": 1,
+        b"hidden": 1 if column.hidden else None,
+        b"bestFit": None,
+    }
+    try:
+        if float(tag_attributes(tag).get("width", "0")) > column.width:
+            del changes[b"width"]
+    except ValueError:
+        pass  # a width that is no number is replaced by ours
+    return _with(tag, changes)
+
+
+def _with(tag: bytes, changes: Mapping[bytes, object]) -> bytes:
+    """`tag` as an empty element, with the attributes in `changes` set in place (added at
+    the end when missing) or, where the value is None, removed."""
+    body = tag.rstrip(b">").rstrip(b"/").rstrip()
+    for name, value in changes.items():
+        pattern = re.compile(rb"\s" + re.escape(name) + rb"\s*=\s*" + _QUOTED)
+        replacement = b"" if value is None else b" " + name + b'="' + str(value).encode() + b'"'
+        found = pattern.search(body)
+        if found:
+            body = body[: found.start()] + replacement + body[found.end() :]
+        else:
+            body += replacement
+    return body + b"/>"
 
 
 def _widen_autofilter(
     tail: bytes, prefix: str, header_row: int, first_col: int, used: Area
 ) -> bytes:
+    found = _log_filter(tail, prefix, header_row, first_col, used)
+    if found is None:
+        return tail
+    start, stop, wanted = found
+    if Area.parse(tail[start:stop].decode()) == wanted:
+        return tail
+    return tail[:start] + str(wanted).encode() + tail[stop:]
+
+
+def _log_filter(
+    tail: bytes, prefix: str, header_row: int, first_col: int, used: Area
+) -> tuple[int, int, Area] | None:
+    """Where the ref of the sheet's autofilter lies in `tail`, and the cells it is to cover;
+    None when there is no autofilter or it filters something other than the log."""
     at = _find(tail, prefix, "autoFilter")
     if at < 0:
-        return tail
+        return None
     tag_end = tail.index(b">", at)
     match = re.search(rb'\sref="([^"]+)"', tail[at:tag_end])
     if match is None:
-        return tail
+        return None
     current = Area.parse(match.group(1).decode())
     if current.first_row != header_row or current.first_col > first_col:
-        return tail  # a filter over something other than the log
+        return None
     wanted = current.widened(last_col=used.last_col, last_row=used.last_row)
-    if wanted == current:
-        return tail
-    start, stop = at + match.start(1), at + match.end(1)
-    return tail[:start] + str(wanted).encode() + tail[stop:]
+    return at + match.start(1), at + match.end(1), wanted
 
 
 def _place_rules(tail: bytes, prefix: str, rules: bytes) -> bytes:
