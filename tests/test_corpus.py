@@ -131,19 +131,10 @@ UNPREFIXED_CELLS = (
     "issue 11 point 2: in a sheet whose SpreadsheetML carries a prefix (<x:row>), the managed "
     "cells are written as <c> in no namespace, which the schema and Excel reject"
 )
-COVERED_COLUMNS = (
-    "issue 11 point 5: where existing <col> elements already cover the managed columns (a "
-    'range such as min="3" max="16384", or one per column), the Sync ID column is left '
-    "showing: the range is not split to hide it"
-)
 TOTALS_ROW_TAKEN = (
     "issue 11 point 3: the totals row of the log's table (and a formula row below the table) "
     "is taken for a prospect: managed cells ('CHECK DATA: no owner', a Sync ID) are written "
     "into it"
-)
-FILTER_NAME_LEFT = (
-    "issue 11 point 6: the sheet autofilter grows to take in the managed columns, but its "
-    "_xlnm._FilterDatabase name in workbook.xml keeps the old range"
 )
 # Each defect that breaks some promises, with those promises and the cases it breaks them in.
 BROKEN_PROMISES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
@@ -167,31 +158,6 @@ BROKEN_PROMISES: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
             "oxsdk-tables-totals.xlsx as table",
             "phpss-table-formulae.xlsx as table",
             "poi-table-totals.xlsx as table",
-        ),
-    ),
-    (
-        COVERED_COLUMNS,
-        ("columns",),
-        (
-            "closedxml-onlyoffice.xlsx",
-            "oxsdk-tables-totals.xlsx",
-            "phpss-wps-office.xlsx",
-            "poi-filter-database.xlsx",
-            "poi-hancell.xlsx",
-            "sheetjs-libreoffice-4.xlsx",
-            "oxsdk-tables-totals.xlsx as table",
-        ),
-    ),
-    (
-        FILTER_NAME_LEFT,
-        ("valid",),
-        (
-            "closedxml-showcase.xlsx with a filter",
-            "phpss-libreoffice-7.xlsx with a filter",
-            "poi-1904-mac.xlsx with a filter",
-            "poi-data-bars.xlsx with a filter",
-            "poi-simple-macro.xlsm with a filter",
-            "sheetjs-rich-text.xlsx with a filter",
         ),
     ),
 ]
