@@ -125,6 +125,7 @@ def plan_sync(
     staff_columns = tuple(layout.staff.items())
     managed_columns = tuple(layout.managed.items())
     last_row = layout.header_row
+    totals = layout.table.totals if layout.table else range(0)
     for number in range(layout.first_row, len(rows) + 1):
         row = rows[number - 1]
         width = len(row)
@@ -134,7 +135,10 @@ def plan_sync(
             if col < width and (value := row[col]) is not None
         }
         now = {field: row[col] if col < width else None for field, col in managed_columns}
-        if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
+        # A totals row is no prospect, nor is a row with no staff cells left.
+        if number in totals or not any(
+            not isinstance(value, str) or value.strip() for value in staff.values()
+        ):
             _clear_leftovers(number, now, layout, ours(read_text(now["sync_id"])), cells, date1904)
             continue
         last_row = number
@@ -315,7 +319,8 @@ def _clear_leftovers(
     cells: dict[tuple[int, int], CellWrite],
     date1904: bool,
 ) -> None:
-    """A row whose staff cells were emptied loses the daemon's values, not a person's."""
+    """A row that is no prospect (its staff cells emptied, or a table's totals row) loses the
+    daemon's values, not a person's."""
     for field in (*MANAGED_LABELS, "sync_id"):
         if now[field] is None:
             continue
