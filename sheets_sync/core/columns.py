@@ -72,7 +72,6 @@ class Table:
 
     @property
     def totals(self) -> range:
-        """The totals rows' numbers."""
         return range(self.last_row - self.totals_rows + 1, self.last_row + 1)
 
     def holds(self, row: int, col: int) -> bool:
@@ -90,6 +89,9 @@ class Layout:
     # Fields headed in more than one column: every such column, the one used first.
     repeated: Mapping[str, tuple[int, ...]]
     table: Table | None = None  # the log's table, when the log is one
+    # Rows below the header that hold no prospect: the log table's totals rows, and the rows
+    # of any other table across the log's columns (a price list or summary below the log).
+    not_prospects: frozenset[int] = frozenset()
 
     @property
     def first_row(self) -> int:
@@ -159,17 +161,29 @@ def _layout(
     merges: Sequence[Merge],
     tables: Sequence[Table],
 ) -> Layout:
-    found = {field: cols[0] for field, cols in headed.items()}
-    repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     table = next(
         (
             table
             for table in tables
             if table.first_row == header_row
-            and all(table.holds(header_row, found[field]) for field in REQUIRED)
+            and all(any(table.holds(header_row, col) for col in headed[f]) for f in REQUIRED)
         ),
         None,
     )
+    if table is not None:
+        # A log that is a table has the table's columns: a price list beside it, headed
+        # `Treatment`, is not the prospects' procedure.
+        headed = {
+            field: kept
+            for field, cols in headed.items()
+            if (
+                kept := cols
+                if field in MANAGED_COLUMNS
+                else [col for col in cols if table.holds(header_row, col)]
+            )
+        }
+    found = {field: cols[0] for field, cols in headed.items()}
+    repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     missing = [field for field in MANAGED_COLUMNS if field not in found]
     if table is not None:
         last_used = table.last_col
@@ -189,7 +203,14 @@ def _layout(
             last_used += 1
             managed[field] = last_used
             new_headers[last_used] = (extra_names.get(field) or names)[0]
-    return Layout(header_row, found, managed, new_headers, repeated, table)
+    not_prospects = frozenset(table.totals if table else ()).union(
+        number
+        for other in tables
+        if other != table and other.last_row > header_row
+        for number in range(max(other.first_row, header_row + 1), other.last_row + 1)
+        if any(other.first_col <= col <= other.last_col for col in found.values())
+    )
+    return Layout(header_row, found, managed, new_headers, repeated, table, not_prospects)
 
 
 def _no_room(

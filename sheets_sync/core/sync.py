@@ -125,7 +125,6 @@ def plan_sync(
     staff_columns = tuple(layout.staff.items())
     managed_columns = tuple(layout.managed.items())
     last_row = layout.header_row
-    totals = layout.table.totals if layout.table else range(0)
     for number in range(layout.first_row, len(rows) + 1):
         row = rows[number - 1]
         width = len(row)
@@ -135,10 +134,13 @@ def plan_sync(
             if col < width and (value := row[col]) is not None
         }
         now = {field: row[col] if col < width else None for field, col in managed_columns}
-        # A totals row is no prospect, nor is a row with no staff cells left.
-        if number in totals or not any(
-            not isinstance(value, str) or value.strip() for value in staff.values()
-        ):
+        if number in layout.not_prospects:
+            # A table's totals row, or another table's row: only what the daemon remembers
+            # writing there (before it knew better) goes; a person's totals stay.
+            if written := ours(read_text(now["sync_id"])):
+                _clear_leftovers(number, now, layout, written, cells, date1904)
+            continue
+        if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
             _clear_leftovers(number, now, layout, ours(read_text(now["sync_id"])), cells, date1904)
             continue
         last_row = number
