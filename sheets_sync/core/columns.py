@@ -55,10 +55,10 @@ class NoRoomForManagedColumns(HeaderNotFound):
 
 @dataclass(frozen=True)
 class Table:
-    """A table on the log's sheet (an Excel table): rows from 1, columns from 0, both ends
-    included; its first row is its header. Its last `totals_rows` rows sum up the others, so
-    they are no prospects. The managed columns join the log's table, so a staff sort moves them
-    with their rows."""
+    """A table on the log's sheet (an Excel table; a Google Sheets table alike): rows from 1,
+    columns from 0, both ends included; its first row is its header. Its last `totals_rows`
+    rows sum up the others, so they are no prospects. The managed columns join the log's
+    table, so a staff sort moves them with their rows."""
 
     name: str
     first_row: int

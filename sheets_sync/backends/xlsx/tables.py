@@ -23,7 +23,11 @@ _ATTRIBUTE_ESCAPES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
 def read_table(table_xml: bytes) -> Table:
-    """The table a table part describes; its `totalsRowCount` last rows are totals."""
+    """The table a table part describes; its `totalsRowCount` last rows are totals.
+
+    `totalsRowShown` is no guide: it says whether a totals row was ever shown, not whether
+    there is one (ECMA-376 §18.5.1.2).
+    """
     root = parse_tree(table_xml)
     area = Area.parse(root.get("ref", ""))
     return Table(
