@@ -116,7 +116,9 @@ def decide(
 ) -> SyncPlan:
     """The rule applied to a snapshot: every row's decision and the cells to change."""
     try:
-        layout: Layout = find_layout(snapshot.rows, config.columns, snapshot.merges)
+        layout: Layout = find_layout(
+            snapshot.rows, config.columns, snapshot.merges, snapshot.tables
+        )
     except HeaderNotFound as exc:
         raise SourceError(f"{source}: {exc}") from exc
     plan = plan_sync(

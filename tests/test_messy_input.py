@@ -83,7 +83,7 @@ def sync_once(
 ) -> SyncPlan:
     """Read, decide and write once; `extra` cells are written along with the plan's."""
     snapshot = backend.read()
-    layout = find_layout(snapshot.rows, merges=snapshot.merges)
+    layout = find_layout(snapshot.rows, merges=snapshot.merges, tables=snapshot.tables)
     plan = plan_sync(
         snapshot.rows,
         layout,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sheets_sync.core.columns import Merge
+from sheets_sync.core.columns import Merge, Table
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 from sheets_sync.errors import SheetsSyncError
@@ -49,6 +49,7 @@ class Snapshot:
     date1904: bool = False
     row_links: str | None = None  # a template with {row}, where the backend has row links
     merges: Sequence[Merge] = ()  # the log sheet's merged cells
+    tables: Sequence[Table] = ()  # the log sheet's tables, where the backend has them
 
     def link(self, row: int) -> str | None:
         return self.row_links.format(row=row) if self.row_links else None

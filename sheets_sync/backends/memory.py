@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged
+from sheets_sync.core.columns import Table
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue, readable
 
 
 class MemoryBackend:
-    """Rows of cells in a list. `busy` makes writes fail as if the file were open elsewhere."""
+    """Rows of cells in a list. `busy` makes writes fail as if the file were open elsewhere;
+    `tables` lie on the sheet as given (a write does not widen them)."""
 
     def __init__(
         self,
@@ -18,10 +20,12 @@ class MemoryBackend:
         staff: Sequence[Sequence[CellValue]] | None = None,
         *,
         date1904: bool = False,
+        tables: Sequence[Table] = (),
     ) -> None:
         self.rows: list[list[CellValue]] = [list(row) for row in rows]
         self.staff = [list(row) for row in staff] if staff is not None else None
         self.date1904 = date1904
+        self.tables = tables
         self.busy = False
         self.generation = 0
         self.writes = 0
@@ -37,6 +41,7 @@ class MemoryBackend:
             staff=[_readable(row) for row in self.staff] if self.staff is not None else None,
             version=str(self.generation),
             date1904=self.date1904,
+            tables=self.tables,
         )
 
     def edit(self, row: int, col: int, value: CellValue) -> None:

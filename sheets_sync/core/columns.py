@@ -49,7 +49,33 @@ class HeaderNotFound(ValueError):
 
 
 class NoRoomForManagedColumns(HeaderNotFound):
-    """The managed columns to create would lie right of column XFD, where no sheet reaches."""
+    """The managed columns to create would lie right of column XFD, where no sheet reaches, or
+    the log's table cannot grow to take them in."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table on the log's sheet (an Excel table; a Google Sheets table alike): rows from 1,
+    columns from 0, both ends included; its first row is its header. Its last `totals_rows`
+    rows sum up the others, so they are no prospects. The managed columns join the log's
+    table, so a staff sort moves them with their rows."""
+
+    name: str
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+    totals_rows: int = 0
+
+    def __str__(self) -> str:
+        return _area(self.first_row, self.first_col, self.last_row, self.last_col)
+
+    @property
+    def totals(self) -> range:
+        return range(self.last_row - self.totals_rows + 1, self.last_row + 1)
+
+    def holds(self, row: int, col: int) -> bool:
+        return self.first_row <= row <= self.last_row and self.first_col <= col <= self.last_col
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,10 @@ class Layout:
     new_headers: Mapping[int, str]  # managed columns to create: column -> header text
     # Fields headed in more than one column: every such column, the one used first.
     repeated: Mapping[str, tuple[int, ...]]
+    table: Table | None = None  # the log's table, when the log is one
+    # Rows below the header that hold no prospect: the log table's totals rows, and the rows
+    # of any other table across the log's columns (a price list or summary below the log).
+    not_prospects: frozenset[int] = frozenset()
 
     @property
     def first_row(self) -> int:
@@ -92,10 +122,13 @@ def find_layout(
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]] = {},
     merges: Sequence[Merge] = (),
+    tables: Sequence[Table] = (),
 ) -> Layout:
     """The header row (the first of the top 20 holding the required headers) and its columns.
 
-    New managed columns go right of everything in use, and of any header cell merged wider.
+    New managed columns go right of everything in use, and of any header cell merged wider;
+    when the log is a table (the one of `tables` headed in the header row and holding the
+    required columns), right of the table instead, which must grow into empty columns.
     """
     known = {
         field: {normalise_header(name) for name in (*names, *extra_names.get(field, ()))}
@@ -112,7 +145,7 @@ def find_layout(
         if all(field in headed for field in REQUIRED):
             # Two columns headed alike: the first is the field, the other stays a staff
             # column nobody reads or writes, and `check` names both.
-            return _layout(index + 1, headed, rows, extra_names, merges)
+            return _layout(index + 1, headed, rows, extra_names, merges, tables)
     wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
     raise HeaderNotFound(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
@@ -126,14 +159,41 @@ def _layout(
     rows: Sequence[Sequence[CellValue]],
     extra_names: Mapping[str, Sequence[str]],
     merges: Sequence[Merge],
+    tables: Sequence[Table],
 ) -> Layout:
+    table = next(
+        (
+            table
+            for table in tables
+            if table.first_row == header_row
+            and all(any(table.holds(header_row, col) for col in headed[f]) for f in REQUIRED)
+        ),
+        None,
+    )
+    if table is not None:
+        # A log that is a table has the table's columns: a price list beside it, headed
+        # `Treatment`, is not the prospects' procedure.
+        headed = {
+            field: kept
+            for field, cols in headed.items()
+            if (
+                kept := cols
+                if field in MANAGED_COLUMNS
+                else [col for col in cols if table.holds(header_row, col)]
+            )
+        }
     found = {field: cols[0] for field, cols in headed.items()}
     repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
-    header_spans = [last for top, _, bottom, last in merges if top <= header_row <= bottom]
-    last_used = max([_last_used_column(rows), *header_spans])
     missing = [field for field in MANAGED_COLUMNS if field not in found]
-    if last_used + len(missing) > LAST_COLUMN:
-        raise NoRoomForManagedColumns(_no_room(rows, merges, header_row, last_used, missing))
+    if table is not None:
+        last_used = table.last_col
+        if missing:
+            _make_room_in_table(rows, merges, tables, table, missing)
+    else:
+        header_spans = [last for top, _, bottom, last in merges if top <= header_row <= bottom]
+        last_used = max([_last_used_column(rows), *header_spans])
+        if last_used + len(missing) > LAST_COLUMN:
+            raise NoRoomForManagedColumns(_no_room(rows, merges, header_row, last_used, missing))
     managed: dict[str, int] = {}
     new_headers: dict[int, str] = {}
     for field, names in MANAGED_COLUMNS.items():
@@ -143,7 +203,14 @@ def _layout(
             last_used += 1
             managed[field] = last_used
             new_headers[last_used] = (extra_names.get(field) or names)[0]
-    return Layout(header_row, found, managed, new_headers, repeated)
+    not_prospects = frozenset(table.totals if table else ()).union(
+        number
+        for other in tables
+        if other != table and other.last_row > header_row
+        for number in range(max(other.first_row, header_row + 1), other.last_row + 1)
+        if any(other.first_col <= col <= other.last_col for col in found.values())
+    )
+    return Layout(header_row, found, managed, new_headers, repeated, table, not_prospects)
 
 
 def _no_room(
@@ -172,6 +239,76 @@ def _no_room(
         f"{in_the_way} is in use, and a sheet ends at column XFD. Clear or move what lies "
         f"right of the log, so that {len(missing)} columns stay free before XFD"
     )
+
+
+def _make_room_in_table(
+    rows: Sequence[Sequence[CellValue]],
+    merges: Sequence[Merge],
+    tables: Sequence[Table],
+    table: Table,
+    missing: Sequence[str],
+) -> None:
+    """Raise unless the columns right of the log's table are empty over the table's rows, so
+    that the table can grow into them without taking in anyone's cells or another table.
+
+    The way out is one a clinic's IT person can take in a minute: insert as many empty columns
+    right of the table as the managed columns need.
+    """
+    names = ", ".join(MANAGED_COLUMNS[field][0] for field in missing)
+    first, last = table.last_col + 1, table.last_col + len(missing)
+    if last > LAST_COLUMN:
+        raise NoRoomForManagedColumns(
+            f"there is no room for the managed columns {names} right of the log's table "
+            f"{table.name} ({table}): a sheet ends at column XFD. Move the table left, so that "
+            f"{len(missing)} columns stay free right of it before XFD"
+        )
+    top, bottom = table.first_row, table.last_row
+    neighbours = [
+        other
+        for other in tables
+        if other != table
+        and other.first_row <= bottom
+        and other.last_row >= top
+        and other.first_col <= last
+        and other.last_col >= first
+    ]
+    corners = [
+        (number, col)
+        for number in range(top, min(bottom, len(rows)) + 1)
+        for col in range(first, min(last, len(rows[number - 1]) - 1) + 1)
+        if _holds_something(rows[number - 1][col])
+        and not any(other.holds(number, col) for other in neighbours)
+    ]
+    corners += [
+        corner
+        for up, left, down, right in merges
+        if up <= bottom and down >= top and left <= last and right >= first
+        for corner in ((up, left), (down, right))
+    ]
+    in_the_way = [f"the table {other.name} ({other})" for other in neighbours]
+    if corners:
+        cells = _area(
+            min(row for row, _ in corners),
+            min(col for _, col in corners),
+            max(row for row, _ in corners),
+            max(col for _, col in corners),
+        )
+        in_the_way.append(f"what is in {cells}")
+    if in_the_way:
+        what = " and ".join(in_the_way)
+        raise NoRoomForManagedColumns(
+            f"the log's table {table.name} ({table}) cannot grow to take in the managed "
+            f"columns {names}: {what} lies right of it, over its rows. Insert {len(missing)} "
+            f"empty columns after column {column_letters(table.last_col)}, or move {what} "
+            "elsewhere"
+        )
+
+
+def _area(first_row: int, first_col: int, last_row: int, last_col: int) -> str:
+    """`H2:H9`, or `H2` for one cell."""
+    first = f"{column_letters(first_col)}{first_row}"
+    last = f"{column_letters(last_col)}{last_row}"
+    return first if first == last else f"{first}:{last}"
 
 
 def _last_used_column(rows: Sequence[Sequence[CellValue]]) -> int:

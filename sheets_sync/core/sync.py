@@ -134,6 +134,12 @@ def plan_sync(
             if col < width and (value := row[col]) is not None
         }
         now = {field: row[col] if col < width else None for field, col in managed_columns}
+        if number in layout.not_prospects:
+            # A table's totals row, or another table's row: only what the daemon remembers
+            # writing there (before it knew better) goes; a person's totals stay.
+            if written := ours(read_text(now["sync_id"])):
+                _clear_leftovers(number, now, layout, written, cells, date1904)
+            continue
         if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
             _clear_leftovers(number, now, layout, ours(read_text(now["sync_id"])), cells, date1904)
             continue
@@ -315,7 +321,8 @@ def _clear_leftovers(
     cells: dict[tuple[int, int], CellWrite],
     date1904: bool,
 ) -> None:
-    """A row whose staff cells were emptied loses the daemon's values, not a person's."""
+    """A row that is no prospect (its staff cells emptied, or a table's totals row) loses the
+    daemon's values, not a person's."""
     for field in (*MANAGED_LABELS, "sync_id"):
         if now[field] is None:
             continue

@@ -76,7 +76,7 @@ def plan(snapshot: Snapshot, remembered: SyncPlan | None = None) -> SyncPlan:
     memory = {row.sync_id: row.remembered for row in remembered.rows} if remembered else {}
     return plan_sync(
         snapshot.rows,
-        find_layout(snapshot.rows, merges=snapshot.merges),
+        find_layout(snapshot.rows, merges=snapshot.merges, tables=snapshot.tables),
         TODAY,
         settings(),
         remembered=memory,

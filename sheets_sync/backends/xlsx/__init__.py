@@ -55,7 +55,7 @@ from sheets_sync.backends.xlsx.sheet import (
     read_cells,
 )
 from sheets_sync.backends.xlsx.styles import date_styles, ensure_styles
-from sheets_sync.backends.xlsx.tables import table_area, widen_table
+from sheets_sync.backends.xlsx.tables import read_table, widen_table
 from sheets_sync.backends.xlsx.workbook import with_filter_name
 from sheets_sync.core.sync import Changes
 from sheets_sync.folders import private_folder
@@ -103,6 +103,10 @@ class XlsxBackend:
             with reading(log):
                 rows = read_cells(sheet, shared_strings, formats)
                 merges = merged_areas(sheet)
+            tables = []
+            for table in package.tables_of(log):
+                with reading(table):
+                    tables.append(read_table(package.part(table)))
             staff_path = package.sheet_path(self.staff_worksheet) if self.staff_worksheet else None
             staff = None
             if staff_path:
@@ -110,7 +114,9 @@ class XlsxBackend:
                     staff = read_cells(package.part(staff_path), shared_strings, formats)
         except NotAWorkbook as exc:
             raise refusal(self.path, exc, self.backup_dir) from exc
-        return Snapshot(rows, staff, fingerprint(data), package.date1904, merges=merges)
+        return Snapshot(
+            rows, staff, fingerprint(data), package.date1904, merges=merges, tables=tables
+        )
 
     def _workbook(self) -> Path:
         """Where the workbook really is: the target when the configured path is a link.
@@ -280,15 +286,12 @@ class XlsxBackend:
                     )
                 if names is not None:
                     replacements[package.workbook_path] = [names]
-            for table in package.tables_of(log):
+            for table in package.tables_of(log) if layout.table else ():
                 with reading(table):
-                    area = table_area(package.part(table))
-                    if area.first_row == layout.header_row and area.first_col <= min(
-                        layout.staff.values()
-                    ):
-                        widened = widen_table(
-                            package.part(table), last_col=last_col, headers=changes.headers
-                        )
+                    xml = package.part(table)
+                    # The log's own table, as read: never a neighbour on the sheet.
+                    if read_table(xml) == layout.table:
+                        widened = widen_table(xml, last_col=last_col, headers=changes.headers)
                         if widened is not None:
                             replacements[table] = [widened]
         except NotAWorkbook as exc:
