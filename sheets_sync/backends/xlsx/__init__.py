@@ -40,7 +40,6 @@ from sheets_sync.backends.xlsx.frame import (
     NewColumn,
     colour_rules,
     edit_frame,
-    frame_prefix,
     highest_priority,
 )
 from sheets_sync.backends.xlsx.package import Package
@@ -48,6 +47,7 @@ from sheets_sync.backends.xlsx.safe import NotAWorkbook, reading, refusal, refus
 from sheets_sync.backends.xlsx.sheet import (
     CellFormats,
     cell_edits,
+    main_prefix,
     merged_areas,
     patched,
     read_cells,
@@ -211,6 +211,8 @@ class XlsxBackend:
                 shown_as_date = date_styles(package.part(package.styles_path))
             layout = changes.layout
             managed = layout.managed
+            with reading(log):
+                prefix = main_prefix(sheet)
 
             edits = cell_edits(
                 sheet,
@@ -220,11 +222,12 @@ class XlsxBackend:
                 ),
                 style_from=(layout.header_row, min(layout.staff.values())),
                 date1904=package.date1904,
+                prefix=prefix,
             )
             last_col = max(managed.values())
             with reading(log):
                 rules = colour_rules(
-                    prefix=frame_prefix(sheet),
+                    prefix=prefix,
                     status_col=managed["follow_up_status"],
                     touch_col=managed["next_touch"],
                     coloured_cols=[
@@ -234,7 +237,7 @@ class XlsxBackend:
                     ],
                     first_row=layout.first_row,
                     dxf_ids=styles.fills,
-                    first_priority=highest_priority(sheet) + 1,
+                    first_priority=highest_priority(sheet, prefix) + 1,
                 )
                 frame = edit_frame(
                     sheet,
@@ -247,6 +250,7 @@ class XlsxBackend:
                     header_row=layout.header_row,
                     log_cols=(min(layout.staff.values()), last_col),
                     rules=rules,
+                    prefix=prefix,
                 )
             replacements: dict[str, Iterable[bytes | memoryview]] = {}
             if changes.cells or frame:

@@ -157,12 +157,6 @@ class NewColumn:
     hidden: bool = False
 
 
-def frame_prefix(xml: bytes) -> str:
-    """The namespace prefix the worksheet's main elements use ("" or e.g. "x:")."""
-    match = re.search(rb"<(\w+:)?worksheet[\s>]", xml)
-    return match.group(1).decode() if match and match.group(1) else ""
-
-
 def edit_frame(
     xml: bytes,
     *,
@@ -171,14 +165,15 @@ def edit_frame(
     header_row: int,
     log_cols: tuple[int, int],
     rules: bytes | None,
+    prefix: str,
 ) -> list[Edit]:
     """The edits that update the worksheet's dimension, column widths, autofilter and colour
     rules; none when they are right already.
 
     `rules` is the wanted conditionalFormatting element (None builds nothing), `used` the
-    cells the log covers after the write, `log_cols` its first and last column.
+    cells the log covers after the write, `log_cols` its first and last column, `prefix` the
+    worksheet's own for its elements (`main_prefix`).
     """
-    prefix = frame_prefix(xml)
     data_start = _find(xml, prefix, "sheetData")
     if data_start < 0:
         raise ValueError("the worksheet has no sheetData")
@@ -323,9 +318,8 @@ def _place_rules(tail: bytes, prefix: str, rules: bytes) -> bytes:
     return tail[:insert_at] + rules + tail[insert_at:]
 
 
-def highest_priority(xml: bytes) -> int:
+def highest_priority(xml: bytes, prefix: str) -> int:
     """The largest conditional-format priority in the worksheet outside our own rules."""
-    prefix = frame_prefix(xml)
     highest = 0
     position = 0
     while (at := _find(xml, prefix, "conditionalFormatting", position)) >= 0:

@@ -1,0 +1,201 @@
+"""Worksheets in namespace-prefixed SpreadsheetML, and Strict Open XML workbooks (issue 11,
+points 2 and 4).
+
+Exports from .NET and web systems write every element with a prefix (`<x:worksheet
+xmlns:x="...main"><x:sheetData><x:row r="1"><x:c r="A1" t="inlineStr">...`), often after a
+byte-order mark, sometimes beside a different default namespace and with rows and cells
+without references. Such a log is read as the same log written plainly, and what the sync
+writes into it is in the document's own namespace: an unprefixed element there is in no
+namespace, which LibreOffice drops without a word and Excel calls damage. A workbook saved as
+Strict Open XML is refused with a message naming the format and how to save it as an .xlsx.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from sheets_sync.backends.base import SourceError
+from sheets_sync.backends.xlsx import XlsxBackend
+from sheets_sync.core.columns import column_index
+from sheets_sync.core.values import CellValue
+from sheets_sync.state import State
+from tests.backends.contract import MANAGED_HEADERS, STAFF
+from tests.backends.test_libreoffice import PROSPECTS, run
+from tests.backends.test_xlsx_hostile import MAIN, SHEET, part_of, rezip
+from tests.libreoffice import convert, read_all_sheets
+from tests.workbooks import make_log, make_small_log
+
+DATA = Path(__file__).parent / "data"
+BOM = b"\xef\xbb\xbf"
+OTHER_DEFAULT = "urn:example:web-export"
+
+
+def prefixed(xml: bytes, *, other_default: bool = False, references: bool = True) -> bytes:
+    """The worksheet as .NET and web exports write it: after a BOM, every SpreadsheetML
+    element with the prefix `x:`; beside it a default namespace of another vocabulary when
+    `other_default`, and rows and cells without their `r` when not `references` (for a sheet
+    whose every row is filled from column A, where the position says the same)."""
+    xml = re.sub(rb"<(/?)(?![?!])(\w+)(?=[\s/>])", rb"<\1x:\2", xml)
+    default = f' xmlns="{OTHER_DEFAULT}"' if other_default else ""
+    xml = xml.replace(f'xmlns="{MAIN}"'.encode(), f'xmlns:x="{MAIN}"{default}'.encode(), 1)
+    if not references:
+        xml = re.sub(rb'(<x:(?:row|c)\b[^>]*?) r="[A-Z]*\d+"', rb"\1", xml)
+    return BOM + xml
+
+
+# The managed columns there already, still blank, so that the extras' formula column stands
+# right of them: each new cell goes in between, not at the end of its row.
+EMPTY_MANAGED: dict[str, CellValue] = dict.fromkeys(MANAGED_HEADERS)
+
+
+def full_log(folder: Path) -> Path:
+    """A log with everything staff's workbooks carry (sheet autofilter, comments, validation,
+    sparklines, a chart sheet, a formula column right of the managed columns)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    first, *others = PROSPECTS
+    return make_log(
+        folder / "log.xlsx",
+        [{**first, "Status": None, **EMPTY_MANAGED}, *others],
+        autofilter=True,
+        extras=True,
+        staff=[(str(name), str(email)) for name, email in STAFF[1:]],
+    )
+
+
+def small_log(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_small_log(folder / "log.xlsx")
+
+
+EXPORTS = {
+    "prefixed after a BOM": (full_log, {}),
+    "prefixed beside another default namespace": (full_log, {"other_default": True}),
+    "prefixed, rows and cells without references": (small_log, {"references": False}),
+}
+
+
+@pytest.fixture(params=list(EXPORTS))
+def logs(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path]:
+    """The same log twice: as a spreadsheet program writes it, and as an export does."""
+    make, options = EXPORTS[request.param]
+    plain = make(tmp_path / "plain")
+    export = Path(shutil.copy(plain, tmp_path / "export.xlsx"))
+    rezip(export, {SHEET: lambda xml: prefixed(xml, **options)})
+    return plain, export
+
+
+def not_in_spreadsheetml(xml: bytes) -> list[str]:
+    """Elements of the worksheet outside the SpreadsheetML main namespace, other than the
+    extensions inside extLst (sparklines, x14 validation), which have namespaces of their own."""
+    root = etree.fromstring(xml)
+    strays = []
+    for element in root.iter(etree.Element):
+        inside_extensions = any(
+            etree.QName(above).localname == "extLst" for above in element.iterancestors()
+        )
+        if etree.QName(element).namespace != MAIN and not inside_extensions:
+            strays.append(element.tag)
+    return strays
+
+
+def columns_in_order(xml: bytes) -> bool:
+    """Whether every row's cells stand left to right, as Excel requires."""
+    root = etree.fromstring(xml)
+    for row in root.iter(f"{{{MAIN}}}row"):
+        column = -1
+        for cell in row.iterfind(f"{{{MAIN}}}c"):
+            ref = cell.get("r")
+            at = column_index(ref.rstrip("0123456789")) if ref else column + 1
+            if at <= column:
+                return False
+            column = at
+    return True
+
+
+def test_an_export_is_read_as_the_same_log(logs: tuple[Path, Path]) -> None:
+    plain, export = logs
+    assert part_of(export, SHEET).startswith(BOM + b"<?xml")
+    assert XlsxBackend(export).read().rows == XlsxBackend(plain).read().rows
+
+
+def test_what_the_sync_writes_into_an_export_is_in_its_namespace(
+    logs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, export = logs
+    assert run(export, State(tmp_path / "state")).written
+    written = part_of(export, SHEET)
+    assert not_in_spreadsheetml(written) == []
+    assert columns_in_order(written)
+    assert b"<x:conditionalFormatting" in written
+
+
+def test_a_second_sync_of_an_export_writes_nothing(logs: tuple[Path, Path], tmp_path: Path) -> None:
+    _, export = logs
+    state = State(tmp_path / "state")
+    assert run(export, state).written
+    synced = export.read_bytes()
+    again = run(export, state)
+    assert not again.written
+    assert again.cells_changed == 0
+    assert export.read_bytes() == synced
+
+
+@pytest.mark.libreoffice
+@pytest.mark.usefixtures("soffice")
+def test_libreoffice_sees_in_a_synced_export_what_it_sees_in_the_synced_plain_log(
+    logs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    plain, export = logs
+    report = run(plain, State(tmp_path / "plain-state"))
+    assert run(export, State(tmp_path / "export-state")).written
+    ours = read_all_sheets(plain, tmp_path, as_shown=True)
+    theirs = read_all_sheets(export, tmp_path, as_shown=True)
+    assert theirs == ours
+    layout = report.plan.changes.layout
+    header = theirs["Prospects"][layout.header_row - 1]
+    assert header[layout.managed["next_action"]] == "Next action"
+    for result in report.plan.rows:
+        row = theirs["Prospects"][result.row - 1]
+        assert row[layout.managed["follow_up_status"]] == result.decision.status_text
+        assert row[layout.managed["sync_id"]] == result.sync_id
+
+
+def test_a_worksheet_in_no_spreadsheetml_namespace_is_refused(tmp_path: Path) -> None:
+    log = small_log(tmp_path)
+    rezip(log, {SHEET: lambda xml: xml.replace(f'xmlns="{MAIN}"'.encode(), b"", 1)})
+    with pytest.raises(SourceError) as refused:
+        XlsxBackend(log).read()
+    assert "is not a SpreadsheetML worksheet" in str(refused.value)
+    assert SHEET in str(refused.value)
+
+
+# --- Strict Open XML -----------------------------------------------------------------------
+
+
+def test_a_strict_open_xml_workbook_is_refused_naming_the_format_and_the_way_out(
+    tmp_path: Path,
+) -> None:
+    strict = Path(shutil.copy(DATA / "sample.strict.xlsx", tmp_path / "log.xlsx"))
+    before = strict.read_bytes()
+    with pytest.raises(SourceError) as refused:
+        XlsxBackend(strict, worksheet="Sheet1").read()
+    message = str(refused.value)
+    assert "Strict Open XML Spreadsheet" in message
+    assert "File > Save As > Excel Workbook (.xlsx)" in message
+    with zipfile.ZipFile(strict) as package:  # a real Strict file, as Excel saves it
+        assert b'conformance="strict"' in package.read("xl/workbook.xml")
+    assert strict.read_bytes() == before
+
+
+@pytest.mark.libreoffice
+@pytest.mark.usefixtures("soffice")
+def test_a_strict_workbook_saved_again_as_the_message_says_is_read(tmp_path: Path) -> None:
+    resaved = convert(DATA / "sample.strict.xlsx", "xlsx", tmp_path / "resaved")
+    rows = XlsxBackend(resaved, worksheet="Sheet1").read().rows
+    assert [row[1] for row in rows] == [111, 222, 333, 444, 555, 666, 777, 888, 999, 4995]
