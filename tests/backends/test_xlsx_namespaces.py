@@ -18,15 +18,20 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from sheets_sync.backends.base import SourceError
 from sheets_sync.backends.xlsx import XlsxBackend
+from sheets_sync.backends.xlsx.safe import DamagedWorkbook
+from sheets_sync.backends.xlsx.sheet import cell_edits, main_prefix, patched
 from sheets_sync.core.columns import column_index
 from sheets_sync.core.values import CellValue
 from sheets_sync.state import State
 from tests.backends.contract import MANAGED_HEADERS, STAFF
 from tests.backends.test_libreoffice import PROSPECTS, run
+from tests.backends.test_sheet_paths import sheet_rows, worksheet, writes
 from tests.backends.test_xlsx_hostile import MAIN, SHEET, part_of, rezip
 from tests.libreoffice import convert, read_all_sheets
 from tests.workbooks import make_log, make_small_log
@@ -173,6 +178,65 @@ def test_a_worksheet_in_no_spreadsheetml_namespace_is_refused(tmp_path: Path) ->
         XlsxBackend(log).read()
     assert "is not a SpreadsheetML worksheet" in str(refused.value)
     assert SHEET in str(refused.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sheet_rows, writes, st.booleans())
+def test_writing_into_a_prefixed_sheet_writes_what_it_writes_into_a_plain_one_prefixed(
+    rows: list[dict[int, tuple[str, str]]],
+    changes: dict[tuple[int, int], object],
+    other_default: bool,
+) -> None:
+    """New cells, in the middle of rows and at their ends, cleared cells, and self-closing
+    rows opened for a first cell: each byte as in the plain sheet, in the export's prefix."""
+    plain = worksheet(rows)
+    export = prefixed(plain, other_default=other_default)
+    changes = {(row, col): value for (row, col), value in changes.items() if row <= len(rows)}
+
+    def spliced(sheet: bytes) -> bytes:
+        edits = cell_edits(
+            sheet,
+            changes,  # type: ignore[arg-type]
+            date_style=lambda existing: 3,
+            style_from=(1, 0),
+            date1904=False,
+            prefix=main_prefix(sheet),
+        )
+        return b"".join(patched(sheet, list(edits)))
+
+    assert spliced(export) == prefixed(spliced(plain), other_default=other_default)
+
+
+@pytest.mark.parametrize(
+    ("root", "prefix"),
+    [
+        (f'<worksheet xmlns="{MAIN}">', ""),
+        (f'<x:worksheet xmlns:x="{MAIN}">', "x:"),
+        (f"<x:worksheet xmlns='{OTHER_DEFAULT}' xmlns:x='{MAIN}'>", "x:"),
+        (f'<worksheet xmlns:x="{MAIN}" xmlns="{MAIN}">', ""),
+        (f'<ss-1.a:worksheet xmlns:ss-1.a="{MAIN}">', "ss-1.a:"),
+        (
+            f'<!-- <y:worksheet xmlns:y="{MAIN}"> --><x:worksheet title="a>b" xmlns:x="{MAIN}">',
+            "x:",
+        ),
+    ],
+)
+def test_the_prefix_is_the_one_bound_to_the_spreadsheetml_namespace(root: str, prefix: str) -> None:
+    assert main_prefix(BOM + b'<?xml version="1.0"?>\n' + root.encode()) == prefix
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        "<worksheet>",
+        '<worksheet xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main">',
+        f'<worksheet xmlns="{OTHER_DEFAULT}" xmlns:x="{MAIN}">',
+        f'<x:workbook xmlns:x="{MAIN}">',
+    ],
+)
+def test_a_root_outside_the_spreadsheetml_namespace_is_no_worksheet(root: str) -> None:
+    with pytest.raises(DamagedWorkbook, match="is not a SpreadsheetML worksheet"):
+        main_prefix(root.encode())
 
 
 # --- Strict Open XML -----------------------------------------------------------------------
