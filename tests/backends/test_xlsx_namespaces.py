@@ -25,7 +25,13 @@ from lxml import etree
 from sheets_sync.backends.base import SourceError
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.backends.xlsx.safe import DamagedWorkbook
-from sheets_sync.backends.xlsx.sheet import cell_edits, main_prefix, patched
+from sheets_sync.backends.xlsx.sheet import (
+    CellFormats,
+    cell_edits,
+    main_prefix,
+    patched,
+    read_cells,
+)
 from sheets_sync.core.columns import column_index
 from sheets_sync.core.values import CellValue
 from sheets_sync.state import State
@@ -205,6 +211,23 @@ def test_writing_into_a_prefixed_sheet_writes_what_it_writes_into_a_plain_one_pr
         return b"".join(patched(sheet, list(edits)))
 
     assert spliced(export) == prefixed(spliced(plain), other_default=other_default)
+
+
+NO_DATES = CellFormats(date_styles=frozenset(), date1904=False)
+
+
+def test_cells_are_told_by_their_namespace_not_their_prefix() -> None:
+    """The main namespace bound both as the default and to `x:`, cells written either way; and
+    elements of another vocabulary named `row` and `c` in an extension, which are no cells."""
+    xml = (
+        f'<worksheet xmlns="{MAIN}" xmlns:x="{MAIN}" xmlns:o="{OTHER_DEFAULT}"><sheetData>'
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c>'
+        '<x:c r="B1" t="inlineStr"><x:is><x:t>Owner</x:t></x:is></x:c></row>'
+        '<x:row r="2"><x:c r="A2"><x:v>1</x:v></x:c><c r="B2"><v>2</v></c></x:row>'
+        '</sheetData><extLst><ext uri="{00000000-0000-0000-0000-000000000000}">'
+        '<o:row r="3"><o:c r="A3"><o:v>3</o:v></o:c></o:row></ext></extLst></worksheet>'
+    ).encode()
+    assert read_cells(xml, [], NO_DATES) == [["Name", "Owner"], [1, 2]]
 
 
 @pytest.mark.parametrize(

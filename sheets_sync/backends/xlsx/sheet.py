@@ -280,8 +280,16 @@ def _read_any(
 ) -> list[list[CellValue]]:
     rows: list[list[CellValue]] = []
     reader = _CellReader(rows, shared_strings, formats)
-    walk(xml, start=reader.start, end=reader.end, text=reader.text)
+    walk(xml, start=reader.start, end=reader.end, text=reader.text, namespaces=True)
     return rows
+
+
+def _local_name(name: str) -> str:
+    """The local name of a SpreadsheetML element as `expat_parser(namespaces=True)` names it,
+    "" for an element of any other vocabulary: an extension, or a default namespace beside
+    the prefixed SpreadsheetML one, may have a `c` or `row` of its own."""
+    namespace, _, local = name.rpartition(" ")
+    return local if namespace == MAIN else ""
 
 
 class _CellReader:
@@ -302,7 +310,7 @@ class _CellReader:
         self.blanks = 0
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local == "c":
             ref = attrs.get("r")
             if ref:
@@ -328,7 +336,7 @@ class _CellReader:
             check_text_length(sum(map(len, self.value)), f"the cell in row {self.row_number}")
 
     def end(self, name: str) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local in ("v", "t"):
             self.in_value = False
         elif local == "rPh":
@@ -443,12 +451,12 @@ def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> I
 
 def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
     found: list[_RowSpans] = []
-    parser = expat_parser()
+    parser = expat_parser(namespaces=True)
     state: dict[str, int] = {"row": 0, "col": -1, "cell_start": -1}
     current: list[_RowSpans | None] = [None]
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local == "row":
             number = attrs.get("r")
             state["row"] = int(number) if number else state["row"] + 1
@@ -469,7 +477,7 @@ def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> lis
             state["cell_start"] = parser.CurrentByteIndex
 
     def end(name: str) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         spans = current[0]
         if spans is None:
             return
