@@ -98,7 +98,8 @@ def main_prefix(xml: bytes) -> str:
     root = _ROOT_TAG.match(xml, _root_start(xml))
     if root is None:
         raise DamagedWorkbook("has no root element")
-    prefix, _, name = root.group(1).decode(errors="replace").rpartition(":")
+    qualified = root.group(1).decode(errors="replace")
+    prefix, _, name = qualified.rpartition(":")
     bound = {
         (declared or b"").decode(errors="replace"): (double or single).decode(errors="replace")
         for declared, double, single in _DECLARATION.findall(root.group(2))
@@ -107,8 +108,8 @@ def main_prefix(xml: bytes) -> str:
     if name != "worksheet" or namespace != MAIN:
         where = f"namespace {namespace}" if namespace else "no namespace"
         raise DamagedWorkbook(
-            f"is not a SpreadsheetML worksheet: its root element <{root.group(1).decode()}> is "
-            f"in {where}, not {MAIN}"
+            f"is not a SpreadsheetML worksheet: its root element <{qualified}> is in {where}, "
+            f"not {MAIN}"
         )
     return f"{prefix}:" if prefix else ""
 
@@ -178,10 +179,10 @@ def _cell_place(letters: bytes | str, number: bytes | str) -> tuple[int, int]:
 
 # Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements
 # (the main namespace named once, as the default), every row and cell carrying its reference
-# first, no comments or CDATA. These are read and
-# spliced with a few regular expressions, many times faster than with callbacks per element;
-# anything else goes through expat. The expressions take linear time only on well-formed XML
-# (on unclosed cells `.*?</c>` backtracks polynomially), so `read_cells` checks that first.
+# first, no comments or CDATA. These are read and spliced with a few regular expressions, many
+# times faster than with callbacks per element; anything else goes through expat. The
+# expressions take linear time only on well-formed XML (on unclosed cells `.*?</c>` backtracks
+# polynomially), so `read_cells` checks that first.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
     rb"(?:/>|>(?:<f\b[^>]*?(?:/>|>.*?</f>))?(?:<v>(.*?)</v>|<is>(.*?)</is>)?.*?</c>)",
@@ -194,7 +195,8 @@ _MAIN_BYTES = MAIN.encode()
 
 def _is_plain(xml: bytes) -> bool:
     start = xml.find(b"<sheetData")
-    if start < 0 or xml.count(_MAIN_BYTES) != 1:  # bound to a prefix too: <x:c> would be missed
+    # The main namespace named again, bound to a prefix: the expressions would miss its <x:c>.
+    if start < 0 or xml.count(_MAIN_BYTES) != 1:
         return False
     return (
         all(xml.find(odd, start) < 0 for odd in (b"<![CDATA[", b"<!--", b"<rPh", b"<c>", b"<c/>"))
