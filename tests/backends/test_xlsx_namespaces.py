@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -43,6 +45,8 @@ from tests.libreoffice import convert, read_all_sheets
 from tests.workbooks import make_log, make_small_log
 
 DATA = Path(__file__).parent / "data"
+STYLES = "xl/styles.xml"
+TABLE = "xl/tables/table1.xml"
 BOM = b"\xef\xbb\xbf"
 OTHER_DEFAULT = "urn:example:web-export"
 
@@ -79,26 +83,41 @@ def full_log(folder: Path) -> Path:
     )
 
 
+def table_log(folder: Path) -> Path:
+    """A log in an Excel table, whose table part gains the managed columns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_log(folder / "log.xlsx", PROSPECTS, table=True)
+
+
 def small_log(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return make_small_log(folder / "log.xlsx")
 
 
-EXPORTS = {
-    "prefixed after a BOM": (full_log, {}),
-    "prefixed beside another default namespace": (full_log, {"other_default": True}),
-    "prefixed, rows and cells without references": (small_log, {"references": False}),
+class Export(NamedTuple):
+    plain: Path  # the log as a spreadsheet program writes it
+    path: Path  # the same log as an export writes it
+    parts: tuple[str, ...]  # the parts written in prefixed form
+
+
+# Each export: how the log is made, how its parts are prefixed, and which parts.
+EXPORTS: dict[str, tuple[Callable[[Path], Path], dict[str, bool], tuple[str, ...]]] = {
+    "prefixed after a BOM": (full_log, {}, (SHEET,)),
+    "prefixed beside another default namespace": (full_log, {"other_default": True}, (SHEET,)),
+    "prefixed, rows and cells without references": (small_log, {"references": False}, (SHEET,)),
+    # The styles part gains a date style and dxfs, the table part columns, both through lxml.
+    "prefixed styles and table parts too": (table_log, {}, (SHEET, STYLES, TABLE)),
 }
 
 
 @pytest.fixture(params=list(EXPORTS))
-def logs(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, Path]:
+def export(request: pytest.FixtureRequest, tmp_path: Path) -> Export:
     """The same log twice: as a spreadsheet program writes it, and as an export does."""
-    make, options = EXPORTS[request.param]
+    make, options, parts = EXPORTS[request.param]
     plain = make(tmp_path / "plain")
-    export = Path(shutil.copy(plain, tmp_path / "export.xlsx"))
-    rezip(export, {SHEET: lambda xml: prefixed(xml, **options)})
-    return plain, export
+    path = Path(shutil.copy(plain, tmp_path / "export.xlsx"))
+    rezip(path, dict.fromkeys(parts, lambda xml: prefixed(xml, **options)))
+    return Export(plain, path, parts)
 
 
 def not_in_spreadsheetml(xml: bytes) -> list[str]:
@@ -129,44 +148,45 @@ def columns_in_order(xml: bytes) -> bool:
     return True
 
 
-def test_an_export_is_read_as_the_same_log(logs: tuple[Path, Path]) -> None:
-    plain, export = logs
-    assert part_of(export, SHEET).startswith(BOM + b"<?xml")
-    assert XlsxBackend(export).read().rows == XlsxBackend(plain).read().rows
+def test_an_export_is_read_as_the_same_log(export: Export) -> None:
+    assert part_of(export.path, SHEET).startswith(BOM + b"<?xml")
+    assert XlsxBackend(export.path).read().rows == XlsxBackend(export.plain).read().rows
 
 
 def test_what_the_sync_writes_into_an_export_is_in_its_namespace(
-    logs: tuple[Path, Path], tmp_path: Path
+    export: Export, tmp_path: Path
 ) -> None:
-    _, export = logs
-    assert run(export, State(tmp_path / "state")).written
-    written = part_of(export, SHEET)
-    assert not_in_spreadsheetml(written) == []
+    before = {part: part_of(export.path, part) for part in export.parts}
+    assert run(export.path, State(tmp_path / "state")).written
+    for part in export.parts:
+        written = part_of(export.path, part)
+        assert written != before[part], part
+        assert not_in_spreadsheetml(written) == [], part
+        assert written.count(MAIN.encode()) == 1, part  # no second name for the namespace
+    written = part_of(export.path, SHEET)
     assert columns_in_order(written)
     assert b"<x:conditionalFormatting" in written
 
 
-def test_a_second_sync_of_an_export_writes_nothing(logs: tuple[Path, Path], tmp_path: Path) -> None:
-    _, export = logs
+def test_a_second_sync_of_an_export_writes_nothing(export: Export, tmp_path: Path) -> None:
     state = State(tmp_path / "state")
-    assert run(export, state).written
-    synced = export.read_bytes()
-    again = run(export, state)
+    assert run(export.path, state).written
+    synced = export.path.read_bytes()
+    again = run(export.path, state)
     assert not again.written
     assert again.cells_changed == 0
-    assert export.read_bytes() == synced
+    assert export.path.read_bytes() == synced
 
 
 @pytest.mark.libreoffice
 @pytest.mark.usefixtures("soffice")
 def test_libreoffice_sees_in_a_synced_export_what_it_sees_in_the_synced_plain_log(
-    logs: tuple[Path, Path], tmp_path: Path
+    export: Export, tmp_path: Path
 ) -> None:
-    plain, export = logs
-    report = run(plain, State(tmp_path / "plain-state"))
-    assert run(export, State(tmp_path / "export-state")).written
-    ours = read_all_sheets(plain, tmp_path, as_shown=True)
-    theirs = read_all_sheets(export, tmp_path, as_shown=True)
+    report = run(export.plain, State(tmp_path / "plain-state"))
+    assert run(export.path, State(tmp_path / "export-state")).written
+    ours = read_all_sheets(export.plain, tmp_path, as_shown=True)
+    theirs = read_all_sheets(export.path, tmp_path, as_shown=True)
     assert theirs == ours
     layout = report.plan.changes.layout
     header = theirs["Prospects"][layout.header_row - 1]
