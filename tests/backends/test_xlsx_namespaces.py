@@ -17,7 +17,7 @@ import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given, settings
@@ -31,6 +31,7 @@ from sheets_sync.backends.xlsx.sheet import (
     CellFormats,
     cell_edits,
     main_prefix,
+    merged_areas,
     patched,
     read_cells,
 )
@@ -51,16 +52,18 @@ BOM = b"\xef\xbb\xbf"
 OTHER_DEFAULT = "urn:example:web-export"
 
 
-def prefixed(xml: bytes, *, other_default: bool = False, references: bool = True) -> bytes:
-    """The worksheet as .NET and web exports write it: after a BOM, every SpreadsheetML
-    element with the prefix `x:`; beside it a default namespace of another vocabulary when
-    `other_default`, and rows and cells without their `r` when not `references` (for a sheet
-    whose every row is filled from column A, where the position says the same)."""
-    xml = re.sub(rb"<(/?)(?![?!])(\w+)(?=[\s/>])", rb"<\1x:\2", xml)
+def prefixed(
+    xml: bytes, *, prefix: str = "x", other_default: bool = False, references: bool = True
+) -> bytes:
+    """The part as .NET and web exports write it: after a BOM, every SpreadsheetML element
+    with `prefix`; beside it a default namespace of another vocabulary when `other_default`,
+    and rows and cells without their `r` when not `references` (for a sheet whose every row is
+    filled from column A, where the position says the same)."""
+    xml = re.sub(rb"<(/?)(?![?!])(\w+)(?=[\s/>])", rb"<\1%s:\2" % prefix.encode(), xml)
     default = f' xmlns="{OTHER_DEFAULT}"' if other_default else ""
-    xml = xml.replace(f'xmlns="{MAIN}"'.encode(), f'xmlns:x="{MAIN}"{default}'.encode(), 1)
+    xml = xml.replace(f'xmlns="{MAIN}"'.encode(), f'xmlns:{prefix}="{MAIN}"{default}'.encode(), 1)
     if not references:
-        xml = re.sub(rb'(<x:(?:row|c)\b[^>]*?) r="[A-Z]*\d+"', rb"\1", xml)
+        xml = re.sub(rb'(<%s:(?:row|c)\b[^>]*?) r="[A-Z]*\d+"' % prefix.encode(), rb"\1", xml)
     return BOM + xml
 
 
@@ -101,10 +104,11 @@ class Export(NamedTuple):
 
 
 # Each export: how the log is made, how its parts are prefixed, and which parts.
-EXPORTS: dict[str, tuple[Callable[[Path], Path], dict[str, bool], tuple[str, ...]]] = {
+EXPORTS: dict[str, tuple[Callable[[Path], Path], dict[str, Any], tuple[str, ...]]] = {
     "prefixed after a BOM": (full_log, {}, (SHEET,)),
     "prefixed beside another default namespace": (full_log, {"other_default": True}, (SHEET,)),
     "prefixed, rows and cells without references": (small_log, {"references": False}, (SHEET,)),
+    "a prefix with a hyphen and a dot": (full_log, {"prefix": "ss-1.main"}, (SHEET,)),
     # The styles part gains a date style and dxfs, the table part columns, both through lxml.
     "prefixed styles and table parts too": (table_log, {}, (SHEET, STYLES, TABLE)),
 }
@@ -165,7 +169,7 @@ def test_what_the_sync_writes_into_an_export_is_in_its_namespace(
         assert written.count(MAIN.encode()) == 1, part  # no second name for the namespace
     written = part_of(export.path, SHEET)
     assert columns_in_order(written)
-    assert b"<x:conditionalFormatting" in written
+    assert etree.fromstring(written).find(f"{{{MAIN}}}conditionalFormatting") is not None
 
 
 def test_a_second_sync_of_an_export_writes_nothing(export: Export, tmp_path: Path) -> None:
@@ -248,6 +252,15 @@ def test_cells_are_told_by_their_namespace_not_their_prefix() -> None:
         '<o:row r="3"><o:c r="A3"><o:v>3</o:v></o:c></o:row></ext></extLst></worksheet>'
     ).encode()
     assert read_cells(xml, [], NO_DATES) == [["Name", "Owner"], [1, 2]]
+
+
+def test_merged_cells_are_found_whatever_the_prefix() -> None:
+    xml = (
+        f'<ss-1.main:worksheet xmlns:ss-1.main="{MAIN}"><ss-1.main:sheetData></ss-1.main:sheetData>'
+        '<ss-1.main:mergeCells count="1"><ss-1.main:mergeCell ref="A2:B3"/>'
+        "</ss-1.main:mergeCells></ss-1.main:worksheet>"
+    ).encode()
+    assert merged_areas(xml) == [(2, 0, 3, 1)]
 
 
 @pytest.mark.parametrize(

@@ -137,7 +137,9 @@ def _runs(columns: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _is_ours(element: bytes) -> bool:
-    formulas = re.findall(rb"<(?:\w+:)?formula>(.*?)</(?:\w+:)?formula>", element, re.S)
+    formulas = re.findall(
+        rb"<(?:[^\s<>/:]+:)?formula>(.*?)</(?:[^\s<>/:]+:)?formula>", element, re.S
+    )
     return bool(formulas) and all(
         any(
             pattern.match(unescape(formula.decode(), {"&quot;": '"', "&apos;": "'"}))

@@ -147,7 +147,8 @@ def _check_spread(places: int) -> None:
         )
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+# Any prefix: a name may hold dots and hyphens (`ss-1.main:`), not only letters and digits.
+_MERGE = re.compile(rb'<(?:[^\s<>/:]+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
 
 
 def merged_areas(xml: bytes) -> list[Merge]:
