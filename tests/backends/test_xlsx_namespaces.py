@@ -298,10 +298,21 @@ def test_a_root_outside_the_spreadsheetml_namespace_is_no_worksheet(root: str) -
 # --- Strict Open XML -----------------------------------------------------------------------
 
 
+def transitional_relationships(rels: bytes) -> bytes:
+    """The package's relationships with the transitional types, the parts still Strict."""
+    return rels.replace(
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships/",
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/",
+    )
+
+
+@pytest.mark.parametrize("relationships", ["strict", "transitional"])
 def test_a_strict_open_xml_workbook_is_refused_naming_the_format_and_the_way_out(
-    tmp_path: Path,
+    tmp_path: Path, relationships: str
 ) -> None:
     strict = Path(shutil.copy(DATA / "sample.strict.xlsx", tmp_path / "log.xlsx"))
+    if relationships == "transitional":
+        rezip(strict, {"_rels/.rels": transitional_relationships})
     before = strict.read_bytes()
     with pytest.raises(SourceError) as refused:
         XlsxBackend(strict, worksheet="Sheet1").read()

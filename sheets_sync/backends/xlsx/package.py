@@ -35,8 +35,10 @@ from sheets_sync.backends.xlsx.sheet import MAIN, unescape_text
 
 DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-# Relationship types of Strict Open XML: every part of such a workbook is in namespaces of its own.
+# Strict Open XML's relationship types and SpreadsheetML namespace: every part of such a
+# workbook is in namespaces of its own.
 STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
+STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 NOT_XLSX = "it is not an Excel workbook (.xlsx or .xlsm): "
 
 
@@ -65,6 +67,8 @@ class Package:
         self.workbook_path = self._office_document()
         with reading(self.workbook_path):
             self.workbook = parse_tree(self.part(self.workbook_path))
+        if self.workbook.tag == f"{{{STRICT_MAIN}}}workbook":  # by a tool that mixed the two
+            raise NotAWorkbook(_STRICT)
 
     def _check_sizes(self) -> None:
         """Refuse a package whose parts would inflate past the limits, from the sizes its
