@@ -161,10 +161,12 @@ def _layout(
     merges: Sequence[Merge],
     tables: Sequence[Table],
 ) -> Layout:
+    # Of two tables that could each be the log, the leftmost, as of two columns with one
+    # header the first is read.
     table = next(
         (
             table
-            for table in tables
+            for table in sorted(tables, key=lambda table: table.first_col)
             if table.first_row == header_row
             and all(any(table.holds(header_row, col) for col in headed[f]) for f in REQUIRED)
         ),

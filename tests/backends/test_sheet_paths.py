@@ -115,6 +115,7 @@ def test_both_splicers_write_the_same_bytes(
             date_style=lambda existing: 3,  # a date style of FORMATS
             style_from=(1, 0),
             date1904=False,
+            prefix="",
         )
         return b"".join(patched(sheet, list(edits)))
 

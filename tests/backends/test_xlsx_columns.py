@@ -23,7 +23,7 @@ from xlsxwriter.worksheet import Worksheet  # type: ignore[import-untyped]
 
 from sheets_sync.backends.xlsx import COLUMN_WIDTHS, XlsxBackend
 from sheets_sync.backends.xlsx.frame import Area, NewColumn, edit_frame
-from sheets_sync.backends.xlsx.sheet import patched
+from sheets_sync.backends.xlsx.sheet import main_prefix, patched
 from sheets_sync.core.values import CellValue
 from sheets_sync.engine import CycleReport
 from sheets_sync.state import State
@@ -365,6 +365,7 @@ def test_cols_written_other_ways_get_the_managed_columns_inside(worksheet: str) 
         header_row=1,
         log_cols=(0, 6),
         rules=None,
+        prefix=main_prefix(xml),
     )
     cols = cols_of(b"".join(patched(xml, edits)))
     for number, width in WIDTHS.items():

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
+from sheets_sync.core.columns import HeaderNotFound, Layout, Table, find_layout
 from sheets_sync.core.values import CellValue
 
 HEADERS = ["Name", "Owner", "Consultation date", "Status"]
@@ -136,3 +136,17 @@ def test_all_managed_columns_present_creates_none() -> None:
 def test_configured_name_for_a_managed_column_is_used_when_creating_it() -> None:
     layout = layout_of(HEADERS, extra={"next_touch": ("Follow up on",)})
     assert layout.new_headers[layout.managed["next_touch"]] == "Follow up on"
+
+
+def test_of_two_tables_that_could_each_be_the_log_the_leftmost_is() -> None:
+    """Found on a real workbook (Apache POI's several-tables): two tables with one set of
+    headers side by side, listed right one first in the package."""
+    header = ["Name", "Owner", "Consultation date", *[None] * 5, "Name", "Owner", "Consult"]
+    rows: list[list[CellValue]] = [header, ["Ann", "Anna", "2026-11-02", *[None] * 5, "Bo"]]
+    left = Table("Left", 1, 0, 2, 2)
+    right = Table("Right", 1, 8, 2, 10)
+
+    layout = find_layout(rows, tables=[right, left])
+
+    assert layout.table == left
+    assert layout.staff["name"] == 0

@@ -42,7 +42,6 @@ from sheets_sync.backends.xlsx.frame import (
     colour_rules,
     edit_frame,
     filter_area,
-    frame_prefix,
     highest_priority,
 )
 from sheets_sync.backends.xlsx.package import Package
@@ -50,6 +49,7 @@ from sheets_sync.backends.xlsx.safe import NotAWorkbook, reading, refusal, refus
 from sheets_sync.backends.xlsx.sheet import (
     CellFormats,
     cell_edits,
+    main_prefix,
     merged_areas,
     patched,
     read_cells,
@@ -220,6 +220,8 @@ class XlsxBackend:
                 shown_as_date = date_styles(package.part(package.styles_path))
             layout = changes.layout
             managed = layout.managed
+            with reading(log):
+                prefix = main_prefix(sheet)
 
             edits = cell_edits(
                 sheet,
@@ -229,12 +231,13 @@ class XlsxBackend:
                 ),
                 style_from=(layout.header_row, min(layout.staff.values())),
                 date1904=package.date1904,
+                prefix=prefix,
             )
             last_col = max(managed.values())
             used = Area(0, 1, last_col, changes.last_row)
             with reading(log):
                 rules = colour_rules(
-                    prefix=frame_prefix(sheet),
+                    prefix=prefix,
                     status_col=managed["follow_up_status"],
                     touch_col=managed["next_touch"],
                     coloured_cols=[
@@ -244,7 +247,7 @@ class XlsxBackend:
                     ],
                     first_row=layout.first_row,
                     dxf_ids=styles.fills,
-                    first_priority=highest_priority(sheet) + 1,
+                    first_priority=highest_priority(sheet, prefix) + 1,
                 )
                 frame = edit_frame(
                     sheet,
@@ -257,12 +260,14 @@ class XlsxBackend:
                     header_row=layout.header_row,
                     log_cols=(min(layout.staff.values()), last_col),
                     rules=rules,
+                    prefix=prefix,
                 )
                 widened_filter = filter_area(
                     sheet,
                     used=used,
                     header_row=layout.header_row,
                     first_col=min(layout.staff.values()),
+                    prefix=prefix,
                 )
             replacements: dict[str, Iterable[bytes | memoryview]] = {}
             if changes.cells or frame:

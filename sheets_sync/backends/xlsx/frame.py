@@ -138,7 +138,9 @@ def _runs(columns: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _is_ours(element: bytes) -> bool:
-    formulas = re.findall(rb"<(?:\w+:)?formula>(.*?)</(?:\w+:)?formula>", element, re.S)
+    formulas = re.findall(
+        rb"<(?:[^\s<>/:]+:)?formula>(.*?)</(?:[^\s<>/:]+:)?formula>", element, re.S
+    )
     return bool(formulas) and all(
         any(
             pattern.match(unescape(formula.decode(), {"&quot;": '"', "&apos;": "'"}))
@@ -158,12 +160,6 @@ class NewColumn:
     hidden: bool = False
 
 
-def frame_prefix(xml: bytes) -> str:
-    """The namespace prefix the worksheet's main elements use ("" or e.g. "x:")."""
-    match = re.search(rb"<(\w+:)?worksheet[\s>]", xml)
-    return match.group(1).decode() if match and match.group(1) else ""
-
-
 def edit_frame(
     xml: bytes,
     *,
@@ -172,14 +168,15 @@ def edit_frame(
     header_row: int,
     log_cols: tuple[int, int],
     rules: bytes | None,
+    prefix: str,
 ) -> list[Edit]:
     """The edits that update the worksheet's dimension, column widths, autofilter and colour
     rules; none when they are right already.
 
     `rules` is the wanted conditionalFormatting element (None builds nothing), `used` the
-    cells the log covers after the write, `log_cols` its first and last column.
+    cells the log covers after the write, `log_cols` its first and last column, `prefix` the
+    worksheet's own for its elements (`main_prefix`).
     """
-    prefix = frame_prefix(xml)
     data_start, data_end = _sheet_data(xml, prefix)
     head, tail = xml[:data_start], xml[data_end:]
     new_head = _add_columns(_set_dimension(head, prefix, used), prefix, new_columns)
@@ -194,13 +191,14 @@ def edit_frame(
     return edits
 
 
-def filter_area(xml: bytes, *, used: Area, header_row: int, first_col: int) -> Area | None:
+def filter_area(
+    xml: bytes, *, used: Area, header_row: int, first_col: int, prefix: str
+) -> Area | None:
     """The cells the sheet's autofilter over the log covers once `edit_frame` has widened it
     (with the same arguments); None when the sheet has no autofilter over the log.
 
     The workbook's hidden name for the filter must say the same.
     """
-    prefix = frame_prefix(xml)
     _, data_end = _sheet_data(xml, prefix)
     found = _log_filter(xml[data_end:], prefix, header_row, first_col, used)
     return found[2] if found else None
@@ -445,9 +443,8 @@ def _place_rules(tail: bytes, prefix: str, rules: bytes) -> bytes:
     return tail[:insert_at] + rules + tail[insert_at:]
 
 
-def highest_priority(xml: bytes) -> int:
+def highest_priority(xml: bytes, prefix: str) -> int:
     """The largest conditional-format priority in the worksheet outside our own rules."""
-    prefix = frame_prefix(xml)
     highest = 0
     position = 0
     while (at := _find(xml, prefix, "conditionalFormatting", position)) >= 0:

@@ -31,11 +31,14 @@ from sheets_sync.backends.xlsx.safe import (
     reading,
     walk,
 )
-from sheets_sync.backends.xlsx.sheet import unescape_text
+from sheets_sync.backends.xlsx.sheet import MAIN, unescape_text
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+# Strict Open XML's relationship types and SpreadsheetML namespace: every part of such a
+# workbook is in namespaces of its own.
+STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships/"
+STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 NOT_XLSX = "it is not an Excel workbook (.xlsx or .xlsm): "
 
 
@@ -64,6 +67,8 @@ class Package:
         self.workbook_path = self._office_document()
         with reading(self.workbook_path):
             self.workbook = parse_tree(self.part(self.workbook_path))
+        if self.workbook.tag == f"{{{STRICT_MAIN}}}workbook":  # by a tool that mixed the two
+            raise NotAWorkbook(_STRICT)
 
     def _check_sizes(self) -> None:
         """Refuse a package whose parts would inflate past the limits, from the sizes its
@@ -139,6 +144,8 @@ class Package:
             rels = parse_tree(self.part("_rels/.rels"))
         for rel in rels.iterfind(f"{{{PKG_REL}}}Relationship"):
             if rel.get("Type", "").endswith("/officeDocument"):
+                if rel.get("Type", "").startswith(STRICT_REL):
+                    raise NotAWorkbook(_STRICT)
                 path = rel.get("Target", "").lstrip("/")
                 if path.endswith(".bin"):
                     raise NotAWorkbook(
@@ -376,5 +383,14 @@ def _what_it_is(data: bytes) -> str:
             return f"its content is not a spreadsheet that sheets-sync knows. {save}"
     return f"it is a text file, such as a CSV export. {save}"
 
+
+# Refused rather than synced: each part a sync writes (worksheet, styles, tables) would have to
+# be written in Strict's namespaces and only in the forms its schema allows, a second dialect
+# for a format Excel saves only when asked to; one save in Excel makes the file an .xlsx.
+_STRICT = (
+    "it is saved as Strict Open XML Spreadsheet, which sheets-sync does not read or write. "
+    "In Excel use File > Save As > Excel Workbook (.xlsx); in LibreOffice, save it as "
+    "Excel 2007-365 (.xlsx)"
+)
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

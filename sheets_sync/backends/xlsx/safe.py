@@ -127,9 +127,13 @@ def _refuse_doctype(*_: object) -> NoReturn:
     )
 
 
-def expat_parser() -> expat.XMLParserType:
-    """An expat parser that refuses any DOCTYPE, so no entity is ever declared or expanded."""
-    parser = expat.ParserCreate()
+def expat_parser(*, namespaces: bool = False) -> expat.XMLParserType:
+    """An expat parser that refuses any DOCTYPE, so no entity is ever declared or expanded.
+
+    With `namespaces` it names each element "namespace local-name", so an element is told by
+    its namespace whatever prefix the file binds to it, and a prefix bound to none is refused.
+    """
+    parser = expat.ParserCreate(namespace_separator=" " if namespaces else None)
     parser.StartDoctypeDeclHandler = _refuse_doctype
     parser.EntityDeclHandler = _refuse_doctype
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
@@ -142,10 +146,11 @@ def walk(
     start: Callable[[str, dict[str, str]], None],
     end: Callable[[str], None],
     text: Callable[[str], None],
+    namespaces: bool = False,
 ) -> None:
     """Read `xml` once with `expat_parser`, calling the handlers for each element's start and
     end and for its text (whole, not in pieces)."""
-    parser = expat_parser()
+    parser = expat_parser(namespaces=namespaces)
     parser.buffer_text = True
     parser.StartElementHandler = start
     parser.EndElementHandler = end

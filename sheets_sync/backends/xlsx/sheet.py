@@ -37,6 +37,7 @@ from sheets_sync.core.columns import (
 )
 from sheets_sync.core.values import CellValue
 
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _COLUMN = re.compile(rb"[A-Z]+")
 _EPOCH_1900 = datetime(1899, 12, 30)
 _EPOCH_1904 = datetime(1904, 1, 1)
@@ -67,13 +68,14 @@ def read_cells(
 
     A value merged down several rows is read in each of them (see `spread_merged_values`).
     Raises `DamagedWorkbook` for a worksheet that is not well formed (never read as a
-    shorter log) or holds cells past Excel's limits.
+    shorter log), is not in the SpreadsheetML namespace or holds cells past Excel's limits.
     """
     if _is_plain(xml):
         check_well_formed(xml)  # the regular expressions then find every cell, in linear time
         rows = _read_plain(xml, shared_strings, formats)
     else:
         rows = _read_any(xml, shared_strings, formats)
+    main_prefix(xml)  # never a log read from a worksheet in another namespace
     merges = merged_areas(xml)
     _check_spread(
         sum(len(row) for row in rows)
@@ -81,6 +83,56 @@ def read_cells(
     )
     spread_merged_values(rows, merges)
     return rows
+
+
+def main_prefix(xml: bytes) -> str:
+    """The prefix ("" or e.g. "x:") the worksheet's SpreadsheetML elements are written with,
+    and every element the sync adds must be: exports from .NET and web systems write
+    `<x:worksheet xmlns:x="...main">`, some with a different default namespace beside it,
+    where an unprefixed element would be in no namespace Excel or LibreOffice reads.
+
+    Found by the namespace the root element's prefix is bound to, so a worksheet in any other
+    namespace (Strict Open XML's, or none) is refused as `DamagedWorkbook` rather than guessed
+    at. `xml` must be known to be well formed: the expressions are linear only on closed tags.
+    """
+    root = _ROOT_TAG.match(xml, _root_start(xml))
+    if root is None:
+        raise DamagedWorkbook("has no root element")
+    qualified = root.group(1).decode(errors="replace")
+    prefix, _, name = qualified.rpartition(":")
+    bound = {
+        (declared or b"").decode(errors="replace"): (double or single).decode(errors="replace")
+        for declared, double, single in _DECLARATION.findall(root.group(2))
+    }
+    namespace = bound.get(prefix)
+    if name != "worksheet" or namespace != MAIN:
+        where = f"namespace {namespace}" if namespace else "no namespace"
+        raise DamagedWorkbook(
+            f"is not a SpreadsheetML worksheet: its root element <{qualified}> is in {where}, "
+            f"not {MAIN}"
+        )
+    return f"{prefix}:" if prefix else ""
+
+
+def _root_start(xml: bytes) -> int:
+    """Where the root element begins: past the BOM, the XML declaration and any comments."""
+    position = 0
+    while (start := xml.find(b"<", position)) >= 0:
+        if xml.startswith(b"<?", start):
+            close = b"?>"
+        elif xml.startswith(b"<!--", start):
+            close = b"-->"
+        else:
+            return start
+        end = xml.find(close, start)
+        if end < 0:
+            break
+        position = end + len(close)
+    return len(xml)
+
+
+_ROOT_TAG = re.compile(rb"""<([^\s/>]+)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*/?>""")
+_DECLARATION = re.compile(rb"""\sxmlns(?::([^\s=]+))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
 def _check_spread(places: int) -> None:
@@ -95,7 +147,8 @@ def _check_spread(places: int) -> None:
         )
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+# Any prefix: a name may hold dots and hyphens (`ss-1.main:`), not only letters and digits.
+_MERGE = re.compile(rb'<(?:[^\s<>/:]+:)?mergeCell\s[^>]*?ref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
 
 
 def merged_areas(xml: bytes) -> list[Merge]:
@@ -125,11 +178,12 @@ def _cell_place(letters: bytes | str, number: bytes | str) -> tuple[int, int]:
     return row, col
 
 
-# Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements,
-# every row and cell carrying its reference first, no comments or CDATA. These are read and
-# spliced with a few regular expressions, many times faster than with callbacks per element;
-# anything else goes through expat. The expressions take linear time only on well-formed XML
-# (on unclosed cells `.*?</c>` backtracks polynomially), so `read_cells` checks that first.
+# Worksheets as Excel, LibreOffice and the common libraries write them: unprefixed elements
+# (the main namespace named once, as the default), every row and cell carrying its reference
+# first, no comments or CDATA. These are read and spliced with a few regular expressions, many
+# times faster than with callbacks per element; anything else goes through expat. The
+# expressions take linear time only on well-formed XML (on unclosed cells `.*?</c>` backtracks
+# polynomially), so `read_cells` checks that first.
 _PLAIN_CELL = re.compile(
     rb'<c r="([A-Z]{1,3})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
     rb"(?:/>|>(?:<f\b[^>]*?(?:/>|>.*?</f>))?(?:<v>(.*?)</v>|<is>(.*?)</is>)?.*?</c>)",
@@ -137,11 +191,13 @@ _PLAIN_CELL = re.compile(
 )
 _PLAIN_TEXT = re.compile(rb"<t(?:\s[^>]*)?>(.*?)</t>", re.S)
 _ATTRIBUTE = re.compile(rb'\s(s|t)="(\w+)"')
+_MAIN_BYTES = MAIN.encode()
 
 
 def _is_plain(xml: bytes) -> bool:
     start = xml.find(b"<sheetData")
-    if start < 0:
+    # The main namespace named again, bound to a prefix: the expressions would miss its <x:c>.
+    if start < 0 or xml.count(_MAIN_BYTES) != 1:
         return False
     return (
         all(xml.find(odd, start) < 0 for odd in (b"<![CDATA[", b"<!--", b"<rPh", b"<c>", b"<c/>"))
@@ -227,8 +283,16 @@ def _read_any(
 ) -> list[list[CellValue]]:
     rows: list[list[CellValue]] = []
     reader = _CellReader(rows, shared_strings, formats)
-    walk(xml, start=reader.start, end=reader.end, text=reader.text)
+    walk(xml, start=reader.start, end=reader.end, text=reader.text, namespaces=True)
     return rows
+
+
+def _local_name(name: str) -> str:
+    """The local name of a SpreadsheetML element as `expat_parser(namespaces=True)` names it,
+    "" for an element of any other vocabulary: an extension, or a default namespace beside
+    the prefixed SpreadsheetML one, may have a `c` or `row` of its own."""
+    namespace, _, local = name.rpartition(" ")
+    return local if namespace == MAIN else ""
 
 
 class _CellReader:
@@ -249,7 +313,7 @@ class _CellReader:
         self.blanks = 0
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local == "c":
             ref = attrs.get("r")
             if ref:
@@ -275,7 +339,7 @@ class _CellReader:
             check_text_length(sum(map(len, self.value)), f"the cell in row {self.row_number}")
 
     def end(self, name: str) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local in ("v", "t"):
             self.in_value = False
         elif local == "rPh":
@@ -390,12 +454,12 @@ def _spans_plain(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> I
 
 def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> list[_RowSpans]:
     found: list[_RowSpans] = []
-    parser = expat_parser()
+    parser = expat_parser(namespaces=True)
     state: dict[str, int] = {"row": 0, "col": -1, "cell_start": -1}
     current: list[_RowSpans | None] = [None]
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         if local == "row":
             number = attrs.get("r")
             state["row"] = int(number) if number else state["row"] + 1
@@ -416,7 +480,7 @@ def _spans_any(xml: bytes, columns: frozenset[int], rows: frozenset[int]) -> lis
             state["cell_start"] = parser.CurrentByteIndex
 
     def end(name: str) -> None:
-        local = name.rpartition(":")[2]
+        local = _local_name(name)
         spans = current[0]
         if spans is None:
             return
@@ -453,6 +517,7 @@ def cell_edits(
     date_style: Callable[[int | None], int],
     style_from: tuple[int, int] | None = None,
     date1904: bool,
+    prefix: str,
 ) -> Iterator[Edit]:
     """The edits that set the given cells (sheet row, 0-based column), in byte order, made
     one row at a time as they are consumed.
@@ -460,7 +525,8 @@ def cell_edits(
     `date_style(existing_style)` names the cell style for a date cell, given the style the
     cell had (None for a new cell), so staff formatting of a managed cell is kept when it
     already shows dates. New cells in the row of `style_from` (row, column) take that cell's
-    style: new headers look like the headers beside them.
+    style: new headers look like the headers beside them. Every element is written with
+    `prefix`, the worksheet's own (`main_prefix`).
     """
     by_row: dict[int, list[tuple[int, str | date | None]]] = {}
     for (number, col), value in sorted(writes.items()):
@@ -482,16 +548,16 @@ def cell_edits(
             ref = f"{column_letters(col)}{row.number}"
             if col in row.cells:
                 begin, stop, _ = row.cells[col]
-                cell = _cell_xml(ref, cells[col], _style_of(row, col), date_style, date1904)
-                in_row.append((begin, stop, cell))
+                style = _style_of(row, col)
             else:
-                at = _insertion_point(xml, row, col)
+                begin = stop = _insertion_point(xml, row, col, prefix)
                 style = _style_of(row, model_col) if row.number == model_row else None
-                in_row.append((at, at, _cell_xml(ref, cells[col], style, date_style, date1904)))
+            cell = _cell_xml(ref, cells[col], style, date_style, date1904, prefix)
+            in_row.append((begin, stop, cell))
         # Stable sort: new cells at one place keep their column order.
         yield from sorted(in_row, key=lambda edit: edit[0])
         if row.self_closing:
-            yield (row.end, row.end, b"</row>")
+            yield (row.end, row.end, f"</{prefix}row>".encode())
     if found != len(by_row):
         raise ValueError(f"{len(by_row) - found} rows to write are not in the worksheet")
 
@@ -514,20 +580,22 @@ def _style_of(row: _RowSpans, col: int) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _insertion_point(xml: bytes, row: _RowSpans, col: int) -> int:
-    """Where a new cell in `col` goes: before the row's first cell to its right."""
-    last = xml.rfind(b'<c r="', row.start_tag_end, row.close)
+def _insertion_point(xml: bytes, row: _RowSpans, col: int, prefix: str) -> int:
+    """Where a new cell in `col` goes: before the row's first cell to its right. A cell
+    without a reference stands right after the one before it, so only those with one decide."""
+    with_ref = b'<%sc r="' % prefix.encode()
+    last = xml.rfind(with_ref, row.start_tag_end, row.close)
     if last < 0:
         return row.close
-    ref = _CELL_REF.match(xml, last + len(b'<c r="'))
+    ref = _CELL_REF.match(xml, last + len(with_ref))
     if ref is not None and column_index(ref.group(1)) < col:  # the usual case: past the end
         return row.close
-    for match in re.finditer(rb"<(?:\w+:)?c[\s>/]", xml[row.start_tag_end : row.close]):
-        begin = row.start_tag_end + match.start()
-        tag_end = xml.index(b">", begin)
-        ref = re.search(rb'\sr="([A-Z]+)\d+"', xml[begin:tag_end])
+    cell = re.compile(rb"<%sc[\s>/]" % re.escape(prefix.encode()))
+    for match in cell.finditer(xml, row.start_tag_end, row.close):
+        tag_end = xml.index(b">", match.start())
+        ref = re.search(rb'\sr="([A-Z]+)\d+"', xml[match.start() : tag_end])
         if ref is not None and column_index(ref.group(1)) > col:
-            return begin
+            return match.start()
     return row.close
 
 
@@ -548,16 +616,20 @@ def _cell_xml(
     existing_style: int | None,
     date_style: Callable[[int | None], int],
     date1904: bool,
+    prefix: str,
 ) -> bytes:
+    c, v, inline, t = (f"{prefix}{name}" for name in ("c", "v", "is", "t"))
     style = f' s="{existing_style}"' if existing_style is not None else ""
     if value is None:
-        return f'<c r="{ref}"{style}/>'.encode()
+        return f'<{c} r="{ref}"{style}/>'.encode()
     if isinstance(value, date):
         serial = date_to_serial(value, date1904=date1904)
-        return f'<c r="{ref}" s="{date_style(existing_style)}"><v>{serial}</v></c>'.encode()
+        return f'<{c} r="{ref}" s="{date_style(existing_style)}"><{v}>{serial}</{v}></{c}>'.encode()
     text = _xml_text(value)
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'.encode()
+    return (
+        f'<{c} r="{ref}"{style} t="inlineStr"><{inline}><{t}{space}>{text}</{t}></{inline}></{c}>'
+    ).encode()
 
 
 # Every character XML 1.0 cannot carry: controls (a carriage return too, since XML parsers
