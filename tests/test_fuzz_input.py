@@ -39,8 +39,9 @@ from hypothesis import strategies as st
 
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.cli import main
+from tests.test_hostile_config_cli import write_config
 
-PLANS = Path(__file__).resolve().parents[1] / "config" / "plans.toml"
+SENDER = "Riverside Aesthetics <followups@riverside.example>"
 FUZZ_EXAMPLES = int(os.environ.get("SHEETS_SYNC_FUZZ_EXAMPLES", "25"))
 TODAY = "2026-11-24"  # a Tuesday: an open day, so digests are due
 SECONDS_PER_RUN = 20.0  # one command on a tiny workbook; generous for a loaded CI machine
@@ -221,35 +222,6 @@ class Outcome:
     peak_bytes: int
 
 
-def _config(folder: Path) -> Path:
-    config = folder / "sheets_sync.toml"
-    config.write_text(
-        f"""
-[clinic]
-name = "Riverside Aesthetics"
-timezone = "Europe/London"
-date_order = "DMY"
-
-[source]
-kind = "xlsx"
-path = "log.xlsx"
-
-[plans]
-file = "{PLANS.as_posix()}"
-
-[mail]
-outbox = "outbox"
-from = "Riverside Aesthetics <followups@riverside.example>"
-manager = "Manager <manager@riverside.example>"
-
-[daemon]
-state_dir = "state"
-""",
-        encoding="utf-8",
-    )
-    return config
-
-
 COMMANDS = {
     "check": ["check"],
     "once": ["once", "--today", TODAY],
@@ -264,7 +236,7 @@ def run_all(
     workbook's bytes after `once`."""
     workbook = folder / "log.xlsx"
     workbook.write_bytes(data)
-    config = _config(folder)
+    config = write_config(folder, mail=f'from = "{SENDER}"')
     outcomes = []
     after_once = data
     for name, argv in COMMANDS.items():
