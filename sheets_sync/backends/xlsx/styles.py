@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from sheets_sync.backends.xlsx.safe import parse_tree
+from sheets_sync.backends.xlsx.sheet import MAIN
 from sheets_sync.core.rule import Flag
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _NS = {"m": MAIN}
 NEXT_TOUCH_FORMAT = "ddd d mmm yyyy"
 
