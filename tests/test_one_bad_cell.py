@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import sheets_sync.core.rule
-from sheets_sync.backends.gsheets import _grid_values
+from sheets_sync.backends.gsheets.grid import grid_values as _grid_values
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config
 from sheets_sync.core.values import CellValue

@@ -172,7 +172,7 @@ def test_the_key_comes_from_google_application_credentials(tmp_path: Path) -> No
     gs = open_backend(loaded, {"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "k.json")})
     assert isinstance(gs, GSheetsBackend)
     assert gs.spreadsheet_id == SHEET
-    assert gs._credentials_path == tmp_path / "k.json"
+    assert gs._google.credentials == tmp_path / "k.json"
 
 
 # --- 2. reading ------------------------------------------------------------------------------

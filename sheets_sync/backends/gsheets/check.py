@@ -1,0 +1,152 @@
+"""After a write, who each row is and what it should hold: the check that keeps a value off
+the wrong prospect while staff sort, insert and delete rows during a cycle."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from sheets_sync.backends.gsheets.grid import EPOCH
+from sheets_sync.core.sync import Changes
+from sheets_sync.core.values import CellValue
+
+
+class Expected:
+    """What each row should hold after the write, by Sync ID, and who each row is.
+
+    An ID that was in the sheet before this cycle moves with its row: such a row is known
+    by it. So is a row holding an ID new this cycle whose staff cells are those of the row
+    the ID was written to (a copied row shares them with its original). Any other row is
+    known by its staff cells, when no other row had the same ones.
+    """
+
+    def __init__(
+        self,
+        values: dict[str, dict[int, CellValue]],
+        identity: dict[str, str],
+        new_ids: dict[str, str],  # a new ID -> the staff cells of the row it was written to
+        sync_col: int,
+        staff_cols: Sequence[int],
+        managed_cols: Sequence[int],
+    ) -> None:
+        self.values, self.identity, self.new_ids = values, identity, new_ids
+        self.sync_col, self.staff_cols, self.managed_cols = sync_col, staff_cols, managed_cols
+
+    @classmethod
+    def of(cls, changes: Changes, rows: Sequence[Sequence[CellValue]]) -> Expected:
+        layout = changes.layout
+        sync_col = layout.managed["sync_id"]
+        staff_cols = sorted(layout.staff.values())
+        managed_cols = [col for field, col in layout.managed.items() if field != "sync_id"]
+        by_row: dict[int, dict[int, CellValue]] = {}
+        for (number, col), value in changes.cells.items():
+            by_row.setdefault(number, {})[col] = value
+        values: dict[str, dict[int, CellValue]] = {}
+        identity: dict[str, str] = {}
+        seen: Counter[str] = Counter()
+        new_ids: dict[str, str] = {}
+        for number in range(layout.first_row, len(rows) + 1):
+            row = rows[number - 1]
+            written = by_row.get(number, {})
+            key = staff_key(row, staff_cols)
+            seen[key] += 1
+            sync_id = str(written.get(sync_col) or cell(row, sync_col) or "")
+            if not sync_id:
+                continue
+            if sync_col in written:
+                new_ids[sync_id] = key
+            values[sync_id] = {col: written.get(col, cell(row, col)) for col in managed_cols}
+            identity[key] = sync_id
+        unique = {key: sync_id for key, sync_id in identity.items() if seen[key] == 1}
+        return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols)
+
+    def key(self, row: Sequence[CellValue]) -> str:
+        """A row's staff cells, as one string: who the row is, when no ID says so."""
+        return staff_key(row, self.staff_cols)
+
+    def repairs(
+        self,
+        rows: Sequence[Sequence[CellValue]],
+        changes: Changes,
+        written: Mapping[int, set[object]],
+        placed: Mapping[tuple[int, int], tuple[str, object]],
+    ) -> dict[tuple[int, int], str | date | None]:
+        """The cells that put every row right again; none when all are right.
+
+        `written` holds, by column, every value this write has put anywhere; `placed`, for
+        each cell the last round wrote, the staff cells of the row it was meant for and the
+        value. On a row that is no known prospect, a cell holding one of our values is kept
+        only where it was put for this very row; elsewhere it is ours, misplaced by a row
+        that moved (staff inserted or deleted rows meanwhile), and is cleared. Anything
+        else there is left as the person made it.
+        """
+        fixes: dict[tuple[int, int], str | date | None] = {}
+        for number in range(changes.layout.first_row, len(rows) + 1):
+            row = rows[number - 1]
+            sync_id = str(cell(row, self.sync_col) or "")
+            key = staff_key(row, self.staff_cols)
+            if not (sync_id in self.values and self.new_ids.get(sync_id, key) == key):
+                # Not an ID the sheet had before, nor a new one on its row: the row is who
+                # its staff cells say, if anyone.
+                known = self.identity.get(key, "")
+                if not known and sync_id not in self.values:
+                    key = self.key(row)
+                    for col in (self.sync_col, *self.managed_cols):
+                        value = cell(row, col)
+                        ours = value not in (None, "") and comparable(value) in written.get(col, ())
+                        if ours and placed.get((number, col)) != (key, comparable(value)):
+                            fixes[(number, col)] = None
+                    continue
+                # A write lands by position and may hit a moved row, so an ID written here
+                # (a new one, or the row's own old one that a misplaced write covered) is
+                # then checked like a new one: by the staff cells of the row it is meant for.
+                target = known
+                if target != sync_id:
+                    fixes[(number, self.sync_col)] = target or None
+                    if target:
+                        self.new_ids.setdefault(target, key)
+                    sync_id = target
+            wanted = self.values.get(sync_id, {})
+            for col in self.managed_cols:
+                if not same(cell(row, col), wanted.get(col)):
+                    fixes[(number, col)] = writable(wanted.get(col))
+        return fixes
+
+
+def writable(value: CellValue) -> str | date | None:
+    if value is None or isinstance(value, str | date):
+        return value
+    return str(value)
+
+
+def same(now: CellValue, wanted: CellValue) -> bool:
+    """A managed cell as read back against what was written (dates come back as serials,
+    unless the column shows dates)."""
+    if now in (None, "") and wanted in (None, ""):
+        return True
+    if isinstance(wanted, date) and isinstance(now, int | float) and not isinstance(now, bool):
+        return (wanted - EPOCH).days == int(now)
+    if isinstance(now, datetime):
+        now = now.date()
+    return bool(now == wanted)
+
+
+def comparable(value: CellValue) -> object:
+    """A managed value as written or as read back: dates as serial numbers."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return (value - EPOCH).days
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def cell(row: Sequence[CellValue], col: int) -> CellValue:
+    return row[col] if col < len(row) else None
+
+
+def staff_key(row: Sequence[CellValue], cols: Sequence[int]) -> str:
+    return json.dumps([str(cell(row, col)) for col in cols])
