@@ -121,6 +121,44 @@ def disabled_error() -> ApiError:
     return ApiError(403, message, "PERMISSION_DENIED", details)
 
 
+def suspended_error() -> ApiError:
+    """A project Google suspended (abuse, unpaid bills): every call is refused. The body users
+    of Google APIs report (google/generative-ai-docs#356, firebase-ios-sdk#13968), with the
+    `project_number:` consumer a service account's calls carry."""
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": "CONSUMER_SUSPENDED",
+            "domain": "googleapis.com",
+            "metadata": {
+                "service": "sheets.googleapis.com",
+                "consumer": f"projects/{PROJECT_NUMBER}",
+            },
+        }
+    ]
+    message = f"Permission denied: Consumer 'project_number:{PROJECT_NUMBER}' has been suspended."
+    return ApiError(403, message, "PERMISSION_DENIED", details)
+
+
+# An Excel file kept in Drive has a Sheets-like id and opens in the browser, but the API refuses
+# it (burnash/gspread#732, tidyverse/googlesheets4#275: "Save as Google Sheets" fixes it).
+NOT_A_GOOGLE_SHEET = ApiError(
+    400, "This operation is not supported for this document", "FAILED_PRECONDITION"
+)
+
+# A write into a protected range or sheet by someone not among its editors; Google answers
+# 400 with the text the Sheets UI shows (reported in theoephraim/node-google-spreadsheet#20).
+PROTECTED = ApiError(
+    400,
+    "You are trying to edit a protected cell or object. Please contact the spreadsheet owner"
+    " to remove protection if you need to edit.",
+    "INVALID_ARGUMENT",
+)
+
+# A Viewer or Commenter writing: the same 403 as a sheet not shared at all (recorded:
+# ClientTest.test_access_private_spreadsheet); only the method tells them apart.
+NO_PERMISSION = ApiError(403, "The caller does not have permission", "PERMISSION_DENIED")
+
 UNAUTHENTICATED = ApiError(
     401,
     "Request had invalid authentication credentials. Expected OAuth 2 access token, login"
@@ -152,6 +190,11 @@ class FakeSheets:
         self.requests: list[Recorded] = []
         self.before_request: Callable[[str, str], None] | None = None
         self.api_disabled = False
+        self.project_suspended = False
+        self.roles: dict[str, dict[str, str]] = {}  # spreadsheet id -> email -> role
+        self.protections: dict[str, list[dict[str, Any]]] = {}  # spreadsheet id -> ranges
+        self.xlsx_files: set[str] = set()  # ids of Excel files stored in Drive
+        self._caller = ""  # the account of the request being answered (under the lock)
         self._faults: list[int] = []
         self._stalls: list[float] = []
         self._sheet_ids = itertools.count(1_000_001, 7919)
@@ -210,6 +253,23 @@ class FakeSheets:
         """Later token requests for this account fail with invalid_grant."""
         self.auth.revoke(email)
 
+    def delete_account(self, email: str) -> None:
+        """Later token requests for this account fail with "account not found"."""
+        self.auth.delete_account(email)
+
+    def pc_clock_ahead(self, seconds: float) -> None:
+        """This PC's clock runs `seconds` ahead of Google's (negative: behind)."""
+        self.auth.pc_clock_ahead = seconds
+
+    def sign_in_down(self, status: int = 503, times: int = 1) -> None:
+        """The next `times` token requests are answered `status` (Google's sign-in down)."""
+        with self.lock:
+            self.auth.outages.extend([status] * times)
+
+    def oauth_client(self, folder: Path) -> Path:
+        """Write a Desktop-app OAuth client file whose endpoints are this fake."""
+        return self.auth.make_client(folder, self.token_uri, f"{self.url}/o/oauth2/auth")
+
     def adapter(self) -> HTTPAdapter:
         """A requests adapter sending https://sheets.googleapis.com/... to this fake."""
         return FakeAdapter(self.url)
@@ -223,6 +283,48 @@ class FakeSheets:
     def stall_next(self, seconds: float) -> None:
         with self.lock:
             self._stalls.append(seconds)
+
+    def share(self, spreadsheet_id: str, email: str, role: str = "writer") -> None:
+        """Share the sheet with `email` as Drive's "reader" (Viewer), "commenter" or "writer"
+        (Editor). Viewers and commenters read; their writes get 403 PERMISSION_DENIED."""
+        with self.lock:
+            book = self.spreadsheets[spreadsheet_id]
+            book.shared_with = (book.shared_with or set()) | {email}
+            self.roles.setdefault(spreadsheet_id, {})[email] = role
+
+    def protect(
+        self,
+        spreadsheet_id: str,
+        sheet: str,
+        box: tuple[int, int, int, int] | None = None,
+        *,
+        editors: tuple[str, ...] = (),
+        description: str = "",
+        warning_only: bool = False,
+    ) -> None:
+        """Protect (Data > Protect sheets and ranges) a box (row0, col0, row1, col1; 0-based,
+        ends excluded) of a sheet, or the whole sheet; only `editors` may then write there.
+        A warning-only protection asks people to confirm and never stops the API."""
+        with self.lock:
+            grid: dict[str, int] = {"sheetId": self._sheet(spreadsheet_id, sheet).sheet_id}
+            if box is not None:
+                names = ("startRowIndex", "startColumnIndex", "endRowIndex", "endColumnIndex")
+                grid |= dict(zip(names, box, strict=True))
+            protection: dict[str, Any] = {
+                "protectedRangeId": secrets.randbelow(2**31),
+                "range": grid,
+                "editors": {"users": list(editors)},
+            }
+            if description:
+                protection["description"] = description
+            if warning_only:
+                protection["warningOnly"] = True
+            self.protections.setdefault(spreadsheet_id, []).append(protection)
+
+    def store_as_xlsx(self, spreadsheet_id: str) -> None:
+        """The file is an Excel workbook kept in Drive, not a Google Sheet."""
+        with self.lock:
+            self.xlsx_files.add(spreadsheet_id)
 
     def reset(self) -> None:
         with self.lock:
@@ -396,6 +498,8 @@ class FakeSheets:
     ) -> tuple[int, Any]:
         if email is None:
             raise UNAUTHENTICATED
+        if self.project_suspended:
+            raise suspended_error()
         if self.api_disabled:
             raise disabled_error()
         with self.lock:
@@ -421,11 +525,58 @@ class FakeSheets:
             check_body(payload, method_id)
         with self.lock:
             book = self._check_access(email, spreadsheet_id)
+            if spreadsheet_id in self.xlsx_files:
+                raise NOT_A_GOOGLE_SHEET
+            role = self.roles.get(spreadsheet_id, {}).get(email, "writer")
+            if method != "GET" and role in ("reader", "commenter"):
+                raise NO_PERMISSION
+            self._caller = email
             handler = getattr(self, handler_name)
             range_text = ""
             if tail.startswith("/values/"):
                 range_text = unquote(tail[len("/values/") :].removesuffix(":clear"))
             return 200, handler(book, query, payload, range_text)
+
+    # protected ranges ---------------------------------------------------------------
+
+    def _blocking(self, book: Spreadsheet, sheet_id: int) -> list[dict[str, int]]:
+        """The protected ranges of a sheet that stop the caller: not warning-only, and the
+        caller not among their editors."""
+        return [
+            p["range"]
+            for p in self.protections.get(book.spreadsheet_id, [])
+            if p["range"]["sheetId"] == sheet_id
+            and not p.get("warningOnly")
+            and self._caller not in p["editors"]["users"]
+        ]
+
+    def _refuse_if_protected(self, book: Spreadsheet, area: dict[str, Any]) -> None:
+        """Raise Google's 400 when a grid range (GridRange: missing ends are unbounded) meets a
+        range protected from the caller."""
+        for guarded in self._blocking(book, area.get("sheetId", 0) or 0):
+            if all(
+                guarded.get(f"start{d}Index", 0) < (area.get(f"end{d}Index") or 10**9)
+                and (area.get(f"start{d}Index") or 0) < guarded.get(f"end{d}Index", 10**9)
+                for d in ("Row", "Column")
+            ):
+                raise PROTECTED
+
+    def _protected_ranges(self, book: Spreadsheet, sheet_id: int) -> list[dict[str, Any]]:
+        """`sheets[].protectedRanges` as the caller sees them (recorded:
+        WorksheetTest.test_add_protected_range_normal): sheetId 0 left out like every default,
+        the editors shown only to someone who may edit the range."""
+        shown = []
+        for protection in self.protections.get(book.spreadsheet_id, []):
+            if protection["range"]["sheetId"] != sheet_id:
+                continue
+            entry = strip_defaults(copy.deepcopy(protection))
+            can_edit = self._caller in protection["editors"]["users"]
+            if can_edit:
+                entry["requestingUserCanEdit"] = True
+            else:
+                entry.pop("editors", None)
+            shown.append(entry)
+        return shown
 
     # spreadsheets.get ------------------------------------------------------------
 
@@ -451,6 +602,8 @@ class FakeSheets:
                 entry["conditionalFormats"] = strip_defaults(sheet.conditional_formats)
             if sheet.merges:
                 entry["merges"] = [{"sheetId": sheet.sheet_id, **area} for area in sheet.merges]
+            if protected := self._protected_ranges(book, sheet.sheet_id):
+                entry["protectedRanges"] = protected
             sheets.append(entry)
         answer = {
             "spreadsheetId": book.spreadsheet_id,
@@ -533,6 +686,19 @@ class FakeSheets:
                 f"Range ({sheet.title}!{first}) exceeds grid limits. Max rows: {limit_rows},"
                 f" max columns: {limit_cols}"
             )
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is not None:
+                    self._refuse_if_protected(
+                        book,
+                        {
+                            "sheetId": sheet.sheet_id,
+                            "startRowIndex": row0 + r,
+                            "endRowIndex": row0 + r + 1,
+                            "startColumnIndex": col0 + c,
+                            "endColumnIndex": col0 + c + 1,
+                        },
+                    )
         touched_rows: set[int] = set()
         touched_cols: set[int] = set()
         cells = 0
@@ -631,6 +797,8 @@ class FakeSheets:
                         " implemented by the fake Sheets API."
                     )
                 where = f"requests[{index}].{kind}"
+                for area in _areas(request[kind]):
+                    self._refuse_if_protected(book, area)
                 replies.append(getattr(self, "_r_" + kind)(book, request[kind], where))
         except ApiError:
             book.__dict__.update(saved.__dict__)
@@ -879,6 +1047,17 @@ class FakeSheets:
         raise ApiError(404, "Requested entity was not found.", "NOT_FOUND")
 
 
+def _areas(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The grid ranges a batchUpdate request changes, for the protection check: a cell
+    format's range, a colour rule's ranges; the whole sheet for a change to the sheet itself."""
+    if "range" in request:
+        return [request["range"]]
+    if "rule" in request:
+        return list(request["rule"].get("ranges") or [])
+    sheet_id = request.get("sheetId", (request.get("properties") or {}).get("sheetId"))
+    return [] if sheet_id is None else [{"sheetId": sheet_id}]
+
+
 def _split_id(rest: str) -> tuple[str, str, str]:
     """("ID", ":", "batchUpdate") / ("ID", "/", "values/...") / ("ID", "", "")."""
     for index, char in enumerate(rest):
@@ -966,6 +1145,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         return len(data)
 
+    def _redirect(self, location: str) -> None:
+        """The consent page's answer: the browser is sent back to the app's loopback address."""
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, by Google's clock (see FakeSheets.pc_clock_ahead)."""
+        fake: FakeSheets = self.server.fake  # type: ignore[attr-defined]
+        return super().date_time_string(fake.auth.now() if timestamp is None else timestamp)
+
     def _dispatch(self) -> None:
         fake: FakeSheets = self.server.fake  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length") or 0)
@@ -976,10 +1167,22 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if path == "/token" and method == "POST":
             form = parse_qs(body.decode("ascii", "replace"))
+            down = fake.auth.outage()
             try:
-                self._answer(200, fake.auth.grant(form, fake.token_uri))
+                if down is not None:
+                    raise TokenError("internal_failure", "Backend Error", down)
+                answer = fake.auth.grant(form, fake.token_uri, self.headers.get("Authorization"))
+                self._answer(200, answer)
             except TokenError as error:
-                self._answer(400, {"error": error.error, "error_description": error.description})
+                reply = {"error": error.error, "error_description": error.description}
+                self._answer(error.status, reply)
+            return
+        if path == "/o/oauth2/auth" and method == "GET":
+            try:
+                self._redirect(fake.auth.consent_redirect(query))
+            except TokenError as error:
+                reply = {"error": error.error, "error_description": error.description}
+                self._answer(error.status, reply)
             return
         email = fake.auth.email_for(self.headers.get("Authorization"))
         if path.startswith("/drive/v3/files"):

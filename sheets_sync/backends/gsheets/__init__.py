@@ -22,8 +22,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
-from google.oauth2 import service_account
 
 from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
 from sheets_sync.backends.gsheets.check import Expected, comparable
@@ -46,16 +46,19 @@ _GRID_FIELDS = (
 
 
 class GSheetsBackend:
-    """A prospect log in a Google Sheet. `session` lets the tests route requests elsewhere."""
+    """A prospect log in a Google Sheet, reached with a service-account key, or with `as_user`
+    the token of a person signed in by `sheets-sync google-login` (see client.Connection).
+    `session` lets the tests route requests elsewhere."""
 
     def __init__(
         self,
         spreadsheet_id: str,
         *,
         credentials: Path,
+        as_user: bool = False,
         worksheet: str = "Prospects",
         staff_worksheet: str | None = "Staff",
-        session: Callable[[service_account.Credentials], AuthorizedSession] = AuthorizedSession,
+        session: Callable[[Credentials], AuthorizedSession] = AuthorizedSession,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
     ) -> None:
@@ -63,7 +66,12 @@ class GSheetsBackend:
         self.worksheet = worksheet
         self.staff_worksheet = staff_worksheet
         self._google = Connection(
-            spreadsheet_id, credentials=credentials, session=session, sleep=sleep, timeout=timeout
+            spreadsheet_id,
+            credentials=credentials,
+            as_user=as_user,
+            session=session,
+            sleep=sleep,
+            timeout=timeout,
         )
         self._layout: dict[str, Any] | None = None  # sheet ids, time zone: fetched once
         self._last: _Read | None = None
