@@ -121,11 +121,6 @@ class Auth:
             self.deleted.add(email)
             self.tokens = {t: e for t, e in self.tokens.items() if e != email}
 
-    def outage(self) -> int | None:
-        """The status the next token request is answered with, when the endpoint is down."""
-        with self._lock:
-            return self.outages.pop(0) if self.outages else None
-
     def grant(
         self, form: dict[str, list[str]], token_uri: str, authorization: str | None = None
     ) -> dict[str, Any]:
@@ -133,6 +128,9 @@ class Auth:
         TokenError."""
         with self._lock:
             self.token_requests += 1
+            down = self.outages.pop(0) if self.outages else None
+        if down is not None:
+            raise TokenError("internal_failure", "Backend Error", down)
         grant_type = (form.get("grant_type") or [""])[0]
         if grant_type == "authorization_code":
             return self._code_grant(form, authorization)

@@ -1167,10 +1167,7 @@ class _Handler(BaseHTTPRequestHandler):
         method = self.command
         if path == "/token" and method == "POST":
             form = parse_qs(body.decode("ascii", "replace"))
-            down = fake.auth.outage()
             try:
-                if down is not None:
-                    raise TokenError("internal_failure", "Backend Error", down)
                 answer = fake.auth.grant(form, fake.token_uri, self.headers.get("Authorization"))
                 self._answer(200, answer)
             except TokenError as error:
