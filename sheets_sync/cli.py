@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sheets_sync.backends.base import Backend
+from sheets_sync.backends.gsheets.client import google_login, user_token_file
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
@@ -137,6 +138,21 @@ def _parser() -> argparse.ArgumentParser:
     send_test = command("send-test", "send one test message, to check the mail settings")
     send_test.add_argument("address", help="where to send it, e.g. you@clinic.example")
     send_test.set_defaults(command=_send_test)
+
+    login = command(
+        "google-login",
+        "sign in to Google as a person, once, instead of a service-account key",
+    )
+    login.add_argument(
+        "--client-file",
+        type=Path,
+        metavar="FILE",
+        help="the OAuth client file, type Desktop app (default: [source].credentials)",
+    )
+    login.add_argument(
+        "--no-browser", action="store_true", help="only print the address to open in a browser"
+    )
+    login.set_defaults(command=_google_login)
 
     digest = command("digest", "render today's digests without sending them")
     digest.add_argument(
@@ -311,6 +327,27 @@ def _route(config: Config) -> str:
     if config.mail.mode == "smtp" and smtp:
         return f"{smtp.host}:{smtp.port} ({smtp.security})"
     return f"the outbox folder {config.mail.outbox}"
+
+
+def _google_login(args: argparse.Namespace, config: Config, today: date) -> int:
+    client_file = args.client_file or config.source.credentials
+    if client_file is None:
+        raise SheetsSyncError(
+            "google-login needs the OAuth client file (type Desktop app): pass --client-file "
+            'FILE, or set [source].credentials to it with auth = "user"'
+        )
+    token = user_token_file(config.daemon.state_dir)
+
+    def show(url: str) -> None:
+        _say("Open this address in a browser, sign in with a Google account that may edit")
+        _say("the sheet, and choose Allow (sheets-sync waits here for 5 minutes):")
+        _say(url)
+
+    google_login(client_file, token, show=show, open_browser=not args.no_browser)
+    _say(f"Signed in. The sign-in is kept in {token}, readable by this user only.")
+    if config.source.auth != "user":
+        _say('Set auth = "user" in [source] so that sheets-sync signs in this way.')
+    return 0
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:

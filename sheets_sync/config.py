@@ -19,7 +19,7 @@ import stat
 import tomllib
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
@@ -59,6 +59,9 @@ FIELDS = (
 )
 
 SourceKind: TypeAlias = Literal["xlsx", "gsheets"]
+# How sheets-sync signs in to Google: a service-account key, or a person's consent given once
+# with `sheets-sync google-login` (for organisations that forbid service-account keys).
+GoogleAuth: TypeAlias = Literal["service-account", "user"]
 MailMode: TypeAlias = Literal["outbox", "smtp"]
 Security: TypeAlias = Literal["starttls", "ssl", "none"]
 Detail: TypeAlias = Literal["full", "minimal"]
@@ -98,7 +101,9 @@ class SourceConfig:
     spreadsheet_id: str | None = None  # gsheets
     worksheet: str = "Prospects"
     staff_worksheet: str = "Staff"
+    # The service-account key; with auth = "user", the OAuth client file (Desktop app).
     credentials: Path | None = None
+    auth: GoogleAuth = "service-account"
 
 
 @dataclass(frozen=True)
@@ -293,15 +298,75 @@ def _source(t: _Table, base: Path) -> SourceConfig:
         path=t.need("path", workbook, None, when='kind = "xlsx"')
         if kind == "xlsx"
         else t.get("path", workbook, None),
-        spreadsheet_id=t.need("spreadsheet_id", _text, None, when='kind = "gsheets"')
+        spreadsheet_id=t.need("spreadsheet_id", _spreadsheet_id, None, when='kind = "gsheets"')
         if kind == "gsheets"
-        else t.get("spreadsheet_id", _text, None),
+        else t.get("spreadsheet_id", _spreadsheet_id, None),
         worksheet=t.get("worksheet", _text, defaults.worksheet),
         staff_worksheet=t.get("staff_worksheet", _text, defaults.staff_worksheet),
-        credentials=t.get("credentials", _path(base), None),
+        auth=cast(GoogleAuth, t.get("auth", _choice("service-account", "user"), defaults.auth)),
     )
+    credentials = (
+        t.need("credentials", _path(base), None, when='auth = "user"')
+        if source.auth == "user"
+        else t.get("credentials", _path(base), None)
+    )
+    google_key = credentials if kind == "gsheets" else None
+    if google_key and (problem := credentials_problem(google_key, source.auth)):
+        t.problem("credentials", problem)
     t.finish()
-    return source
+    return replace(source, credentials=credentials)
+
+
+_KEY_STEPS = (
+    "Google Cloud console > IAM & Admin > Service accounts > the account > Keys > Add key > "
+    "Create new key > JSON"
+)
+_CLIENT_STEPS = (
+    "Google Cloud console > APIs & Services > Credentials > Create credentials > OAuth client "
+    "ID, type Desktop app, then Download JSON"
+)
+
+
+def credentials_problem(path: Path, auth: GoogleAuth) -> str | None:
+    """What is wrong with the kind of file `path` is for this way of signing in: the three
+    JSON files Google hands out look alike. None when it is the right kind, or when it cannot
+    be read as JSON (the Google backend then says why)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    client = next((k for k in ("installed", "web") if isinstance(info.get(k), dict)), None)
+    kind = info.get("type")
+    if auth == "user":
+        if client == "installed":
+            return None
+        if client == "web":
+            return (
+                f"{path} is the OAuth client of a web application; signing in from this PC "
+                f"needs one of type Desktop app ({_CLIENT_STEPS})"
+            )
+        if kind == "service_account":
+            return (
+                f'{path} is a service-account key: remove auth = "user" to sign in with it, '
+                f"or set credentials to an OAuth client file ({_CLIENT_STEPS})"
+            )
+        return f"{path} is not an OAuth client file ({_CLIENT_STEPS})"
+    if client is not None:
+        return (
+            f"{path} is an OAuth client file, not a service-account key: to sign in as a "
+            'person with it, set auth = "user" in [source] and run `sheets-sync '
+            f"google-login`; or download a key for the service account ({_KEY_STEPS})"
+        )
+    if kind == "authorized_user" or "refresh_token" in info:
+        return (
+            f"{path} is a person's saved sign-in (as gcloud writes it), not a service-account "
+            f"key: download a key for the service account ({_KEY_STEPS}), or sign in with "
+            'sheets-sync itself: auth = "user", credentials = an OAuth client file of type '
+            "Desktop app, then `sheets-sync google-login`"
+        )
+    return None
 
 
 def _columns(t: _Table) -> Mapping[str, tuple[str, ...]]:
@@ -707,6 +772,26 @@ def _path(base: Path, *, suffixes: tuple[str, ...] = ()) -> _Kind[Path]:
         return path
 
     return read
+
+
+# A sheet's address: https://docs.google.com/spreadsheets/d/<id>/edit#gid=0, also with /u/1/
+# for a second signed-in account, or Drive's open?id=<id>.
+_SHEET_ADDRESS = re.compile(r"/spreadsheets/(?:u/\d+/)?d/([A-Za-z0-9_-]+)|[?&]id=([A-Za-z0-9_-]+)")
+
+
+def _spreadsheet_id(value: object) -> str:
+    """The sheet's id, or its whole address as copied from the browser: the id is taken out."""
+    text = _text(value)
+    if "/" not in text and "?" not in text:
+        return text
+    found = _SHEET_ADDRESS.search(text)
+    if found is None:
+        raise _BadValueError(
+            f"{_show(text)} is not the address of a Google Sheet: give the sheet's address "
+            "(https://docs.google.com/spreadsheets/d/.../edit) or the long id between /d/ "
+            "and /edit in it"
+        )
+    return found.group(1) or found.group(2)
 
 
 def _timezone(value: object) -> ZoneInfo:

@@ -25,8 +25,9 @@ from typing import NamedTuple
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy, SourceChanged, SourceError
 from sheets_sync.backends.gsheets import GSheetsBackend
+from sheets_sync.backends.gsheets.client import user_token_file
 from sheets_sync.backends.xlsx import XlsxBackend
-from sheets_sync.config import Config
+from sheets_sync.config import Config, credentials_problem
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book, address_problems
@@ -75,12 +76,25 @@ def open_backend(config: Config, environ: Mapping[str, str]) -> Backend:
             backup_dir=config.daemon.state_dir / "backups",
             keep_backups=config.daemon.keep_backups,
         )
-    key = source.credentials or environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if source.spreadsheet_id is None or not key:
-        raise SheetsSyncError(
-            "a Google Sheet needs [source].spreadsheet_id and a service-account key: set "
-            "[source].credentials to the key file, or GOOGLE_APPLICATION_CREDENTIALS"
+    if source.spreadsheet_id is None:
+        raise SheetsSyncError("a Google Sheet needs [source].spreadsheet_id")
+    if source.auth == "user":  # signed in by `sheets-sync google-login`: no key
+        return GSheetsBackend(
+            source.spreadsheet_id,
+            credentials=user_token_file(config.daemon.state_dir),
+            as_user=True,
+            worksheet=source.worksheet,
+            staff_worksheet=source.staff_worksheet,
         )
+    key = source.credentials or environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not key:
+        raise SheetsSyncError(
+            "a Google Sheet needs a service-account key: set [source].credentials to the key "
+            'file, or GOOGLE_APPLICATION_CREDENTIALS; or sign in as a person: auth = "user" '
+            "and `sheets-sync google-login`"
+        )
+    if source.credentials is None and (problem := credentials_problem(Path(key), source.auth)):
+        raise SheetsSyncError(f"GOOGLE_APPLICATION_CREDENTIALS: {problem}")
     return GSheetsBackend(
         source.spreadsheet_id,
         credentials=Path(key),
