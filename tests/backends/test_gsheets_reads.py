@@ -291,6 +291,27 @@ def test_a_month_separator_merged_across_the_sheet_settles_in_one_cycle(
     assert f"POST {SHEET}/values:batchUpdate" not in calls(fake)
 
 
+def test_a_month_separator_is_a_heading_not_a_prospect(
+    fake: FakeSheets, key: Path, state: State
+) -> None:
+    """Merged across the name, owner and date columns, "December" is a heading: no prospect
+    flagged CHECK DATA for the manager every day, and no Sync ID made up for it on every
+    cycle (it could keep none under the merge), so what the state remembers stays put."""
+    rows = log_rows()
+    rows.insert(3, ["December"])
+    add(fake, rows, staff_rows())
+    with fake.lock:
+        fake.spreadsheets[SHEET].sheet(LOG_TAB).merges = [
+            {"startRowIndex": 3, "endRowIndex": 4, "startColumnIndex": 0, "endColumnIndex": 12}
+        ]
+    gs = backend(fake, key, SHEET)
+    first = sync(gs, config(), state, today=TODAY)
+    assert [row.prospect.cells.get("name") for row in first.plan.rows if row.row == 4] == []
+    remembered = state.written_before(gs.description)
+    sync(gs, config(), state, today=TODAY)
+    assert state.written_before(gs.description) == remembered
+
+
 def test_a_merge_over_two_managed_cells_of_a_prospect_settles(
     fake: FakeSheets, key: Path, state: State
 ) -> None:
