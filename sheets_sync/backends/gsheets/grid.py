@@ -24,7 +24,6 @@ ERROR_TEXTS = {
     "NAME": "#NAME?",
     "NUM": "#NUM!",
     "N_A": "#N/A",
-    "LOADING": "Loading…",
 }
 # Not an error but a wait: IMPORTRANGE fetching, or a long formula still computing.
 LOADING = "LOADING"
