@@ -212,7 +212,24 @@ def _layout(
         for number in range(max(other.first_row, header_row + 1), other.last_row + 1)
         if any(other.first_col <= col <= other.last_col for col in found.values())
     )
+    not_prospects |= merged_headings(header_row, found, merges)
     return Layout(header_row, found, managed, new_headers, repeated, table, not_prospects)
+
+
+def merged_headings(
+    header_row: int, staff: Mapping[str, int], merges: Sequence[Merge]
+) -> frozenset[int]:
+    """Rows below the header merged across the name, owner and consultation date columns:
+    headings such as a month's separator ("December" over A14:L14). Such a row shows one
+    value where a prospect has three, so it is no prospect; nor could it keep a Sync ID where
+    the merge covers that column (Google reads a covered cell back empty)."""
+    required = [staff[field] for field in REQUIRED]
+    return frozenset(
+        number
+        for top, left, bottom, right in merges
+        if left <= min(required) and right >= max(required) and bottom > header_row
+        for number in range(max(top, header_row + 1), bottom + 1)
+    )
 
 
 def _no_room(

@@ -43,13 +43,57 @@ def invalid(message: str) -> ApiError:
 # --------------------------------------------------------------------------- cells
 
 
+@dataclass(frozen=True)
+class CellError:
+    """A formula's error, as the API gives it in `effectiveValue.errorValue`: a type of the
+    ErrorType enum and a message. The cell shows what `ERROR_SHOWN` says (Sheets API
+    reference, ErrorType: "Corresponds to the #REF! error", ... "Corresponds to the
+    Loading... state")."""
+
+    type: str
+    message: str = ""
+
+    @property
+    def shown(self) -> str:
+        return ERROR_SHOWN[self.type]
+
+
+ERROR_SHOWN = {
+    "ERROR": "#ERROR!",
+    "NULL_VALUE": "#NULL!",
+    "DIVIDE_BY_ZERO": "#DIV/0!",
+    "VALUE": "#VALUE!",
+    "REF": "#REF!",
+    "NAME": "#NAME?",
+    "NUM": "#NUM!",
+    "N_A": "#N/A",
+    "LOADING": "Loading...",
+}
+
+
+@dataclass(frozen=True)
+class PersonChip:
+    """A people chip: someone typed `@Anna` and picked her from the list. The cell shows her
+    name; the API gives her address only in the cell's chip runs (Sheets API guide "Smart
+    chips": the user-entered text holds an `@` placeholder per chip, and "when reading, all
+    chipped and non-chipped runs are included"; PersonProperties.email "is always present")."""
+
+    name: str
+    email: str
+
+
 @dataclass
 class Cell:
-    """One non-empty cell: a value (str, int, float, bool) or a formula, and a number format."""
+    """One non-empty cell: a value (str, int, float, bool, a formula's error) or a formula,
+    and a number format. A people chip's cell shows `value` (the person's name) and carries
+    `chip_runs`. A cell `loading` shows Loading... for that many more grid reads (IMPORTRANGE
+    fetching, a long formula computing), then its value."""
 
-    value: str | int | float | bool | None
+    value: str | int | float | bool | CellError | None
     formula: str | None = None
     number_format: dict[str, str] | None = None
+    chip_runs: list[dict[str, Any]] | None = None
+    loading: int = 0
 
 
 def date_serial(value: dt.date) -> int | float:
@@ -80,7 +124,9 @@ def cell_from_python(value: object, locale: str) -> Cell | None:
             date_serial(value),
             number_format={"type": "DATE", "pattern": default_date_pattern(locale)},
         )
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, PersonChip):
+        return Cell(value.name, chip_runs=[{"chip": {"personProperties": {"email": value.email}}}])
+    if isinstance(value, bool | int | float | str | CellError):
         return Cell(value)
     raise TypeError(f"unsupported cell value {value!r}")
 
@@ -132,7 +178,7 @@ def cell_from_input(value: object, option: str, locale: str) -> Cell | None:
     return Cell(text)
 
 
-def _literal_formula(formula: str) -> str | int | float | bool | None:
+def _literal_formula(formula: str) -> str | int | float | bool | CellError | None:
     """The value of a formula the fake can evaluate (a literal); otherwise the formula's text."""
     body = formula[1:].strip()
     if len(body) >= 2 and body[0] == body[-1] == '"':
@@ -145,8 +191,10 @@ def _literal_formula(formula: str) -> str | int | float | bool | None:
     if re.fullmatch(r"[\d.+\-*/() ]+", body):
         try:
             number = _arithmetic(ast.parse(body, mode="eval").body)
-        except (SyntaxError, ValueError, ZeroDivisionError):
-            return "#ERROR!"
+        except ZeroDivisionError:
+            return CellError("DIVIDE_BY_ZERO", "Function DIVIDE parameter 2 cannot be zero.")
+        except (SyntaxError, ValueError):
+            return CellError("ERROR", "Formula parse error.")
         return int(number) if float(number).is_integer() else number
     return formula
 
@@ -171,7 +219,9 @@ def _arithmetic(node: ast.expr) -> float:
     raise ValueError("not arithmetic")
 
 
-def cell_value(cell: Cell) -> str | int | float | bool | None:
+def cell_value(cell: Cell) -> str | int | float | bool | CellError | None:
+    if cell.loading:
+        return CellError("LOADING", "Loading...")
     return _literal_formula(cell.formula) if cell.formula is not None else cell.value
 
 
@@ -199,6 +249,8 @@ def format_date(serial: float, pattern: str) -> str:
 
 def formatted(cell: Cell) -> str:
     value = cell_value(cell)
+    if isinstance(value, CellError):
+        return value.shown
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
@@ -217,6 +269,8 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> JSON:
     if value_option == "FORMULA" and cell.formula is not None:
         return cell.formula
     value = cell_value(cell)
+    if isinstance(value, CellError):
+        return value.shown  # values.get gives an error as the text the cell shows
     if isinstance(value, int | float) and not isinstance(value, bool):
         is_date = cell.number_format and cell.number_format.get("type") in ("DATE", "DATE_TIME")
         if is_date and date_option == "FORMATTED_STRING":
@@ -226,6 +280,8 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> JSON:
 
 
 def extended_value(value: object) -> dict[str, Any]:
+    if isinstance(value, CellError):
+        return {"errorValue": {"type": value.type, "message": value.message}}
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int | float):
@@ -240,10 +296,14 @@ def cell_data(cell: Cell | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if cell.formula is not None:
         data["userEnteredValue"] = {"formulaValue": cell.formula}
+    elif cell.chip_runs:
+        data["userEnteredValue"] = {"stringValue": "@"}  # the placeholder of a lone chip
     else:
         data["userEnteredValue"] = extended_value(cell.value)
     data["effectiveValue"] = extended_value(cell_value(cell))
     data["formattedValue"] = formatted(cell)
+    if cell.chip_runs:
+        data["chipRuns"] = copy.deepcopy(cell.chip_runs)
     if cell.number_format:
         data["userEnteredFormat"] = {"numberFormat": dict(cell.number_format)}
         data["effectiveFormat"] = {"numberFormat": dict(cell.number_format)}
@@ -385,9 +445,31 @@ class Sheet:
     )
 
     def get(self, row: int, col: int) -> Cell | None:
+        """A cell as the API shows it: one under a merged area, but for its top-left one,
+        reads empty (gspread issue #1334: a merge is "just one value in the top left cell";
+        node-google-spreadsheet issue #400: "reading from a merged cell, other than the
+        top-left one - will return empty"). A value written there is kept, unseen."""
+        if self.covered(row, col):
+            return None
         if row < len(self.rows) and col < len(self.rows[row]):
             return self.rows[row][col]
         return None
+
+    def covered(self, row: int, col: int) -> bool:
+        """Whether a merged area covers the cell (0-based) without starting at it."""
+        return any(
+            area.get("startRowIndex", 0) <= row < area["endRowIndex"]
+            and area.get("startColumnIndex", 0) <= col < area["endColumnIndex"]
+            and (row, col) != (area.get("startRowIndex", 0), area.get("startColumnIndex", 0))
+            for area in self.merges
+        )
+
+    def settle_loading(self) -> None:
+        """One grid read has passed: cells still loading are one read nearer their value."""
+        for line in self.rows:
+            for cell in line:
+                if cell is not None and cell.loading:
+                    cell.loading -= 1
 
     def put(self, row: int, col: int, cell: Cell | None) -> None:
         """Set a cell's value; a value written into a formatted range takes its format."""

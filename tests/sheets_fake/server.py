@@ -598,6 +598,7 @@ class FakeSheets:
             if grid_data:
                 boxes = wanted.get(sheet.sheet_id) or [(0, 0, sheet.row_count, sheet.column_count)]
                 entry["data"] = [_grid_data(sheet, box) for box in boxes]
+                sheet.settle_loading()
             if sheet.conditional_formats:
                 entry["conditionalFormats"] = strip_defaults(sheet.conditional_formats)
             if sheet.merges:

@@ -25,10 +25,17 @@ from typing import Any
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession
 
-from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
-from sheets_sync.backends.gsheets.check import Expected, comparable
+from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged, SourceError
+from sheets_sync.backends.gsheets.check import Expected, comparable, uncovered
 from sheets_sync.backends.gsheets.client import SCOPES, Connection, RetryingHTTPClient
-from sheets_sync.backends.gsheets.grid import fingerprint, grid_values, merged_areas, quoted, raw
+from sheets_sync.backends.gsheets.grid import (
+    fingerprint,
+    first_loading,
+    grid_values,
+    merged_areas,
+    quoted,
+    raw,
+)
 from sheets_sync.backends.gsheets.rules import colour_rules, date_format, formulas, has_rules
 from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
 from sheets_sync.core.sync import Changes
@@ -37,11 +44,19 @@ from sheets_sync.core.values import CellValue
 __all__ = ["SCOPES", "GSheetsBackend", "RetryingHTTPClient"]
 
 CHECK_ROUNDS = 8  # write-and-check rounds before a cycle gives up on a restless sheet
+# Pauses (seconds) before reading again while a cell shows `Loading…`; then the cycle waits.
+LOADING_PAUSES = (2.0, 5.0, 10.0)
+_READ_WAITS = "nothing was written, and the sync tries again next cycle"
+_CHECK_WAITS = (
+    "the values were written but not checked yet; the next cycle reads the sheet again and "
+    "puts right whatever is not"
+)
 
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
 _GRID_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties),conditionalFormats,merges,"
-    "data(rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
+    "data(rowData(values(effectiveValue,userEnteredFormat(numberFormat(type)),"
+    "chipRuns(startIndex,chip(personProperties(email)))))))"
 )
 
 
@@ -73,6 +88,7 @@ class GSheetsBackend:
             sleep=sleep,
             timeout=timeout,
         )
+        self._sleep = sleep
         self._layout: dict[str, Any] | None = None  # sheet ids, time zone: fetched once
         self._last: _Read | None = None
 
@@ -100,24 +116,45 @@ class GSheetsBackend:
         """Google Sheets has no cheap version: knowing means reading."""
         return None
 
-    def _read(self) -> _Read:
+    def _read(self, then: str = _READ_WAITS) -> _Read:
+        """The log and the Staff sheet as they stand once no cell shows `Loading…`.
+
+        A cell still loading (IMPORTRANGE fetching, a long formula computing) is read again
+        after a pause, a few times; if it still loads, SourceBusy: nothing computed from such
+        a read could be trusted, not even which prospect a row is. `then` says what that
+        means for this cycle.
+        """
         layout = self._sheet_layout()
         log = self._sheet(layout, self.worksheet)
         ranges = [quoted(log["title"])]
         staff = self._find_sheet(layout, self.staff_worksheet) if self.staff_worksheet else None
         if staff is not None:
             ranges.append(quoted(staff["title"]))
-        try:
-            answer = self._google.call(
-                "read the log",
-                lambda client: client.fetch_sheet_metadata(
-                    self.spreadsheet_id,
-                    params={"ranges": ranges, "includeGridData": "true", "fields": _GRID_FIELDS},
-                ),
-            )
-        except SourceError:
-            self._layout = None  # a tab renamed, deleted or added: look again next time
-            raise
+        for pause in (*LOADING_PAUSES, None):
+            try:
+                answer = self._google.call(
+                    "read the log",
+                    lambda client: client.fetch_sheet_metadata(
+                        self.spreadsheet_id,
+                        params={
+                            "ranges": ranges,
+                            "includeGridData": "true",
+                            "fields": _GRID_FIELDS,
+                        },
+                    ),
+                )
+            except SourceError:
+                self._layout = None  # a tab renamed, deleted or added: look again next time
+                raise
+            loading = _loading(answer)
+            if loading is None:
+                break
+            if pause is None:
+                raise SourceBusy(
+                    f"{self.description}: {loading} still shows Loading… (a formula such as "
+                    f"IMPORTRANGE is still calculating); {then}"
+                )
+            self._sleep(pause)
         # The answer lists the sheets in tab order, not in the order of `ranges`.
         by_id = {
             sheet.get("properties", {}).get("sheetId"): sheet for sheet in answer.get("sheets", [])
@@ -158,7 +195,8 @@ class GSheetsBackend:
             raise SourceChanged(f"{self.description} was read again since this plan was made")
         wanted_rules = colour_rules(changes, last.sheet_id)
         rules_missing = not has_rules(last.rules, wanted_rules)
-        if not changes.cells and not rules_missing:
+        cells = uncovered(changes.cells, last.merges)
+        if not cells and not rules_missing:
             return None
         updates: list[dict[str, Any]] = []
         width = max(changes.layout.managed.values()) + 1
@@ -190,7 +228,6 @@ class GSheetsBackend:
                 lambda client: client.batch_update(self.spreadsheet_id, {"requests": updates}),
             )
         expected = Expected.of(changes, last.rows)
-        cells = dict(changes.cells)
         rows = last.rows  # the rows the cells were computed for
         written: dict[int, set[object]] = {}
         for _ in range(CHECK_ROUNDS):
@@ -201,8 +238,8 @@ class GSheetsBackend:
                     written.setdefault(col, set()).add(comparable(value))
                     row = rows[number - 1] if number <= len(rows) else []
                     placed[(number, col)] = (expected.key(row), comparable(value))
-            now = self._read()
-            cells = expected.repairs(now.rows, changes, written, placed)
+            now = self._read(then=_CHECK_WAITS)
+            cells = uncovered(expected.repairs(now.rows, changes, written, placed), now.merges)
             rows = now.rows
             if not cells:
                 return now.version
@@ -255,6 +292,15 @@ class GSheetsBackend:
             if name is not None and properties.get("title", "").casefold() == name.casefold():
                 return properties
         return None
+
+
+def _loading(answer: Mapping[str, Any]) -> str | None:
+    """Which cell of the sheets read shows `Loading…`, for people; None when none does."""
+    for sheet in answer.get("sheets", []):
+        cell = first_loading(sheet)
+        if cell is not None:
+            return f'cell {cell} of the "{sheet.get("properties", {}).get("title")}" sheet'
+    return None
 
 
 class _Read:

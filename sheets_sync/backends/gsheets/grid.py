@@ -8,10 +8,25 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sheets_sync.core.columns import Merge
+from sheets_sync.core.columns import Merge, column_letters
 from sheets_sync.core.values import CellValue, readable
 
 EPOCH = date(1899, 12, 30)
+
+# A formula's error as the cell shows it, by the API's ErrorValue type (Sheets API reference,
+# "ErrorType"): the text an .xlsx workbook holds for the same error, so both backends agree.
+ERROR_TEXTS = {
+    "ERROR": "#ERROR!",
+    "NULL_VALUE": "#NULL!",
+    "DIVIDE_BY_ZERO": "#DIV/0!",
+    "VALUE": "#VALUE!",
+    "REF": "#REF!",
+    "NAME": "#NAME?",
+    "NUM": "#NUM!",
+    "N_A": "#N/A",
+}
+# Not an error but a wait: IMPORTRANGE fetching, or a long formula still computing.
+LOADING = "LOADING"
 
 
 def merged_areas(sheet: Mapping[str, Any]) -> list[Merge]:
@@ -44,7 +59,21 @@ def grid_values(sheet: Mapping[str, Any]) -> list[list[CellValue]]:
     return rows
 
 
+def first_loading(sheet: Mapping[str, Any] | None) -> str | None:
+    """The first cell of a sheet's grid data that shows `Loading…`, as `C7`; None when none
+    does. What such a cell will hold is not known yet, so nothing may be read from it."""
+    data = (sheet or {}).get("data", [])
+    for number, row in enumerate(data[0].get("rowData", []) if data else [], start=1):
+        for col, cell in enumerate(row.get("values", [])):
+            if cell.get("effectiveValue", {}).get("errorValue", {}).get("type") == LOADING:
+                return f"{column_letters(col)}{number}"
+    return None
+
+
 def cell_value(cell: Mapping[str, Any]) -> CellValue:
+    address = person_chip(cell)
+    if address is not None:
+        return address
     effective = cell.get("effectiveValue", {})
     if "numberValue" in effective:
         number = float(effective["numberValue"])
@@ -63,8 +92,26 @@ def cell_value(cell: Mapping[str, Any]) -> CellValue:
     if "boolValue" in effective:
         return bool(effective["boolValue"])
     if "errorValue" in effective:
-        return str(effective["errorValue"].get("type", "#ERROR"))
+        return ERROR_TEXTS.get(str(effective["errorValue"].get("type")), "#ERROR!")
     return None
+
+
+def person_chip(cell: Mapping[str, Any]) -> str | None:
+    """The address of the person a cell holds as a people chip (`@Anna` picked from the
+    list), when the chip is all the cell holds; None otherwise.
+
+    The chip shows the person's name (or the address, as its display format says); the
+    address is in the cell's chip runs (Sheets API reference, CellData.chipRuns,
+    PersonProperties.email), and it is what a digest needs: an owner cell holding an address
+    is mailed directly. A cell with text beside the chip (a run without a chip: "when
+    reading, all chipped and non-chipped runs are included") keeps its text, so a note that
+    mentions someone stays the note it is.
+    """
+    runs = cell.get("chipRuns") or []
+    if len(runs) != 1:
+        return None
+    email = runs[0].get("chip", {}).get("personProperties", {}).get("email")
+    return readable(str(email)) if email else None
 
 
 def raw(value: str | date | None) -> str | int:
