@@ -7,8 +7,10 @@ from datetime import date
 
 from sheets_sync.core.check import log_problems
 from sheets_sync.core.columns import find_layout
+from sheets_sync.core.digest import build_digests
 from sheets_sync.core.rule import Flag, Settings
 from sheets_sync.core.sync import Managed, SyncPlan, plan_sync
+from sheets_sync.mail.render import render_manager_summary
 from tests.core.test_sync import TODAY, Grid, applied, id_maker, memory
 
 HEADERS = ["Name", "Owner", "Consultation date", "Last touch", "Notes"]
@@ -136,3 +138,19 @@ def test_only_the_rows_that_could_be_two_prospects_are_held(settings: Settings) 
     assert again.matched_again == (6, 7)
     after = applied(sorted_grid, again)
     assert ids_by_name(after, sync_col)["Eve Orr"] == ids_by_name(grid, sync_col)["Eve Orr"]
+
+
+def test_the_managers_summary_says_the_log_was_sorted_without_the_sheets_sync_columns(
+    settings: Settings,
+) -> None:
+    first = plan(log(), settings)
+    grid = sort_staff_columns(applied(log(), first), [3, 2, 1, 0])
+    again = plan(grid, settings, memory(first), first.identities)
+    _, tally = build_digests(
+        again.rows, day=TODAY, book={}, link=lambda row: None, resorted=again.resorted
+    )
+    summary = tally.summary(day=TODAY, clinic="Riverside", address="m@x.example")
+    message = render_manager_summary(summary, sender="s@x.example")
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "The log was sorted without its sheets-sync columns" in text
+    assert "matched 4 rows to their prospects again" in text
