@@ -270,7 +270,7 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     for col, header in layout.new_headers.items():
         _say(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
-    problems = log_problems(report.plan.rows, layout, book)
+    problems = log_problems(report.plan.rows, layout, book, report.plan.resorted)
     problems += staff_problems(report.snapshot.staff)
     for problem in problems:
         _say(f"  {problem}")

@@ -28,6 +28,7 @@ from sheets_sync.backends.gsheets import GSheetsBackend
 from sheets_sync.backends.gsheets.client import user_token_file
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config, credentials_problem
+from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book, address_problems
@@ -143,6 +144,7 @@ def decide(
         remembered=state.remembered(source),
         writing=state.writing(source),
         written_before=state.written_before(source),
+        identities=state.identities(source),
         new_id=new_id,
         date1904=snapshot.date1904,
     )
@@ -160,6 +162,8 @@ def decide(
                 type(row.fault).__name__,
             )
             log.debug("the fault on row %d", row.row, exc_info=row.fault)
+    if plan.resorted:
+        log.warning("%s: %s", source, resorted_message(plan.resorted))
     return plan
 
 
@@ -201,7 +205,7 @@ def sync(
             report.waiting = str(busy)
             return report
         report.written = written is not None
-        state.remember(source, remembered)
+        state.remember(source, remembered, plan.identities)
         state.record_sync(source, written or snapshot.version, today, settings, report.rows)
         return report
     raise SourceError(
@@ -445,6 +449,7 @@ def _build(
         book=book,
         link=snapshot.link,
         problems=address_problems(snapshot.staff, config.owners),
+        resorted=report.plan.resorted,
     )
     return [
         _Due(_recipient(d.address, book), _legacy_recipient(d.address, book), d) for d in digests

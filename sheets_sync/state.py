@@ -6,6 +6,8 @@
 - `written_before`: every distinct value written into each row on any day, so a restored older
   copy of the log is brought up to date, not taken for typing. A row gathers a few (a date and
   an action per step; flags by their shape), so it stays small on a large log used for years.
+- `identities`: each Sync ID's identity fingerprint (a hash of the staff cells that name the
+  prospect), so that a row whose staff cells were sorted away from its ID is found again.
 - `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
   fixed before the send, so a day's digest goes out once, also across restarts.
 - `synced`: the version of the log that the last finished sync left it at, with the day and
@@ -20,7 +22,7 @@ The schema carries its version in `PRAGMA user_version`; each migration is one t
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -127,6 +129,16 @@ INSERT OR IGNORE INTO written_before
         THEN 'OVERDUE <n>d' ELSE follow_up_status END FROM remembered;
 DELETE FROM written_before WHERE value = ''
 """,
+    # Who each Sync ID was given to (`sync.identity`): staff who sort the staff columns
+    # alone move prospects away from their IDs, and these find them again.
+    """
+CREATE TABLE identities (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id)
+) WITHOUT ROWID;
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -209,14 +221,33 @@ class State:
             self._replace("writing", source, rows)
             self._add_written_before(source, rows)
 
-    def remember(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
-        """Replace what is remembered for `source` with `rows` (Sync ID, values); the write
-        under way, if any, is over. The values join those written before."""
+    def remember(
+        self,
+        source: str,
+        rows: Iterable[tuple[str, Managed]],
+        identities: Mapping[str, str] | None = None,
+    ) -> None:
+        """Replace what is remembered for `source` with `rows` (Sync ID, values), and, when
+        given, each Sync ID's identity fingerprint; the write under way, if any, is over. The
+        values join those written before."""
         rows = list(rows)
         with self._transaction():
             self._replace("written", source, rows)
             self._replace("writing", source, ())
             self._add_written_before(source, rows)
+            if identities is not None:
+                self.db.execute("DELETE FROM identities WHERE source = ?", (source,))
+                self.db.executemany(
+                    "INSERT INTO identities VALUES (?, ?, ?)",
+                    ((source, sync_id, fingerprint) for sync_id, fingerprint in identities.items()),
+                )
+
+    def identities(self, source: str) -> dict[str, str]:
+        """Each Sync ID's identity fingerprint as the last finished sync of `source` saw it."""
+        rows = self.db.execute(
+            "SELECT sync_id, fingerprint FROM identities WHERE source = ?", (source,)
+        )
+        return dict(rows.fetchall())
 
     def _add_written_before(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
         self.db.executemany(

@@ -11,14 +11,20 @@ from sheets_sync.core.owners import (
     invisible_characters,
     staff_entries,
 )
-from sheets_sync.core.sync import MANAGED_LABELS, RowResult
+from sheets_sync.core.sync import MANAGED_LABELS, Resorted, RowResult
 from sheets_sync.core.values import CellValue, quoted
 
 HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
 
 
-def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, str]) -> list[str]:
-    """Every problem in the decided rows, like `Row 57, Snooze until (L57): ...`."""
+def log_problems(
+    rows: Sequence[RowResult],
+    layout: Layout,
+    book: Mapping[str, str],
+    resorted: Sequence[Resorted] = (),
+) -> list[str]:
+    """Every problem in the decided rows, like `Row 57, Snooze until (L57): ...`, and a log
+    sorted without the sheets-sync columns (`resorted`)."""
     columns = {**layout.staff, **layout.managed}
 
     def where(row: int, field: str) -> str:
@@ -29,6 +35,8 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
         return f"Row {row}, {HEADERS.get(field, field)}{cell}"
 
     problems = [_repeated_header(field, cols, layout) for field, cols in layout.repeated.items()]
+    if resorted:
+        problems.append(resorted_message(resorted))
     for result in rows:
         decision = result.decision
         notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
@@ -44,6 +52,36 @@ def log_problems(rows: Sequence[RowResult], layout: Layout, book: Mapping[str, s
                 "them to the Staff sheet or the config's [owners]"
             )
     return problems
+
+
+def resorted_message(resorted: Sequence[Resorted]) -> str:
+    """What to tell people about rows whose staff cells were sorted away from their Sync ID:
+    the row numbers only, no patient's name, so it may go to the daemon's log too."""
+    matched = [moved.row for moved in resorted if not moved.held]
+    held = [moved.row for moved in resorted if moved.held]
+    text = (
+        f"the log was sorted without the sheets-sync columns ({_rows(matched + held)}): "
+        f"sheets-sync matched {len(matched)} row{'s' if len(matched) != 1 else ''} to their "
+        "prospects again; next time select all columns or use the filter's sort"
+    )
+    if held:
+        text += (
+            f". {_rows(held).capitalize()} could each be more than one prospect (they share a "
+            "name and consultation date), so nothing is written there: clear their Sync ID "
+            "cells, and sheets-sync starts them afresh"
+        )
+    return text
+
+
+def _rows(numbers: Sequence[int]) -> str:
+    """`rows 4, 7 and 9`, the first ten only on a large log."""
+    numbers = sorted(numbers)
+    shown = ", ".join(map(str, numbers[:10]))
+    if len(numbers) > 10:
+        return f"rows {shown} and {len(numbers) - 10} more"
+    if len(numbers) > 1:
+        return f"rows {shown.rpartition(', ')[0]} and {numbers[-1]}"
+    return f"row {shown}"
 
 
 def _repeated_header(field: str, cols: Sequence[int], layout: Layout) -> str:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from sheets_sync.core.check import resorted_message
 from sheets_sync.core.owners import address_of, address_problem, is_address, owner_key
 from sheets_sync.core.rule import Decision, Flag
-from sheets_sync.core.sync import RowResult
+from sheets_sync.core.sync import Resorted, RowResult
 
 NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
 
@@ -79,6 +80,7 @@ class ManagerSummary:
     unaddressed: tuple[RowNote, ...]  # due rows whose owner has no email address
     unaddressed_lines: tuple[DigestLine, ...]  # those rows' details, so nobody is dropped
     undelivered: tuple[tuple[str, str], ...] = ()  # (owner, why) for digests not delivered
+    resorted: str = ""  # the log was sorted without the sheets-sync columns: what was done
 
 
 def build_digests(
@@ -88,12 +90,15 @@ def build_digests(
     book: Mapping[str, str],
     link: Callable[[int], str | None],
     problems: Mapping[str, str] | None = None,
+    resorted: Sequence[Resorted] = (),
 ) -> tuple[list[OwnerDigest], OwnerTally]:
     """Each owner's digest for `day` (only owners with something due), and the tallies the
     manager's summary is made from.
 
     `problems` says, by owner key, why an owner's address from the Staff sheet or [owners]
     cannot be used (`address_problems`); their due rows go to the manager with that reason.
+    `resorted` are the rows sorted away from their Sync ID (`SyncPlan.resorted`), which the
+    manager hears of.
     """
     due: dict[str, list[DigestLine]] = {}
     names: dict[str, str] = {}
@@ -149,7 +154,11 @@ def build_digests(
         for key, tally in sorted(counts.items())
     )
     return digests, OwnerTally(
-        owners, tuple(check_data), tuple(unaddressed), tuple(unaddressed_lines)
+        owners,
+        tuple(check_data),
+        tuple(unaddressed),
+        tuple(unaddressed_lines),
+        resorted_message(resorted) if resorted else "",
     )
 
 
@@ -161,6 +170,7 @@ class OwnerTally:
     check_data: tuple[RowNote, ...]
     unaddressed: tuple[RowNote, ...]
     unaddressed_lines: tuple[DigestLine, ...]
+    resorted: str = ""
 
     def summary(
         self,
@@ -179,6 +189,7 @@ class OwnerTally:
             self.unaddressed,
             self.unaddressed_lines,
             tuple(undelivered),
+            self.resorted,
         )
 
 

@@ -4,10 +4,17 @@ Staff cells are never among the changes. A managed cell a person typed into is k
 typed, and its row is flagged `CHECK DATA` instead (SPEC §2). A value the daemon wrote into
 that row on any earlier day is its own, not typing: a restored older copy of the log, or a
 colleague's saved copy, is brought up to date (SPEC §7).
+
+A Sync ID belongs to the prospect it was given to. Staff who sort the staff columns alone
+(through a filter or a table that stops short of the managed columns, or "Sort range" over
+their own columns) move the prospects away from their IDs; each ID's identity fingerprint,
+kept in the state, finds them again (`match_again`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -83,9 +90,46 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class Resorted:
+    """A row whose staff cells were sorted away from its sheets-sync columns: matched to its
+    prospect's Sync ID again (`sync_id`), or held (`sync_id` empty) when its staff cells could
+    be more than one prospect's, so that it gets no write until a person sees to it."""
+
+    row: int
+    sync_id: str
+
+    @property
+    def held(self) -> bool:
+        return not self.sync_id
+
+
+@dataclass(frozen=True)
 class SyncPlan:
     rows: tuple[RowResult, ...]
     changes: Changes
+    # Each Sync ID's identity fingerprint (`identity`), to remember for the next cycle.
+    identities: Mapping[str, str]
+    resorted: tuple[Resorted, ...] = ()
+
+    @property
+    def held(self) -> tuple[int, ...]:
+        """The rows left unwritten because their staff cells could be several prospects'."""
+        return tuple(moved.row for moved in self.resorted if moved.held)
+
+    @property
+    def matched_again(self) -> tuple[int, ...]:
+        return tuple(moved.row for moved in self.resorted if not moved.held)
+
+
+# The staff cells that name a prospect, not those staff update at each touch: who a row is.
+IDENTITY_FIELDS = ("name", "consultation_date", "email", "phone")
+
+
+def identity(staff: Mapping[str, CellValue], date1904: bool = False) -> str:
+    """A prospect's identity fingerprint: a hash of the staff cells that name them, so the
+    state keeps no patient's name."""
+    parts = [_comparable(staff.get(name), date1904).strip().casefold() for name in IDENTITY_FIELDS]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def plan_sync(
@@ -99,13 +143,15 @@ def plan_sync(
     date1904: bool = False,
     writing: Mapping[str, Managed] = {},
     written_before: Mapping[str, Collection[Written]] = {},
+    identities: Mapping[str, str] = {},
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
     `remembered` is what earlier cycles wrote, by Sync ID; `writing` is what a cycle that
     stopped during its write was writing (either may be in the cells now); `written_before`
     is every value the daemon wrote into each row on any earlier day (`written_values`), which
-    a restored older copy of the log shows; `new_id` makes a fresh Sync ID.
+    a restored older copy of the log shows; `identities` is each Sync ID's identity
+    fingerprint as the last finished sync saw it; `new_id` makes a fresh Sync ID.
     """
 
     def ours(sync_id: str) -> frozenset[Written]:
@@ -119,20 +165,26 @@ def plan_sync(
     results: list[RowResult] = []
     headers = header_texts(rows, layout)
     decide_row = partial(decide, today=today, settings=settings, date1904=date1904)
+
+    def judge(prospect: Prospect) -> tuple[Decision, Exception | None]:
+        try:
+            return decide_row(prospect), None
+        except Exception as exc:  # one row the rule cannot read must not stop the others
+            return _could_not_read(prospect, exc, layout, headers, decide_row), exc
+
     seen_ids: set[str] = set()
     id_col = layout.managed["sync_id"]
     taken_ids = {read_text(row[id_col]) for row in rows if len(row) > id_col}
-    staff_columns = tuple(layout.staff.items())
     managed_columns = tuple(layout.managed.items())
     last_row = layout.header_row
+    prospects = _prospect_rows(rows, layout)
+    found = {number: identity(staff, date1904) for number, (staff, _) in prospects.items()}
+    held_by = {number: read_text(cell_id) for number, (_, cell_id) in prospects.items()}
+    moved = match_again(held_by, found, identities)
+    remember_identities: dict[str, str] = {}
     for number in range(layout.first_row, len(rows) + 1):
         row = rows[number - 1]
         width = len(row)
-        staff = {
-            field: value
-            for field, col in staff_columns
-            if col < width and (value := row[col]) is not None
-        }
         now = {field: row[col] if col < width else None for field, col in managed_columns}
         if number in layout.not_prospects:
             # A table's totals row, or another table's row: only what the daemon remembers
@@ -140,32 +192,42 @@ def plan_sync(
             if written := ours(read_text(now["sync_id"])):
                 _clear_leftovers(number, now, layout, written, cells, date1904)
             continue
-        if not any(not isinstance(value, str) or value.strip() for value in staff.values()):
+        if number not in prospects:
             _clear_leftovers(number, now, layout, ours(read_text(now["sync_id"])), cells, date1904)
             continue
         last_row = number
 
-        sync_id = read_text(now["sync_id"])
+        staff = prospects[number][0]
+        in_cell = held_by[number]
+        sync_id = moved.get(number, in_cell)
+        if number in moved and not sync_id:
+            # Its staff cells could be several prospects': no write until a person sees to it.
+            decision, fault = judge(Prospect(number, staff))
+            kept = remembered.get(in_cell) or Managed("", "", "")
+            results.append(
+                RowResult(number, in_cell, Prospect(number, staff), decision, kept, fault)
+            )
+            remember_identities.setdefault(in_cell, identities[in_cell])
+            continue
         if not sync_id or sync_id in seen_ids:  # new row, or a copy of another row
             sync_id = _fresh_id(new_id, taken_ids)
+        if sync_id != in_cell:
             cells[(number, id_col)] = sync_id
         seen_ids.add(sync_id)
+        remember_identities[sync_id] = found[number]
 
         prospect = Prospect(number, staff)
-        fault = None
-        try:
-            decision = decide_row(prospect)
-        except Exception as exc:  # one row the rule cannot read must not stop the others
-            fault = exc
-            decision = _could_not_read(prospect, exc, layout, headers, decide_row)
+        decision, fault = judge(prospect)
         managed = _managed(decision)
         wanted = managed.cells()
         differing = [
             field for field, value in wanted.items() if not _same(now[field], value, date1904)
         ]
-        memory = remembered.get(sync_id)
+        # The managed cells stayed with the ID in the row's cell: what was written there is the
+        # memory of that ID, and of the prospect's own ID when it was sorted back to them.
+        memory = remembered.get(in_cell) or remembered.get(sync_id)
         # Only a cell that differs from what the rule wants can hold something a person typed.
-        written = ours(sync_id) if differing else frozenset()
+        written = ours(sync_id) | ours(in_cell) if differing else frozenset()
         typed = [field for field in differing if not _is_ours(field, now[field], written, date1904)]
         if typed:
             decision = _typed_by_hand(decision, typed)
@@ -181,7 +243,88 @@ def plan_sync(
         remember = _remember(managed, memory, typed)
         results.append(RowResult(number, sync_id, prospect, decision, remember, fault))
 
-    return SyncPlan(tuple(results), Changes(layout, cells, headers, last_row))
+    resorted = tuple(Resorted(number, sync_id) for number, sync_id in sorted(moved.items()))
+    for number in (moved_row.row for moved_row in resorted if moved_row.held):
+        # The prospects a held row may be stay known, so that it stays held until seen to.
+        for sync_id, fingerprint in identities.items():
+            if fingerprint == found[number]:
+                remember_identities.setdefault(sync_id, fingerprint)
+    changes = Changes(layout, cells, headers, last_row)
+    return SyncPlan(tuple(results), changes, remember_identities, resorted)
+
+
+def _staff_cells(row: Sequence[CellValue], layout: Layout) -> dict[str, CellValue]:
+    width = len(row)
+    return {
+        field: value
+        for field, col in layout.staff.items()
+        if col < width and (value := row[col]) is not None
+    }
+
+
+def _prospect_rows(
+    rows: Sequence[Sequence[CellValue]], layout: Layout
+) -> dict[int, tuple[dict[str, CellValue], CellValue]]:
+    """The rows that hold a prospect: their staff cells and their Sync ID cell, by number."""
+    id_col = layout.managed["sync_id"]
+    found = {}
+    for number in range(layout.first_row, len(rows) + 1):
+        if number in layout.not_prospects:
+            continue
+        row = rows[number - 1]
+        staff = _staff_cells(row, layout)
+        if any(not isinstance(value, str) or value.strip() for value in staff.values()):
+            found[number] = (staff, row[id_col] if id_col < len(row) else None)
+    return found
+
+
+def match_again(
+    held_by: Mapping[int, str], found: Mapping[int, str], identities: Mapping[str, str]
+) -> dict[int, str]:
+    """The rows whose staff cells were sorted away from their Sync ID: row -> the ID of the
+    prospect now in it, or "" when that cannot be told.
+
+    `held_by` is each prospect row's Sync ID cell, `found` its identity fingerprint now,
+    `identities` each ID's fingerprint at the last finished sync. A row holding ID X whose
+    fingerprint is no longer X's, but was exactly one other ID Y's, holds prospect Y, unless Y
+    is still at home in its own row. A fingerprint that was nobody's means staff corrected the
+    prospect's name: the ID is trusted. A row that could be several prospects', or that would
+    take an ID another row keeps or also takes, is held ("").
+    """
+    at_home = {
+        sync_id for number, sync_id in held_by.items() if identities.get(sync_id) == found[number]
+    }
+    by_fingerprint: dict[str, list[str]] = {}
+    for sync_id, fingerprint in identities.items():
+        by_fingerprint.setdefault(fingerprint, []).append(sync_id)
+    moved: dict[int, str] = {}
+    for number, sync_id in held_by.items():
+        before = identities.get(sync_id)
+        if before is None or before == found[number]:
+            continue
+        others = [
+            other
+            for other in by_fingerprint.get(found[number], ())
+            if other != sync_id and other not in at_home
+        ]
+        if others:
+            moved[number] = others[0] if len(others) == 1 else ""
+    # An ID can go to one row only, and not to a row while another keeps it in its cell.
+    while True:
+        claims: dict[str, int] = {}
+        for sync_id in moved.values():
+            if sync_id:
+                claims[sync_id] = claims.get(sync_id, 0) + 1
+        kept = {sync_id for number, sync_id in held_by.items() if not moved.get(number)}
+        clashing = [
+            number
+            for number, sync_id in moved.items()
+            if sync_id and (claims[sync_id] > 1 or sync_id in kept)
+        ]
+        if not clashing:
+            return moved
+        for number in clashing:
+            moved[number] = ""
 
 
 def _same(now: CellValue, wanted: CellWrite, date1904: bool) -> bool:

@@ -434,6 +434,7 @@ def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, minimal: bool)
 
 # Mail-server trouble reaches the manager first: staff with no digest do not know it.
 _UNDELIVERED = "Digests not delivered"
+_RESORTED = "The log was sorted without its sheets-sync columns"
 
 
 def _manager_text(capped: _Capped, minimal: bool) -> str:
@@ -454,6 +455,8 @@ def _manager_text(capped: _Capped, minimal: bool) -> str:
             f"- {_isolated(_clipped(owner))}: {why}" for owner, why in summary.undelivered
         )
         blocks.append(f"{_underlined(_UNDELIVERED)}\n{failures}")
+    if summary.resorted:
+        blocks.append(f"{_underlined(_RESORTED)}\n{_sentence(summary.resorted)}")
     if summary.check_data:
         notes = "\n".join(
             "- Row {}, {} ({}): {}".format(
@@ -472,6 +475,10 @@ def _manager_text(capped: _Capped, minimal: bool) -> str:
         blocks.append(_more_rows(capped.more_unaddressed))
     blocks.append("Sent by sheets-sync.")
     return _join_text(blocks)
+
+
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."
 
 
 def _section_text(title: str, lines: Sequence[DigestLine], minimal: bool, total: int) -> list[str]:
@@ -537,6 +544,8 @@ def _manager_html(capped: _Capped, subject: str, minimal: bool) -> str:
             (None, f"{_bdi(_clipped(owner))}: {escape(why)}") for owner, why in summary.undelivered
         ]
         parts += [_subheading(_UNDELIVERED), _bullets(failures)]
+    if summary.resorted:
+        parts += [_subheading(_RESORTED), _paragraph(_sentence(summary.resorted))]
     if summary.check_data:
         parts += [
             _subheading("Rows to check (CHECK DATA)"),

@@ -438,6 +438,10 @@ class Sheet:
     frozen_column_count: int = 0
     hidden: bool = False
     extra_properties: dict[str, Any] = field(default_factory=dict)
+    # sheets[].basicFilter and sheets[].tables, as the API gives them (ranges with all four
+    # ends, as Google answers a filter set over open ends: recorded test_basic_filters).
+    basic_filter: dict[str, Any] | None = None
+    tables: list[dict[str, Any]] = field(default_factory=list)
     # Number formats set on ranges (repeatCell), kept for cells that are empty today:
     # (row0, row1, col0, col1, numberFormat), ends exclusive, None for open ends.
     formats: list[tuple[int, int | None, int, int | None, dict[str, str]]] = field(
@@ -502,6 +506,18 @@ class Sheet:
                 f" limits. Max rows: {self.row_count}, max columns: {self.column_count}"
             )
         return row0, col0, row1, col1
+
+    def grid_range(self, area: dict[str, Any]) -> dict[str, Any]:
+        """A GridRange with open ends closed at the grid's edges, as Google stores a filter's."""
+        return {
+            "sheetId": self.sheet_id,
+            "startRowIndex": area.get("startRowIndex") or 0,
+            "endRowIndex": min(area.get("endRowIndex") or self.row_count, self.row_count),
+            "startColumnIndex": area.get("startColumnIndex") or 0,
+            "endColumnIndex": min(
+                area.get("endColumnIndex") or self.column_count, self.column_count
+            ),
+        }
 
     def properties(self, index: int) -> dict[str, Any]:
         grid: dict[str, Any] = {"rowCount": self.row_count, "columnCount": self.column_count}

@@ -177,6 +177,8 @@ SUPPORTED_REQUESTS = (
     "addSheet",
     "deleteSheet",
     "updateSpreadsheetProperties",
+    "setBasicFilter",
+    "updateTable",
 )
 
 
@@ -398,26 +400,88 @@ class FakeSheets:
         text or column letters); empty values last. Conditional-format ranges stay put."""
         with self.lock:
             grid = self._sheet(spreadsheet_id, sheet)
-            col = self._column(grid, column)
-            start = first_row - 1
-            body = grid.rows[start:]
-            filled = [row for row in body if any(cell is not None for cell in row)]
+            self._sort(grid, self._column(grid, column), first_row - 1, None, None, reverse)
 
-            def key(row: list[Cell | None]) -> tuple[int, Any]:
-                cell = row[col] if col < len(row) else None
-                value = None if cell is None else (cell.value if cell.formula is None else None)
-                if isinstance(value, bool):
-                    return (2, value)
-                if isinstance(value, int | float):
-                    return (0, value)
-                if isinstance(value, str):
-                    return (1, value.lower())
-                return (3, 0)
+    def sort_range(
+        self,
+        spreadsheet_id: str,
+        sheet: str,
+        *,
+        columns: tuple[int, int],
+        by: int | str,
+        first_row: int = 2,
+        last_row: int | None = None,
+        reverse: bool = False,
+    ) -> None:
+        """A person's Data > Sort range over some columns only (0-based, both ends included):
+        only those cells move, the cells right and left of them stay in their rows."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            first, last = columns
+            col = self._column(grid, by)
+            self._sort(grid, col, first_row - 1, last_row, (first, last + 1), reverse)
 
-            present = [row for row in filled if key(row)[0] != 3]
-            missing = [row for row in filled if key(row)[0] == 3]
-            present.sort(key=key, reverse=reverse)
-            grid.rows[start:] = present + missing
+    def sort_filter(
+        self, spreadsheet_id: str, sheet: str, by: int | str, *, reverse: bool = False
+    ) -> None:
+        """A sort from the basic filter's menu: the rows under its header, within its columns
+        (Google sorts the filter's range alone, as Data > Sort range does)."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            assert grid.basic_filter is not None, "the sheet has no basic filter"
+            self._sort_area(grid, grid.basic_filter["range"], by, reverse)
+
+    def sort_table(
+        self, spreadsheet_id: str, sheet: str, name: str, by: int | str, *, reverse: bool = False
+    ) -> None:
+        """A sort from a table column's menu: the table's rows, within its columns."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            table = next(table for table in grid.tables if table["name"] == name)
+            self._sort_area(grid, table["range"], by, reverse)
+
+    def _sort_area(self, grid: Sheet, area: dict[str, Any], by: int | str, reverse: bool) -> None:
+        box = grid.grid_range(area)
+        columns = (box["startColumnIndex"], box["endColumnIndex"])
+        first = box["startRowIndex"] + 1  # under the header row
+        self._sort(grid, self._column(grid, by), first, box["endRowIndex"], columns, reverse)
+
+    @staticmethod
+    def _sort(
+        grid: Sheet,
+        col: int,
+        start: int,
+        stop: int | None,
+        columns: tuple[int, int] | None,
+        reverse: bool,
+    ) -> None:
+        """Sort rows start..stop (0-based, stop excluded; None: to the last row) by `col`,
+        moving the cells of `columns` (from, to excluded) only, or whole rows; empty last."""
+        stop = len(grid.rows) if stop is None else min(stop, len(grid.rows))
+        width = max((len(row) for row in grid.rows[start:stop]), default=0)
+        left, right = columns or (0, width)
+        parts = [[grid.get(row, c) for c in range(left, right)] for row in range(start, stop)]
+        filled = [part for part in parts if any(cell is not None for cell in part)]
+        empty = [part for part in parts if not any(cell is not None for cell in part)]
+
+        def key(part: list[Cell | None]) -> tuple[int, Any]:
+            cell = part[col - left] if left <= col < right else None
+            value = None if cell is None else (cell.value if cell.formula is None else None)
+            if isinstance(value, bool):
+                return (2, value)
+            if isinstance(value, int | float):
+                return (0, value)
+            if isinstance(value, str):
+                return (1, value.lower())
+            return (3, 0)
+
+        present = [part for part in filled if key(part)[0] != 3]
+        missing = [part for part in filled if key(part)[0] == 3]
+        present.sort(key=key, reverse=reverse)
+        for row, part in enumerate([*present, *missing, *empty], start=start):
+            for offset, cell in enumerate(part):
+                if cell is not None or grid.get(row, left + offset) is not None:
+                    grid.put(row, left + offset, cell)
 
     @staticmethod
     def _column(grid: Sheet, column: int | str) -> int:
@@ -473,6 +537,64 @@ class FakeSheets:
                         box["startRowIndex"] = start - 1
                     if end is not None and end > index:
                         box["endRowIndex"] = end - 1
+
+    def set_basic_filter(
+        self, spreadsheet_id: str, sheet: str, columns: tuple[int, int], first_row: int = 1
+    ) -> None:
+        """A person's Data > Create a filter over some columns (0-based, both ends included)
+        from the header row down to the grid's end."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            grid.basic_filter = {
+                "range": grid.grid_range(
+                    {
+                        "startRowIndex": first_row - 1,
+                        "startColumnIndex": columns[0],
+                        "endColumnIndex": columns[1] + 1,
+                    }
+                )
+            }
+
+    def add_table(
+        self,
+        spreadsheet_id: str,
+        sheet: str,
+        name: str,
+        columns: tuple[int, int],
+        rows: tuple[int, int],
+    ) -> str:
+        """A person's Format > Convert to table over some columns and rows (1-based, both ends
+        included; the first row is the header); its id."""
+        with self.lock:
+            grid = self._sheet(spreadsheet_id, sheet)
+            table_id = str(next(self._sheet_ids))
+            area = {
+                "startRowIndex": rows[0] - 1,
+                "endRowIndex": rows[1],
+                "startColumnIndex": columns[0],
+                "endColumnIndex": columns[1] + 1,
+            }
+            header = [grid.get(rows[0] - 1, col) for col in range(columns[0], columns[1] + 1)]
+            grid.tables.append(
+                {
+                    "tableId": table_id,
+                    "name": name,
+                    "range": grid.grid_range(area),
+                    "columnProperties": [
+                        {"columnIndex": index, "columnName": str(cell.value if cell else "")}
+                        for index, cell in enumerate(header)
+                    ],
+                }
+            )
+            return table_id
+
+    def basic_filter(self, spreadsheet_id: str, sheet: str) -> dict[str, Any] | None:
+        with self.lock:
+            return copy.deepcopy(self._sheet(spreadsheet_id, sheet).basic_filter)
+
+    def tables(self, spreadsheet_id: str, sheet: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(self._sheet(spreadsheet_id, sheet).tables)
 
     def set_cell(
         self, spreadsheet_id: str, sheet: str, row_number: int, column_index0: int, value: object
@@ -605,6 +727,10 @@ class FakeSheets:
                 entry["merges"] = [{"sheetId": sheet.sheet_id, **area} for area in sheet.merges]
             if protected := self._protected_ranges(book, sheet.sheet_id):
                 entry["protectedRanges"] = protected
+            if sheet.basic_filter is not None:
+                entry["basicFilter"] = strip_defaults(copy.deepcopy(sheet.basic_filter))
+            if sheet.tables:
+                entry["tables"] = strip_defaults(copy.deepcopy(sheet.tables))
             sheets.append(entry)
         answer = {
             "spreadsheetId": book.spreadsheet_id,
@@ -965,6 +1091,57 @@ class FakeSheets:
                         sheet.extra_properties[key] = value
                 else:
                     sheet.extra_properties.pop(key, None)
+        return {}
+
+    def _r_setBasicFilter(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        """Replaces the sheet's filter; its range is stored with every end, clipped to the
+        grid, and the reply is empty (recorded: WorksheetTest.test_basic_filters)."""
+        wanted = copy.deepcopy(request.get("filter") or {})
+        area = wanted.get("range")
+        if area is None:
+            raise invalid(f"Invalid {where}: the fake sets filters by range only")
+        sheet = book.sheet_by_id(area.get("sheetId", 0) or 0, where)
+        wanted["range"] = sheet.grid_range(area)
+        wanted.pop("criteria", None)  # deprecated: filterSpecs is what the fake keeps
+        sheet.basic_filter = wanted
+        return {}
+
+    def _r_updateTable(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        """The table's range only (the Sheets API tables guide: updateTable with fields
+        "range" grows or shrinks a table). A column the table takes in is named by its header
+        cell, and a table's column names are unique (as in the Sheets UI), else 400."""
+        fields = request.get("fields")
+        if not fields:
+            raise invalid(f"Invalid {where}: At least one field must be updated. Specify '*'")
+        if set(parse_fields(fields)) != {"range"}:
+            raise invalid(f"Invalid {where}: the fake updates a table's range only")
+        wanted = request.get("table") or {}
+        found = [
+            (sheet, table)
+            for sheet in book.sheets
+            for table in sheet.tables
+            if table["tableId"] == wanted.get("tableId")
+        ]
+        if not found:
+            raise invalid(f"Invalid {where}: No table with id: {wanted.get('tableId')}")
+        sheet, table = found[0]
+        area = sheet.grid_range(wanted.get("range") or {})
+        header = area["startRowIndex"]
+        names: list[str] = []
+        for col in range(area["startColumnIndex"], area["endColumnIndex"]):
+            cell = sheet.get(header, col)
+            name = str(cell.value) if cell is not None and cell.value not in (None, "") else ""
+            names.append(name or f"Column {len(names) + 1}")
+        if len({name.casefold() for name in names}) != len(names):
+            raise invalid(f"Invalid {where}: Table column names must be unique.")
+        table["range"] = area
+        table["columnProperties"] = [
+            {"columnIndex": index, "columnName": name} for index, name in enumerate(names)
+        ]
         return {}
 
     def _r_addSheet(self, book: Spreadsheet, request: dict[str, Any], where: str) -> dict[str, Any]:  # noqa: N802

@@ -37,7 +37,7 @@ from sheets_sync.backends.gsheets.grid import (
     raw,
 )
 from sheets_sync.backends.gsheets.rules import colour_rules, date_format, formulas, has_rules
-from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
+from sheets_sync.core.columns import Merge, Table, column_letters, spread_merged_values
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 
@@ -55,6 +55,7 @@ _CHECK_WAITS = (
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
 _GRID_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties),conditionalFormats,merges,"
+    "basicFilter(range,sortSpecs,filterSpecs,tableId),tables(tableId,name,range),"
     "data(rowData(values(effectiveValue,userEnteredFormat(numberFormat(type)),"
     "chipRuns(startIndex,chip(personProperties(email)))))))"
 )
@@ -110,6 +111,7 @@ class GSheetsBackend:
             version=read.version,
             row_links=self.link(read.sheet_id),
             merges=read.merges,
+            tables=[table for table, _ in read.tables],
         )
 
     def version(self) -> None:
@@ -183,6 +185,8 @@ class GSheetsBackend:
             rules=rules,
             merges=merges,
             version=fingerprint(rows, staff_rows),
+            basic_filter=log_sheet.get("basicFilter"),
+            tables=tables_of(log_sheet),
         )
         self._last = read
         return read
@@ -196,7 +200,8 @@ class GSheetsBackend:
         wanted_rules = colour_rules(changes, last.sheet_id)
         rules_missing = not has_rules(last.rules, wanted_rules)
         cells = uncovered(changes.cells, last.merges)
-        if not cells and not rules_missing:
+        widen = widened_frames(changes, last.sheet_id, last.basic_filter, last.tables)
+        if not cells and not rules_missing and not widen:
             return None
         updates: list[dict[str, Any]] = []
         width = max(changes.layout.managed.values()) + 1
@@ -222,6 +227,7 @@ class GSheetsBackend:
                 for n, rule in enumerate(wanted_rules)
             ]
             updates.append(date_format(changes, last.sheet_id))
+        updates += widen
         if updates:
             self._google.call(
                 "add columns and colour rules",
@@ -315,6 +321,71 @@ class _Read:
         rules: list[dict[str, Any]],
         merges: list[Merge],
         version: str,
+        basic_filter: dict[str, Any] | None,
+        tables: list[tuple[Table, str]],
     ) -> None:
         self.rows, self.staff, self.title, self.sheet_id = rows, staff, title, sheet_id
         self.grid, self.rules, self.merges, self.version = grid, rules, merges, version
+        self.basic_filter, self.tables = basic_filter, tables  # tables with their ids
+
+
+def tables_of(sheet: Mapping[str, Any]) -> list[tuple[Table, str]]:
+    """A sheet's Google Sheets tables as the layout sees them, each with its id. Their first
+    row is their header; Google tables have no totals rows, only an optional coloured footer."""
+    found = []
+    for table in sheet.get("tables", []):
+        area = table.get("range", {})
+        if "endRowIndex" not in area or "endColumnIndex" not in area:
+            continue
+        shape = Table(
+            name=str(table.get("name", "")),
+            first_row=int(area.get("startRowIndex", 0)) + 1,
+            first_col=int(area.get("startColumnIndex", 0)),
+            last_row=int(area["endRowIndex"]),
+            last_col=int(area["endColumnIndex"]) - 1,
+        )
+        found.append((shape, str(table.get("tableId", ""))))
+    return found
+
+
+def widened_frames(
+    changes: Changes,
+    sheet_id: int,
+    basic_filter: Mapping[str, Any] | None,
+    tables: list[tuple[Table, str]],
+) -> list[dict[str, Any]]:
+    """Requests that stretch the log's table, and a basic filter over the log, across the
+    managed columns, so that a sort through them moves a row's managed cells and Sync ID
+    with its staff cells (as the xlsx path widens an autofilter). A filter or table that
+    covers the log's header row from its first column on is the log's; others stay as made.
+    """
+    layout = changes.layout
+    first_col = min(layout.staff.values())
+    last_col = max(layout.managed.values())
+    requests: list[dict[str, Any]] = []
+    for table, table_id in tables:
+        if table == layout.table and table.last_col < last_col:
+            area = {
+                "sheetId": sheet_id,
+                "startRowIndex": table.first_row - 1,
+                "endRowIndex": table.last_row,
+                "startColumnIndex": table.first_col,
+                "endColumnIndex": last_col + 1,
+            }
+            update = {"table": {"tableId": table_id, "range": area}, "fields": "range"}
+            requests.append({"updateTable": update})
+    area = (basic_filter or {}).get("range", {})
+    if (
+        basic_filter is not None
+        and not basic_filter.get("tableId")
+        and int(area.get("startRowIndex", 0)) == layout.header_row - 1
+        and int(area.get("startColumnIndex", 0)) <= first_col
+        and "endColumnIndex" in area
+        and int(area["endColumnIndex"]) <= last_col
+    ):
+        wider = {**area, "sheetId": sheet_id, "endColumnIndex": last_col + 1}
+        kept = {
+            key: basic_filter[key] for key in ("sortSpecs", "filterSpecs") if key in basic_filter
+        }
+        requests.append({"setBasicFilter": {"filter": {**kept, "range": wider}}})
+    return requests

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sheets_sync.backends.gsheets.grid import EPOCH
 from sheets_sync.core.columns import Merge
-from sheets_sync.core.sync import Changes
+from sheets_sync.core.sync import IDENTITY_FIELDS, Changes
 from sheets_sync.core.values import CellValue
 
 Position = tuple[int, int]  # (sheet row, 0-based column)
@@ -22,9 +22,12 @@ class Expected:
     """What each row should hold after the write, by Sync ID, and who each row is.
 
     An ID that was in the sheet before this cycle moves with its row: such a row is known
-    by it. So is a row holding an ID new this cycle whose staff cells are those of the row
-    the ID was written to (a copied row shares them with its original). Any other row is
-    known by its staff cells, when no other row had the same ones.
+    by it, unless staff sorted the staff columns alone meanwhile (through a filter or a table
+    short of the managed columns, or "Sort range"), which moves prospects away from their IDs:
+    a row whose cells naming the prospect (`IDENTITY_FIELDS`) are no longer its ID's, but were
+    another ID's, is that other prospect. So is a row holding an ID new this cycle whose staff
+    cells are those of the row the ID was written to (a copied row shares them with its
+    original). Any other row is known by its staff cells, when no other row had the same ones.
     """
 
     def __init__(
@@ -35,15 +38,21 @@ class Expected:
         sync_col: int,
         staff_cols: Sequence[int],
         managed_cols: Sequence[int],
+        named: dict[str, str],  # an ID -> the cells naming its prospect, when the cycle began
+        naming_cols: Sequence[int],
     ) -> None:
         self.values, self.identity, self.new_ids = values, identity, new_ids
         self.sync_col, self.staff_cols, self.managed_cols = sync_col, staff_cols, managed_cols
+        self.named, self.naming_cols = named, naming_cols
+        self.naming = Counter(named.values())  # how many IDs' prospects each name was
+        self.named_once = {n: sync_id for sync_id, n in named.items() if self.naming[n] == 1}
 
     @classmethod
     def of(cls, changes: Changes, rows: Sequence[Sequence[CellValue]]) -> Expected:
         layout = changes.layout
         sync_col = layout.managed["sync_id"]
         staff_cols = sorted(layout.staff.values())
+        naming_cols = [layout.staff[field] for field in IDENTITY_FIELDS if field in layout.staff]
         managed_cols = [col for field, col in layout.managed.items() if field != "sync_id"]
         by_row: dict[int, dict[int, CellValue]] = {}
         for (number, col), value in changes.cells.items():
@@ -52,6 +61,7 @@ class Expected:
         identity: dict[str, str] = {}
         seen: Counter[str] = Counter()
         new_ids: dict[str, str] = {}
+        named: dict[str, str] = {}
         for number in range(layout.first_row, len(rows) + 1):
             row = rows[number - 1]
             written = by_row.get(number, {})
@@ -64,12 +74,24 @@ class Expected:
                 new_ids[sync_id] = key
             values[sync_id] = {col: written.get(col, cell(row, col)) for col in managed_cols}
             identity[key] = sync_id
+            named[sync_id] = staff_key(row, naming_cols)
         unique = {key: sync_id for key, sync_id in identity.items() if seen[key] == 1}
-        return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols)
+        return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols, named, naming_cols)
 
     def key(self, row: Sequence[CellValue]) -> str:
         """A row's staff cells, as one string: who the row is, when no ID says so."""
         return staff_key(row, self.staff_cols)
+
+    def _sorted_away(self, row: Sequence[CellValue], sync_id: str) -> str | None:
+        """For a row holding an ID the sheet had before, whose cells naming the prospect were
+        another ID's when the cycle began: that ID, or "" when several IDs' were. None when
+        the row is its ID's, or names nobody else (staff corrected a name meanwhile)."""
+        if sync_id not in self.named or sync_id in self.new_ids:
+            return None
+        name = staff_key(row, self.naming_cols)
+        if name == self.named[sync_id] or name not in self.naming:
+            return None
+        return self.named_once.get(name, "")
 
     def repairs(
         self,
@@ -92,10 +114,13 @@ class Expected:
             row = rows[number - 1]
             sync_id = str(cell(row, self.sync_col) or "")
             key = staff_key(row, self.staff_cols)
-            if not (sync_id in self.values and self.new_ids.get(sync_id, key) == key):
-                # Not an ID the sheet had before, nor a new one on its row: the row is who
-                # its staff cells say, if anyone.
-                known = self.identity.get(key, "")
+            moved_to = self._sorted_away(row, sync_id)
+            if moved_to is not None or not (
+                sync_id in self.values and self.new_ids.get(sync_id, key) == key
+            ):
+                # Not an ID the sheet had before on its prospect, nor a new one on its row:
+                # the row is who its staff cells say, if anyone.
+                known = self.identity.get(key) or moved_to or ""
                 if not known and sync_id not in self.values:
                     key = self.key(row)
                     for col in (self.sync_col, *self.managed_cols):
