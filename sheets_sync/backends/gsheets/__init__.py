@@ -29,8 +29,9 @@ from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
 from sheets_sync.backends.gsheets.check import Expected, comparable
 from sheets_sync.backends.gsheets.client import SCOPES, Connection, RetryingHTTPClient
 from sheets_sync.backends.gsheets.grid import fingerprint, grid_values, merged_areas, quoted, raw
-from sheets_sync.backends.gsheets.rules import colour_rules, date_format, formulas, has_rules
+from sheets_sync.backends.gsheets.rules import by_position, date_format, rule_requests
 from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
+from sheets_sync.core.locale import SheetSettings
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 
@@ -39,6 +40,7 @@ __all__ = ["SCOPES", "GSheetsBackend", "RetryingHTTPClient"]
 CHECK_ROUNDS = 8  # write-and-check rounds before a cycle gives up on a restless sheet
 
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
+_RULES_FIELDS = "sheets(properties(sheetId),conditionalFormats)"
 _GRID_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties),conditionalFormats,merges,"
     "data(rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
@@ -66,6 +68,7 @@ class GSheetsBackend:
             spreadsheet_id, credentials=credentials, session=session, sleep=sleep, timeout=timeout
         )
         self._layout: dict[str, Any] | None = None  # sheet ids, time zone: fetched once
+        self._sheet_settings: SheetSettings | None = None  # its locale and time zone
         self._last: _Read | None = None
 
     @property
@@ -86,6 +89,7 @@ class GSheetsBackend:
             version=read.version,
             row_links=self.link(read.sheet_id),
             merges=read.merges,
+            settings=self._sheet_settings,
         )
 
     def version(self) -> None:
@@ -148,9 +152,8 @@ class GSheetsBackend:
         last = self._last
         if last is None or last.version != version:
             raise SourceChanged(f"{self.description} was read again since this plan was made")
-        wanted_rules = colour_rules(changes, last.sheet_id)
-        rules_missing = not has_rules(last.rules, wanted_rules)
-        if not changes.cells and not rules_missing:
+        rules = rule_requests(last.rules, changes, last.sheet_id)
+        if not changes.cells and not rules:
             return None
         updates: list[dict[str, Any]] = []
         width = max(changes.layout.managed.values()) + 1
@@ -164,23 +167,23 @@ class GSheetsBackend:
                     }
                 }
             )
-        if rules_missing:
-            ours = formulas(wanted_rules)
-            updates += [
-                {"deleteConditionalFormatRule": {"sheetId": last.sheet_id, "index": index}}
-                for index in reversed(range(len(last.rules)))
-                if formulas([last.rules[index]]) & ours
-            ]
-            updates += [
-                {"addConditionalFormatRule": {"rule": rule, "index": n}}
-                for n, rule in enumerate(wanted_rules)
-            ]
-            updates.append(date_format(changes, last.sheet_id))
+        if by_position(rules):  # never by the positions of a read made before the plan
+            rules = rule_requests(self._rules_now(last), changes, last.sheet_id)
+        if rules:
+            updates += [*rules, date_format(changes, last.sheet_id)]
         if updates:
-            self._google.call(
-                "add columns and colour rules",
-                lambda client: client.batch_update(self.spreadsheet_id, {"requests": updates}),
-            )
+            try:
+                self._google.call(
+                    "add columns and colour rules",
+                    lambda client: client.batch_update(self.spreadsheet_id, {"requests": updates}),
+                )
+            except SourceError:
+                # A retry refused whole because its first try, whose answer was lost, was
+                # applied (see rule_requests) leaves the rules right: only then go on.
+                if not by_position(rules) or rule_requests(
+                    self._rules_now(last), changes, last.sheet_id
+                ):
+                    raise
         expected = Expected.of(changes, last.rows)
         cells = dict(changes.cells)
         rows = last.rows  # the rows the cells were computed for
@@ -228,7 +231,22 @@ class GSheetsBackend:
                     self.spreadsheet_id, params={"fields": _LAYOUT_FIELDS}
                 ),
             )
+            self._sheet_settings = _settings(self._layout)
         return self._layout
+
+    def _rules_now(self, last: _Read) -> list[dict[str, Any]]:
+        """The log's colour rules as they are now: read just before changing them by position."""
+        answer = self._google.call(
+            "read the colour rules",
+            lambda client: client.fetch_sheet_metadata(
+                self.spreadsheet_id,
+                params={"ranges": [quoted(last.title)], "fields": _RULES_FIELDS},
+            ),
+        )
+        for sheet in answer.get("sheets", []):
+            if sheet.get("properties", {}).get("sheetId") == last.sheet_id:
+                return list(sheet.get("conditionalFormats", []))
+        return []
 
     def _sheet(self, layout: Mapping[str, Any], name: str) -> dict[str, Any]:
         found = self._find_sheet(layout, name)
@@ -247,6 +265,15 @@ class GSheetsBackend:
             if name is not None and properties.get("title", "").casefold() == name.casefold():
                 return properties
         return None
+
+
+def _settings(layout: Mapping[str, Any]) -> SheetSettings | None:
+    """The spreadsheet's locale and time zone (File > Settings): Google reads the dates staff
+    type by the one, and runs TODAY() in the colour rules by the other."""
+    properties = layout.get("properties", {})
+    if "locale" not in properties or "timeZone" not in properties:
+        return None
+    return SheetSettings(locale=str(properties["locale"]), time_zone=str(properties["timeZone"]))
 
 
 class _Read:

@@ -1,0 +1,28 @@
+"""How Google rewrites a conditional-format rule's custom formula when its rows move.
+
+A custom formula's relative references are relative to the first cell of the rule's range
+(Google's help, "Use conditional formatting rules in Google Sheets": a formula is written for
+the first row of the range), so Google keeps them as offsets from that cell: when the range's
+first row moves, the row numbers of the relative references move with it and the absolute
+ones (`H$2`) stay. The issue this fake was taught by (issue 12) shows the effect: a row
+inserted under the header turns the rule's range F2:F into F3:F and `$H2` into `$H3`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A cell reference outside quoted text: $H2, H$2, AB12 (not a function name like LOG10( ).
+_REFERENCE = re.compile(r"(?<![\w.$])(\$?[A-Za-z]{1,3})(\$?)(\d+)(?![\w(])")
+
+
+def shift_relative_rows(formula: str, rows: int) -> str:
+    """The formula with every relative row reference moved by `rows`."""
+
+    def moved(match: re.Match[str]) -> str:
+        column, fixed, row = match.groups()
+        return match[0] if fixed else f"{column}{max(1, int(row) + rows)}"
+
+    parts = formula.split('"')
+    parts[::2] = [_REFERENCE.sub(moved, part) for part in parts[::2]]
+    return '"'.join(parts)
