@@ -1,11 +1,10 @@
 """How Google rewrites a conditional-format rule's custom formula when its rows move.
 
-A custom formula's relative references are relative to the first cell of the rule's range
-(Google's help, "Use conditional formatting rules in Google Sheets": a formula is written for
-the first row of the range), so Google keeps them as offsets from that cell: when the range's
-first row moves, the row numbers of the relative references move with it and the absolute
-ones (`H$2`) stay. The issue this fake was taught by (issue 12) shows the effect: a row
-inserted under the header turns the rule's range F2:F into F3:F and `$H2` into `$H3`.
+A custom formula is written for the first cell of the rule's range, and its relative
+references are kept as offsets from that cell: when the range's first row moves, the row
+numbers of the relative references move with it and the absolute ones (`H$2`) stay. Issue 12
+reports the effect on the real service: a row inserted under the header turns the range F2:F
+into F3:F and `$H2` into `$H3`. (Not checked against the live service from here.)
 """
 
 from __future__ import annotations
