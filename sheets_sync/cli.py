@@ -19,7 +19,7 @@ from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.sync import MANAGED_LABELS
-from sheets_sync.daemon import Daemon, status_lines
+from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     CycleReport,
     DigestRun,
@@ -272,6 +272,7 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     book = address_book(report.snapshot.staff, config.owners)
     problems = log_problems(report.plan.rows, layout, book, report.plan.resorted)
     problems += staff_problems(report.snapshot.staff)
+    problems += sheet_settings_problems(report.snapshot, config, today)
     for problem in problems:
         _say(f"  {problem}")
     _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")

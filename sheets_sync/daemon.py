@@ -24,13 +24,14 @@ from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import filelock
 import schedule
 
-from sheets_sync.backends.base import Backend
+from sheets_sync.backends.base import Backend, Snapshot
 from sheets_sync.config import Config
+from sheets_sync.core.locale import settings_problems
 from sheets_sync.engine import (
     SuspiciousChange,
     open_backend,
@@ -79,6 +80,7 @@ class Daemon:
     stop: threading.Event = field(default_factory=threading.Event)
     backend: Backend | None = None  # default: the one [source] names
     delivery: Callable[[], Delivery] | None = None  # default: the one [mail] names
+    _settings_told: bool = field(default=False, init=False)  # the sheet's settings, once a run
 
     def run(self) -> None:
         """Sync and send until `stop` is set; raises AlreadyRunning if another daemon has the
@@ -118,6 +120,10 @@ class Daemon:
         except Exception as exc:
             self._failed(state, exc)
             return
+        if not self._settings_told:
+            self._settings_told = True
+            for problem in sheet_settings_problems(report.snapshot, self.config, today):
+                log.warning("the log's settings: %s", problem)
         seconds = (self.clock.now() - started).total_seconds()
         written = report.cells_changed if report.written else 0
         outcome = f"{report.rows} rows read, {written} cells written"
@@ -297,6 +303,25 @@ def _scheduled_by(clock: Clock) -> Iterator[None]:
         yield
     finally:
         names["datetime"] = original
+
+
+def sheet_settings_problems(snapshot: Snapshot, config: Config, today: date) -> list[str]:
+    """Where the log's own locale and time zone (a Google Sheet's File > Settings) disagree
+    with [clinic], for `check` and for the daemon's log once a run."""
+    settings = snapshot.settings
+    if settings is None:
+        return []
+    try:
+        zone: ZoneInfo | None = ZoneInfo(settings.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    return settings_problems(
+        settings,
+        date_order=config.clinic.date_order,
+        clinic_zone=config.clinic.timezone,
+        sheet_zone=zone,
+        today=today,
+    )
 
 
 def status_lines(config: Config, state: State, now: datetime) -> list[str]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sheets_sync.core.columns import Merge, Table
+from sheets_sync.core.locale import SheetSettings
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 from sheets_sync.errors import SheetsSyncError
@@ -50,6 +51,7 @@ class Snapshot:
     row_links: str | None = None  # a template with {row}, where the backend has row links
     merges: Sequence[Merge] = ()  # the log sheet's merged cells
     tables: Sequence[Table] = ()  # the log sheet's tables, where the backend has them
+    settings: SheetSettings | None = None  # its locale and time zone, where it has its own
 
     def link(self, row: int) -> str | None:
         return self.row_links.format(row=row) if self.row_links else None

@@ -347,7 +347,7 @@ def test_colour_rules_are_added_once_and_restored_when_staff_delete_them(
         assert len(fake.requests) <= 4
         after = fake.conditional_formats(SHEET, LOG_TAB)
         assert sorted(formulas(after)) == sorted([*formulas(rules), "VIP"])
-        assert after[: len(rules)] == rules  # ours in their order (their priority)
+        assert after == [mine, *rules]  # the staff's rule keeps its place, ours their order
 
         # All deleted: all back, once.
         with fake.lock:

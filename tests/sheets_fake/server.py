@@ -37,6 +37,7 @@ from tests.sheets_fake.model import (
     parse_fields,
     strip_defaults,
 )
+from tests.sheets_fake.rules import shift_relative_rows
 from tests.sheets_fake.schema import check_body, check_query
 
 DEFAULT_EMAIL = "sheets-sync@clinic-project.iam.gserviceaccount.com"
@@ -199,6 +200,7 @@ class FakeSheets:
         self._caller = ""  # the account of the request being answered (under the lock)
         self._faults: list[int] = []
         self._stalls: list[float] = []
+        self._lost_answers: list[str] = []
         self._sheet_ids = itertools.count(1_000_001, 7919)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -281,6 +283,13 @@ class FakeSheets:
     def fail_next(self, status: int, times: int = 1) -> None:
         with self.lock:
             self._faults.extend([status] * times)
+
+    def lose_next_answer(self, path_end: str, times: int = 1) -> None:
+        """The next API request whose path ends with `path_end` (like "id:batchUpdate") is
+        carried out, but its answer never arrives: the connection closes first, as when a
+        network or a proxy fails on the way back. The client cannot tell it was applied."""
+        with self.lock:
+            self._lost_answers.extend([path_end] * times)
 
     def stall_next(self, seconds: float) -> None:
         with self.lock:
@@ -523,8 +532,16 @@ class FakeSheets:
 
     @staticmethod
     def _shift_rules(grid: Sheet, index: int, delta: int) -> None:
+        """Move the conditional-format rules as Google does when a row is inserted or deleted
+        at `index` (0-based): a range below moves, one across grows or shrinks, and one that
+        starts at the row inserted moves down (unless it starts at the top). A custom formula's
+        relative references are kept relative to the first cell of the rule's first range
+        (as they are typed: "relative to the top-left cell of the range"), so when that cell
+        moves they move with it: `$H2` becomes `$H3` when a row goes in above row 2."""
         for rule in grid.conditional_formats:
-            for box in rule.get("ranges", []):
+            boxes = rule.get("ranges", [])
+            anchor = boxes[0].get("startRowIndex", 0) if boxes else 0
+            for box in boxes:
                 start = box.get("startRowIndex", 0)
                 end = box.get("endRowIndex")
                 if delta > 0:
@@ -537,6 +554,13 @@ class FakeSheets:
                         box["startRowIndex"] = start - 1
                     if end is not None and end > index:
                         box["endRowIndex"] = end - 1
+            moved = (boxes[0].get("startRowIndex", 0) if boxes else 0) - anchor
+            condition = rule.get("booleanRule", {}).get("condition", {})
+            if moved and condition.get("type") == "CUSTOM_FORMULA":
+                for value in condition.get("values", []):
+                    text = value.get("userEnteredValue")
+                    if isinstance(text, str):
+                        value["userEnteredValue"] = shift_relative_rows(text, moved)
 
     def set_basic_filter(
         self, spreadsheet_id: str, sheet: str, columns: tuple[int, int], first_row: int = 1
@@ -1387,6 +1411,14 @@ class _Handler(BaseHTTPRequestHandler):
             with fake.lock:
                 fake.requests.append(Recorded(method, path, query, len(body), sent, status))
 
+        with fake.lock:
+            lost = next((end for end in fake._lost_answers if path.endswith(end)), None)
+            if lost is not None and status == 200:
+                fake._lost_answers.remove(lost)
+        if lost is not None and status == 200:
+            record(0)
+            self.close_connection = True  # no answer at all: the client sees the line drop
+            return
         self._answer(status, payload, sending=record)
 
     do_GET = _dispatch  # noqa: N815

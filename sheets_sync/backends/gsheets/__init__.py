@@ -4,7 +4,8 @@ Requests per cycle: the sheets' ids, time zone and locale are fetched once and k
 read is one `spreadsheets.get` with grid data for the log and the Staff sheet and the log's
 colour rules, values unformatted (dates as serial numbers, so `03/04` is never guessed). A
 write is one `values:batchUpdate` (values RAW: text never becomes a formula), the colour rules
-when they are missing or were deleted, and one read to check.
+when they are missing, doubled or moved by Google (read again just before, when they are
+changed by position: see rules.py), and one read to check.
 
 The API has no transactions, and staff sort, insert and delete rows while a cycle runs. Rows
 are known by their Sync ID, a cell that moves with its row; the daemon writes an ID only
@@ -36,8 +37,9 @@ from sheets_sync.backends.gsheets.grid import (
     quoted,
     raw,
 )
-from sheets_sync.backends.gsheets.rules import colour_rules, date_format, formulas, has_rules
+from sheets_sync.backends.gsheets.rules import by_position, date_format, rule_requests
 from sheets_sync.core.columns import Merge, Table, column_letters, spread_merged_values
+from sheets_sync.core.locale import SheetSettings
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 
@@ -53,6 +55,7 @@ _CHECK_WAITS = (
 )
 
 _LAYOUT_FIELDS = "properties(timeZone,locale),sheets(properties(sheetId,title,gridProperties))"
+_RULES_FIELDS = "sheets(properties(sheetId),conditionalFormats)"
 _GRID_FIELDS = (
     "sheets(properties(sheetId,title,gridProperties),conditionalFormats,merges,"
     "basicFilter(range,sortSpecs,filterSpecs,tableId),tables(tableId,name,range),"
@@ -91,6 +94,7 @@ class GSheetsBackend:
         )
         self._sleep = sleep
         self._layout: dict[str, Any] | None = None  # sheet ids, time zone: fetched once
+        self._sheet_settings: SheetSettings | None = None  # its locale and time zone
         self._last: _Read | None = None
 
     @property
@@ -112,6 +116,7 @@ class GSheetsBackend:
             row_links=self.link(read.sheet_id),
             merges=read.merges,
             tables=[table for table, _ in read.tables],
+            settings=self._sheet_settings,
         )
 
     def version(self) -> None:
@@ -197,11 +202,10 @@ class GSheetsBackend:
         last = self._last
         if last is None or last.version != version:
             raise SourceChanged(f"{self.description} was read again since this plan was made")
-        wanted_rules = colour_rules(changes, last.sheet_id)
-        rules_missing = not has_rules(last.rules, wanted_rules)
+        rules = rule_requests(last.rules, changes, last.sheet_id)
         cells = uncovered(changes.cells, last.merges)
         widen = widened_frames(changes, last.sheet_id, last.basic_filter, last.tables)
-        if not cells and not rules_missing and not widen:
+        if not cells and not rules and not widen:
             return None
         updates: list[dict[str, Any]] = []
         width = max(changes.layout.managed.values()) + 1
@@ -215,24 +219,24 @@ class GSheetsBackend:
                     }
                 }
             )
-        if rules_missing:
-            ours = formulas(wanted_rules)
-            updates += [
-                {"deleteConditionalFormatRule": {"sheetId": last.sheet_id, "index": index}}
-                for index in reversed(range(len(last.rules)))
-                if formulas([last.rules[index]]) & ours
-            ]
-            updates += [
-                {"addConditionalFormatRule": {"rule": rule, "index": n}}
-                for n, rule in enumerate(wanted_rules)
-            ]
-            updates.append(date_format(changes, last.sheet_id))
+        if by_position(rules):  # never by the positions of a read made before the plan
+            rules = rule_requests(self._rules_now(last), changes, last.sheet_id)
+        if rules:
+            updates += [*rules, date_format(changes, last.sheet_id)]
         updates += widen
         if updates:
-            self._google.call(
-                "add columns and colour rules",
-                lambda client: client.batch_update(self.spreadsheet_id, {"requests": updates}),
-            )
+            try:
+                self._google.call(
+                    "add columns and colour rules",
+                    lambda client: client.batch_update(self.spreadsheet_id, {"requests": updates}),
+                )
+            except SourceError:
+                # A retry refused whole because its first try, whose answer was lost, was
+                # applied (see rule_requests) leaves the rules right: only then go on.
+                if not by_position(rules) or rule_requests(
+                    self._rules_now(last), changes, last.sheet_id
+                ):
+                    raise
         expected = Expected.of(changes, last.rows)
         rows = last.rows  # the rows the cells were computed for
         written: dict[int, set[object]] = {}
@@ -279,7 +283,22 @@ class GSheetsBackend:
                     self.spreadsheet_id, params={"fields": _LAYOUT_FIELDS}
                 ),
             )
+            self._sheet_settings = _settings(self._layout)
         return self._layout
+
+    def _rules_now(self, last: _Read) -> list[dict[str, Any]]:
+        """The log's colour rules as they are now: read just before changing them by position."""
+        answer = self._google.call(
+            "read the colour rules",
+            lambda client: client.fetch_sheet_metadata(
+                self.spreadsheet_id,
+                params={"ranges": [quoted(last.title)], "fields": _RULES_FIELDS},
+            ),
+        )
+        for sheet in answer.get("sheets", []):
+            if sheet.get("properties", {}).get("sheetId") == last.sheet_id:
+                return list(sheet.get("conditionalFormats", []))
+        return []
 
     def _sheet(self, layout: Mapping[str, Any], name: str) -> dict[str, Any]:
         found = self._find_sheet(layout, name)
@@ -307,6 +326,15 @@ def _loading(answer: Mapping[str, Any]) -> str | None:
         if cell is not None:
             return f'cell {cell} of the "{sheet.get("properties", {}).get("title")}" sheet'
     return None
+
+
+def _settings(layout: Mapping[str, Any]) -> SheetSettings | None:
+    """The spreadsheet's locale and time zone (File > Settings): Google reads the dates staff
+    type by the one, and runs TODAY() in the colour rules by the other."""
+    properties = layout.get("properties", {})
+    if "locale" not in properties or "timeZone" not in properties:
+        return None
+    return SheetSettings(locale=str(properties["locale"]), time_zone=str(properties["timeZone"]))
 
 
 class _Read:
