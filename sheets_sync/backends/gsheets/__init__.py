@@ -28,9 +28,10 @@ from google.oauth2 import service_account
 from sheets_sync.backends.base import Snapshot, SourceChanged, SourceError
 from sheets_sync.backends.gsheets.check import Expected, comparable
 from sheets_sync.backends.gsheets.client import SCOPES, Connection, RetryingHTTPClient
-from sheets_sync.backends.gsheets.grid import fingerprint, grid_values, merged_areas, quoted, raw
+from sheets_sync.backends.gsheets.grid import fingerprint, grid_values, merged_areas, quoted
+from sheets_sync.backends.gsheets.ranges import value_batches
 from sheets_sync.backends.gsheets.rules import colour_rules, date_format, formulas, has_rules
-from sheets_sync.core.columns import Merge, column_letters, spread_merged_values
+from sheets_sync.core.columns import Merge, spread_merged_values
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
 
@@ -164,6 +165,7 @@ class GSheetsBackend:
                     }
                 }
             )
+        updates += hidden_sync_id(changes, last.sheet_id)
         if rules_missing:
             ours = formulas(wanted_rules)
             updates += [
@@ -204,15 +206,17 @@ class GSheetsBackend:
         )
 
     def _write_cells(self, title: str, cells: Mapping[tuple[int, int], str | date | None]) -> None:
-        data = [
-            {
-                "range": f"{quoted(title)}!{column_letters(col)}{row}",
-                "majorDimension": "ROWS",
-                "values": [[raw(value)]],
-            }
-            for (row, col), value in sorted(cells.items())
-        ]
-        body = {"valueInputOption": "RAW", "data": data}
+        """One range per run of rows in a column, values RAW; one body when it fits in 2 MB.
+
+        A bigger write (a first sync of some 40,000 rows) goes in several bodies, one after
+        the other, so a fault between them leaves part written: the engine remembered those
+        values as ours before the write began, and the next cycle's check finds and finishes
+        the rest, as it does after a misplaced write. The API gives no transaction across
+        requests, and one 20 MB body is refused outright."""
+        for data in value_batches(quoted(title), cells):
+            self._write_values({"valueInputOption": "RAW", "data": data})
+
+    def _write_values(self, body: Mapping[str, Any]) -> None:
         self._google.call(
             "write the managed columns",
             lambda client: client.values_batch_update(self.spreadsheet_id, body=body),
@@ -247,6 +251,25 @@ class GSheetsBackend:
             if name is not None and properties.get("title", "").casefold() == name.casefold():
                 return properties
         return None
+
+
+def hidden_sync_id(changes: Changes, sheet_id: int) -> list[dict[str, Any]]:
+    """Hide the Sync ID column when this write creates it, as the README promises and the
+    xlsx backend does. Only then: staff who show it again (to read an ID out to support, say)
+    keep it shown, and a cycle never spends a request on a column already set up."""
+    col = changes.layout.managed["sync_id"]
+    if col not in changes.layout.new_headers:
+        return []
+    span = {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1}
+    return [
+        {
+            "updateDimensionProperties": {
+                "range": span,
+                "properties": {"hiddenByUser": True},
+                "fields": "hiddenByUser",
+            }
+        }
+    ]
 
 
 class _Read:

@@ -16,6 +16,7 @@ from google.oauth2 import service_account
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
+from sheets_sync import __version__
 from sheets_sync.backends.base import SourceError
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -59,6 +60,7 @@ class Connection:
                 ) from exc
             self._account = credentials.service_account_email
             session = self._make_session(credentials)
+            compact_transfer(session)
             client = RetryingHTTPClient(credentials, session, sleep=self._sleep)
             client.set_timeout(self._timeout)
             self._client = client
@@ -98,6 +100,17 @@ class Connection:
                 f"Editor, with {self._account}"
             )
         return f"could not {doing} in {self.description}: {code} {message}"
+
+
+def compact_transfer(session: requests.Session) -> None:
+    """Ask Google for compact JSON, gzipped, on every call: a 10,000-row read is then about a
+    tenth of its default size. Google pretty-prints unless told `prettyPrint=false` (a standard
+    query parameter of every Google API), and gzips only for a client that both accepts gzip
+    and names "gzip" in its User-Agent (Google's performance guide, "Compression using gzip").
+    The token requests go through google-auth's own session, untouched."""
+    session.params["prettyPrint"] = "false"
+    session.headers["Accept-Encoding"] = "gzip"
+    session.headers["User-Agent"] = f"sheets-sync/{__version__} (gzip)"
 
 
 class RetryingHTTPClient(HTTPClient):
