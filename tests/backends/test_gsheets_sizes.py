@@ -81,9 +81,15 @@ def add(fake: FakeSheets, rows: list[list[object]]) -> None:
     fake.add_spreadsheet(SHEET, {LOG_TAB: rows, "Staff": [list(row) for row in STAFF]})
 
 
+def sent(response: requests.Response) -> bytes:
+    body = response.request.body
+    assert isinstance(body, bytes)
+    return body
+
+
 def value_writes(seen: list[requests.Response]) -> list[dict[str, Any]]:
     return [
-        json.loads(response.request.body or b"{}")
+        json.loads(sent(response))
         for response in seen
         if response.request.url
         and response.request.url.split("?")[0].endswith("/values:batchUpdate")
@@ -100,7 +106,7 @@ def test_a_first_sync_of_10000_rows_is_one_range_per_column_well_under_2_mb(
     seen: list[requests.Response] = []
     gs = backend(fake, key, seen)
     with State(tmp_path / "state") as state:
-        report = sync(gs, config(), state, today=TODAY, new_id=iter(range(10**6)).__next__)
+        report = sync(gs, config(), state, today=TODAY)
     assert report.written
     (body,) = value_writes(seen)  # one request, as before
     assert body["valueInputOption"] == "RAW"
@@ -109,8 +115,7 @@ def test_a_first_sync_of_10000_rows_is_one_range_per_column_well_under_2_mb(
     starts = [item["range"].removeprefix(f"'{LOG_TAB}'!").split(":")[0] for item in body["data"]]
     assert starts == ["H1", "I1", "J1", "K1"]  # the managed columns, each a range from its header
     assert all(item["majorDimension"] == "COLUMNS" for item in body["data"])
-    sent = [len(r.request.body or b"") for r in seen if r.request.method == "POST"]
-    assert max(sent) < TWO_MB / 2
+    assert max(len(sent(r)) for r in seen if r.request.method == "POST") < TWO_MB / 2
     values = fake.values(SHEET, LOG_TAB)
     assert values[0][len(HEADER) :] == ["Next touch", "Next action", "Follow-up status", "Sync ID"]
     assert all(len(row) == width and row[sync_col] != "" for row in values[1:])
@@ -124,7 +129,7 @@ def test_a_first_sync_of_30000_rows_goes_in_bodies_google_accepts(
     seen: list[requests.Response] = []
     gs = backend(fake, key, seen)
     with State(tmp_path / "state") as state:
-        report = sync(gs, config(), state, today=TODAY, new_id=iter(range(10**6)).__next__)
+        report = sync(gs, config(), state, today=TODAY)
     assert report.written
     writes = value_writes(seen)
     assert len(writes) > 1
@@ -218,7 +223,7 @@ def test_every_call_asks_for_compact_json_and_gets_it_gzipped(
     seen: list[requests.Response] = []
     gs = backend(fake, key, seen)
     with State(tmp_path / "state") as state:
-        sync(gs, config(), state, today=TODAY, new_id=iter(range(10**6)).__next__)
+        sync(gs, config(), state, today=TODAY)
     assert {r.request.method for r in seen} == {"GET", "POST"}
     for response in seen:
         assert "prettyPrint=false" in (response.request.url or "")
@@ -294,7 +299,7 @@ def test_the_fake_answers_pretty_and_uncompressed_by_default_as_recorded(
 def test_the_fake_refuses_a_body_over_10_mib_as_google_does(fake: FakeSheets, key: Path) -> None:
     add(fake, [list(row) for row in ROWS])
     session = plain_session(fake, key)
-    body = {
+    body: dict[str, Any] = {
         "valueInputOption": "RAW",
         "data": [{"range": "Prospects!Z1", "values": [["x" * (11 * 1024 * 1024)]]}],
     }
