@@ -212,13 +212,14 @@ class Bench:
             old = self.backend(now, BeforeIssue12)
             with gspread_defaults():
                 old.read()  # its session made, its layout fetched: a daemon that has run a while
-            edited = random.Random(11).sample(range(2, len(rows) + 1), edits)
-            for case, backend, days in (
-                (f"sheets-sync: {edits} rows changed", ours, 1),
-                ("  before issue 12", old, 2),
+            pick = random.Random(11)
+            rows_edited = pick.sample(range(2, len(rows) + 1), 2 * edits)
+            for case, backend, edited in (
+                (f"sheets-sync: {edits} rows changed", ours, rows_edited[:edits]),
+                ("  before issue 12", old, rows_edited[edits:]),
             ):
-                for row in edited:  # staff log calls, on the same rows each time
-                    self.fake.set_cell(now, LOG, row, 3, TODAY - timedelta(days=days))
+                for row in edited:  # staff log some calls
+                    self.fake.set_cell(now, LOG, row, 3, TODAY - timedelta(days=1))
                 tallies.append(self.counted(case, lambda backend=backend: cycle(backend)))
             tallies.append(self.counted("sheets-sync: unchanged", lambda: cycle(ours)))
             tallies.append(self.counted("  before issue 12", lambda: cycle(old)))
