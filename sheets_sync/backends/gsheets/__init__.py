@@ -2,9 +2,11 @@
 
 Requests per cycle: the sheets' ids, time zone and locale are fetched once and kept. Each
 read is one `spreadsheets.get` with grid data for the log and the Staff sheet and the log's
-colour rules, values unformatted (dates as serial numbers, so `03/04` is never guessed). A
-write is one `values:batchUpdate` (values RAW: text never becomes a formula), the colour rules
-when they are missing or were deleted, and one read to check.
+colour rules, values unformatted (dates as serial numbers, so `03/04` is never guessed),
+answered as compact gzipped JSON. A write is one `values:batchUpdate` (values RAW: text never
+becomes a formula; one range per run of rows in a column; a further body for each 2 MB more,
+on a first sync of tens of thousands of rows), the colour rules when they are missing or were
+deleted, and one read to check.
 
 The API has no transactions, and staff sort, insert and delete rows while a cycle runs. Rows
 are known by their Sync ID, a cell that moves with its row; the daemon writes an ID only

@@ -103,11 +103,12 @@ class Connection:
 
 
 def compact_transfer(session: requests.Session) -> None:
-    """Ask Google for compact JSON, gzipped, on every call: a 10,000-row read is then about a
-    tenth of its default size. Google pretty-prints unless told `prettyPrint=false` (a standard
-    query parameter of every Google API), and gzips only for a client that both accepts gzip
-    and names "gzip" in its User-Agent (Google's performance guide, "Compression using gzip").
-    The token requests go through google-auth's own session, untouched."""
+    """Ask Google for compact JSON, gzipped, on every call: a 10,000-row read is then some 80
+    times smaller (17.8 MB to 0.2 MB in bench/gsheets_requests.py, against the fake). Google
+    pretty-prints unless told `prettyPrint=false` (a standard query parameter of every Google
+    API), and gzips only for a client that both accepts gzip and names "gzip" in its
+    User-Agent (Google's performance guide, "Compression using gzip"). The token requests go
+    through google-auth's own session, untouched."""
     session.params["prettyPrint"] = "false"
     session.headers["Accept-Encoding"] = "gzip"
     session.headers["User-Agent"] = f"sheets-sync/{__version__} (gzip)"
