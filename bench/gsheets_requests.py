@@ -1,15 +1,18 @@
-"""Requests, bytes and quota per sync cycle on a 10,000-row Google Sheet, in the fake API.
+"""Requests, bytes and quota per sync cycle on a big Google Sheet, in the fake API.
 
-The Google Sheets backend (one cycle: first, changed, unchanged) against a straightforward
-gspread loop that writes every managed cell with `update_cell` and colours every row with
-`format`, both counted by the fake's request log in the same run. Google allows 60 read and
-60 write requests per minute per user, so a cycle needs max(reads / 60, writes / 60) minutes
-of quota.
+For each `--rows` size (10,000 and 50,000 by default), three sync cycles (first, changed,
+unchanged) of the Google Sheets backend as it is, and of the same backend as it was before
+issue 12 (answers pretty-printed and uncompressed, as gspread asks for them; the first sync
+written one range per cell), both measured by the fake's request log in the same run; and a
+straightforward gspread loop that writes every managed cell with `update_cell` and colours
+every row with `format`, run on a sample and scaled. Google allows 60 read and 60 write
+requests per minute per user, so a cycle needs max(reads / 60, writes / 60) minutes of quota.
 
-    PYTHONPATH=. .venv/bin/python bench/gsheets_requests.py [--rows 10000] [--sample 500]
+    PYTHONPATH=. .venv/bin/python bench/gsheets_requests.py [--rows 10000 50000] [--sample 500]
 
-Bytes are the request and response bodies (JSON), without HTTP headers; the OAuth token
-requests are not counted (they are not Sheets API requests and cost no quota).
+Bytes are the request and response bodies as they went over the wire (gzipped where the
+answer was), without HTTP headers; the OAuth token requests are not counted (they are not
+Sheets API requests and cost no quota). A body over 10 MiB is refused, as Google does.
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ import itertools
 import random
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from unittest import mock
 
 import gspread
 from google.auth import credentials as google_credentials
 from google.auth.transport.requests import AuthorizedSession
 from google.oauth2 import service_account
 
+from sheets_sync.backends.base import SourceError
 from sheets_sync.backends.gsheets import SCOPES, GSheetsBackend
+from sheets_sync.backends.gsheets import client as gsheets_client
+from sheets_sync.backends.gsheets.grid import quoted, raw
 from sheets_sync.config import Config, parse_config
-from sheets_sync.core.columns import find_layout
+from sheets_sync.core.columns import column_letters, find_layout
 from sheets_sync.core.sync import plan_sync
 from sheets_sync.engine import sync
 from sheets_sync.state import State
@@ -74,6 +82,7 @@ class Tally:
     writes: int = 0
     sent: int = 0
     received: int = 0
+    refused: int = 0  # requests Google would refuse: bodies over 10 MiB
 
     @classmethod
     def of(cls, case: str, requests: list[Recorded]) -> Tally:
@@ -85,6 +94,9 @@ class Tally:
                 tally.writes += 1
             tally.sent += request.request_bytes
             tally.received += request.response_bytes
+            tally.refused += request.status == 400
+        if tally.refused:
+            tally.case += f" (REFUSED: {tally.refused} body over 10 MiB)"
         return tally
 
     def scaled(self, case: str, factor: float, fixed_writes: int) -> Tally:
@@ -127,6 +139,27 @@ def prospect_rows(count: int, seed: int = 7) -> list[list[object]]:
     return rows
 
 
+def gspread_defaults() -> contextlib.AbstractContextManager[object]:
+    """While on, a backend making its session asks for answers as gspread does by itself:
+    pretty-printed and uncompressed (the baseline)."""
+    return mock.patch.object(gsheets_client, "compact_transfer", return_value=None)
+
+
+class BeforeIssue12(GSheetsBackend):
+    """The backend as it was before issue 12, the baseline: one range per cell in one body."""
+
+    def _write_cells(self, title: str, cells: Mapping[tuple[int, int], str | date | None]) -> None:
+        data = [
+            {
+                "range": f"{quoted(title)}!{column_letters(col)}{row}",
+                "majorDimension": "ROWS",
+                "values": [[raw(value)]],
+            }
+            for (row, col), value in sorted(cells.items())
+        ]
+        self._write_values({"valueInputOption": "RAW", "data": data})
+
+
 class Bench:
     def __init__(self, fake: FakeSheets, folder: Path) -> None:
         self.fake, self.folder = fake, folder
@@ -146,27 +179,51 @@ class Bench:
 
     def counted(self, case: str, action: object) -> Tally:
         self.fake.reset()
-        action()  # type: ignore[operator]
+        with contextlib.suppress(SourceError):  # a refused write: the tally says so
+            action()  # type: ignore[operator]
         return Tally.of(case, list(self.fake.requests))
 
-    def backend_cycles(self, rows: list[list[object]], edits: int) -> list[Tally]:
-        self.fake.add_spreadsheet("daemon", {LOG: rows, "Staff": STAFF})
-        backend = GSheetsBackend(
-            "daemon", credentials=self.key, session=self.session, sleep=lambda _: None
-        )
-        ids = (f"{n:08x}" for n in itertools.count())
-        with State(self.folder / "state") as state:
+    def backend(self, sheet: str, kind: type[GSheetsBackend] = GSheetsBackend) -> GSheetsBackend:
+        return kind(sheet, credentials=self.key, session=self.session, sleep=lambda _: None)
 
-            def cycle() -> None:
+    def backend_cycles(self, rows: list[list[object]], edits: int) -> list[Tally]:
+        """First, changed and unchanged cycles, each as sheets-sync runs it and as it ran
+        before issue 12. Both backends take turns on one sheet and one state; the baseline's
+        first cycle runs on a copy of the fresh sheet."""
+        size = len(rows) - 1
+        now, before = f"now-{size}", f"before-{size}"
+        self.fake.add_spreadsheet(now, {LOG: rows, "Staff": STAFF})
+        self.fake.add_spreadsheet(before, {LOG: rows, "Staff": STAFF})
+        ids = (f"{n:08x}" for n in itertools.count())
+        tallies: list[Tally] = []
+        with (
+            State(self.folder / f"state-{size}") as state,
+            State(self.folder / f"state-before-{size}") as first_state,
+        ):
+
+            def cycle(backend: GSheetsBackend, state: State = state) -> None:
                 sync(backend, self.config, state, today=TODAY, new_id=lambda: next(ids))
 
-            first = self.counted("sheets-sync: first cycle", cycle)
+            ours = self.backend(now)
+            tallies.append(self.counted("sheets-sync: first cycle", lambda: cycle(ours)))
+            old = self.backend(before, BeforeIssue12)
+            with gspread_defaults():
+                tallies.append(self.counted("  before issue 12", lambda: cycle(old, first_state)))
+            old = self.backend(now, BeforeIssue12)
+            with gspread_defaults():
+                old.read()  # its session made, its layout fetched: a daemon that has run a while
             pick = random.Random(11)
-            for row in pick.sample(range(2, len(rows) + 1), edits):  # staff log some calls
-                self.fake.set_cell("daemon", LOG, row, 3, TODAY - timedelta(days=1))
-            changed = self.counted(f"sheets-sync: {edits} rows changed", cycle)
-            unchanged = self.counted("sheets-sync: unchanged", cycle)
-        return [first, changed, unchanged]
+            rows_edited = pick.sample(range(2, len(rows) + 1), 2 * edits)
+            for case, backend, edited in (
+                (f"sheets-sync: {edits} rows changed", ours, rows_edited[:edits]),
+                ("  before issue 12", old, rows_edited[edits:]),
+            ):
+                for row in edited:  # staff log some calls
+                    self.fake.set_cell(now, LOG, row, 3, TODAY - timedelta(days=1))
+                tallies.append(self.counted(case, lambda backend=backend: cycle(backend)))
+            tallies.append(self.counted("sheets-sync: unchanged", lambda: cycle(ours)))
+            tallies.append(self.counted("  before issue 12", lambda: cycle(old)))
+        return tallies
 
     def naive_cycle(self, rows: list[list[object]]) -> Tally:
         """Read all values, decide, then one update_cell per managed cell and one format
@@ -238,48 +295,66 @@ def table(tallies: list[Tally]) -> str:
     return "\n".join([fmt(head), rule, *(fmt(line) for line in lines)])
 
 
+def ratios(tallies: list[Tally]) -> str:
+    """Before issue 12 / now, for each cycle: the bytes each way."""
+    parts = []
+    for now, before in zip(tallies[::2], tallies[1::2], strict=True):
+        cycle = now.case.removeprefix("sheets-sync: ")
+        sent = f"{before.sent / now.sent:,.1f}x" if now.sent else "-"
+        received = f"{before.received / now.received:,.1f}x"
+        parts.append(f"{cycle}: sent {sent}, received {received}")
+    return "Bytes before issue 12 / now: " + "; ".join(parts) + "."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000, help="prospect rows in the sheet")
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[10_000, 50_000], help="prospect rows"
+    )
     parser.add_argument(
         "--sample", type=int, default=500, help="rows the naive loop runs on (then scaled)"
     )
     parser.add_argument("--edits", type=int, default=100, help="rows staff edit before 'changed'")
     args = parser.parse_args(argv)
-    sample = min(args.sample, args.rows)
+    sample = min(args.sample, *args.rows)
+    print(f"Prospect logs in the fake Sheets API ({TODAY}).")
+    print("Bytes are request/response bodies as sent (gzipped where the answer was), without")
+    print("HTTP headers and OAuth token requests.")
+    print("Quota minutes: max(reads, writes) / 60 (60 read and 60 write requests per minute).")
     with tempfile.TemporaryDirectory() as folder, FakeSheets() as fake:
         bench = Bench(fake, Path(folder))
         started = time.monotonic()
-        ours = bench.backend_cycles(prospect_rows(args.rows), args.edits)
-        ours_seconds = time.monotonic() - started
-        started = time.monotonic()
         naive_sample = bench.naive_cycle(prospect_rows(sample))
         naive_seconds = time.monotonic() - started
-    factor = args.rows / sample
-    naive = naive_sample.scaled(f"naive gspread loop, scaled x{factor:g}", factor, HEADER_WRITES)
-    naive_sample.case = f"naive gspread loop, measured on {sample:,} rows"
-    print(f"A {args.rows:,}-row prospect log in the fake Sheets API ({TODAY}).")
-    if sample < args.rows:
         print(
             f"The naive loop ran on a {sample:,}-row sample ({naive_seconds:.1f} s over loopback)"
-            f" and is scaled linearly to {args.rows:,} rows (its {naive_sample.reads} reads and"
-            f" {HEADER_WRITES} header writes are once a cycle, the rest per row); it rewrites"
-            " every row every cycle, so each of its cycles costs the same."
+            f" and is scaled linearly (its {naive_sample.reads} reads and {HEADER_WRITES} header"
+            " writes are once a cycle, the rest per row); it rewrites every row every cycle,"
+            " so each of its cycles costs the same."
         )
-    print(f"sheets-sync's three cycles took {ours_seconds:.1f} s.")
-    print("Bytes are request/response bodies, without HTTP headers and OAuth token requests.")
-    print("Quota minutes: max(reads, writes) / 60 (60 read and 60 write requests per minute).")
-    print()
-    print(table([*ours, naive_sample, naive]))
-    print()
-    worst = max(ours, key=lambda t: t.total)
-    print(
-        f"Ratio, naive / sheets-sync per cycle: requests {naive.total / ours[0].total:,.0f}x "
-        f"(first), {naive.total / ours[1].total:,.0f}x (changed), "
-        f"{naive.total / ours[2].total:,.0f}x (unchanged); quota minutes "
-        f"{naive.minutes / worst.minutes:,.0f}x the worst sheets-sync cycle; bytes sent "
-        f"{naive.sent / max(t.sent for t in ours):,.1f}x the largest sheets-sync cycle."
-    )
+        for rows in args.rows:
+            started = time.monotonic()
+            tallies = bench.backend_cycles(prospect_rows(rows), args.edits)
+            seconds = time.monotonic() - started
+            factor = rows / sample
+            naive = naive_sample.scaled(
+                f"naive gspread loop, scaled x{factor:g}", factor, HEADER_WRITES
+            )
+            ours = tallies[::2]
+            print()
+            print(f"A {rows:,}-row log: the six sheets-sync cycles took {seconds:.1f} s.")
+            print()
+            print(table([*tallies, naive]))
+            print()
+            print(ratios(tallies))
+            worst = max(ours, key=lambda t: t.total)
+            print(
+                "Ratio, naive / sheets-sync per cycle: requests"
+                f" {naive.total / ours[0].total:,.0f}x (first),"
+                f" {naive.total / ours[1].total:,.0f}x (changed),"
+                f" {naive.total / ours[2].total:,.0f}x (unchanged); quota minutes"
+                f" {naive.minutes / worst.minutes:,.0f}x the worst sheets-sync cycle."
+            )
     return 0
 
 

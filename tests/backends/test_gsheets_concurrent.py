@@ -132,7 +132,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 class RecordingBackend(GSheetsBackend):
-    """Records which prospect (by Name) each Sync ID the cycle creates was meant for."""
+    """Records which prospect (by Name) each Sync ID the cycle creates was meant for, and
+    checks that an ID written again (a row matched to its prospect after staff sorted the
+    staff columns alone) goes to that same prospect."""
 
     def __init__(self, *args: Any, owners: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -148,8 +150,9 @@ class RecordingBackend(GSheetsBackend):
         column = changes.layout.managed["sync_id"]
         for (row, col), value in changes.cells.items():
             if col == column and value and row >= changes.layout.first_row:
-                assert value not in self.id_owner, f"Sync ID {value} created twice"
-                self.id_owner[str(value)] = str(self.snapshot.rows[row - 1][0])
+                name = str(self.snapshot.rows[row - 1][0])
+                owner = self.id_owner.setdefault(str(value), name)
+                assert owner == name, f"Sync ID {value} of {owner} written onto {name}'s row"
         return super().write(changes, version)
 
 

@@ -442,11 +442,21 @@ class Sheet:
     # ends, as Google answers a filter set over open ends: recorded test_basic_filters).
     basic_filter: dict[str, Any] | None = None
     tables: list[dict[str, Any]] = field(default_factory=list)
+    # Columns' widths and hidden state set by updateDimensionProperties, by 0-based column.
+    columns: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Number formats set on ranges (repeatCell), kept for cells that are empty today:
     # (row0, row1, col0, col1, numberFormat), ends exclusive, None for open ends.
     formats: list[tuple[int, int | None, int, int | None, dict[str, str]]] = field(
         default_factory=list
     )
+
+    def column_metadata(self, col: int) -> dict[str, Any]:
+        """A column's DimensionProperties as grid data gives them: its width, always (100
+        pixels unless set, as in the recorded traffic), and `hiddenByUser` only when true."""
+        properties: dict[str, Any] = {"pixelSize": 100, **self.columns.get(col, {})}
+        if not properties.get("hiddenByUser"):
+            properties.pop("hiddenByUser", None)
+        return properties
 
     def get(self, row: int, col: int) -> Cell | None:
         """A cell as the API shows it: one under a merged area, but for its top-left one,

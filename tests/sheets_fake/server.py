@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gzip
 import itertools
 import json
 import secrets
@@ -43,6 +44,11 @@ from tests.sheets_fake.schema import check_body, check_query
 DEFAULT_EMAIL = "sheets-sync@clinic-project.iam.gserviceaccount.com"
 PROJECT_NUMBER = "123456"
 PREFIX = "/v4/spreadsheets/"
+# Google's front end refuses a larger request body with a 400 "Request payload size exceeds
+# the limit: 10485760 bytes." The Sheets API documents no hard limit, only a recommended 2 MB
+# (developers.google.com/workspace/sheets/api/limits); the 10 MiB answer is what users report
+# (jlolling/talendcomp_tGoogleSheet#1, SCRT-HQ/PSGSuite#62, values.update and batchUpdate).
+MAX_BODY = 10 * 1024 * 1024
 
 
 @dataclass
@@ -173,6 +179,7 @@ SUPPORTED_REQUESTS = (
     "deleteConditionalFormatRule",
     "updateConditionalFormatRule",
     "appendDimension",
+    "updateDimensionProperties",
     "updateSheetProperties",
     "repeatCell",
     "addSheet",
@@ -394,7 +401,20 @@ class FakeSheets:
             grid = self._sheet(spreadsheet_id, sheet)
             return grid.row_count, grid.column_count
 
+    def hidden_columns(self, spreadsheet_id: str, sheet: str) -> list[int]:
+        """The 0-based columns hidden by a person or by updateDimensionProperties."""
+        with self.lock:
+            columns = self._sheet(spreadsheet_id, sheet).columns
+            return sorted(col for col, props in columns.items() if props.get("hiddenByUser"))
+
     # staff edits, as a person in the browser would make them
+
+    def show_column(self, spreadsheet_id: str, sheet: str, column: int) -> None:
+        """Unhide a column (0-based), as with the arrows over a hidden column's border."""
+        with self.lock:
+            self._sheet(spreadsheet_id, sheet).columns.setdefault(column, {})["hiddenByUser"] = (
+                False
+            )
 
     def sort_rows(
         self,
@@ -1040,6 +1060,46 @@ class FakeSheets:
             raise invalid(f"Invalid {where}: dimension must be ROWS or COLUMNS")
         return {}
 
+    def _r_updateDimensionProperties(  # noqa: N802
+        self, book: Spreadsheet, request: dict[str, Any], where: str
+    ) -> dict[str, Any]:
+        """Columns' width and hidden state (the reply is `{}`, as recorded by gspread's
+        test_hide_columns_rows). Rows' properties would have to move with the rows on every
+        insert and sort: the fake refuses them rather than keep them wrongly."""
+        fields = request.get("fields")
+        if not fields:
+            raise invalid(f"Invalid {where}: At least one field must be updated. Specify '*'")
+        selected = set(parse_fields(fields))
+        if "*" in selected:
+            selected = {"pixelSize", "hiddenByUser"}
+        if selected - {"pixelSize", "hiddenByUser"}:
+            raise invalid(f"Invalid {where}: the fake sets only pixelSize and hiddenByUser")
+        span = request.get("range") or {}
+        sheet = book.sheet_by_id(span.get("sheetId", 0) or 0, where)
+        if span.get("dimension") == "ROWS":
+            raise invalid(f"Invalid {where}: the fake sets column properties only")
+        if span.get("dimension") != "COLUMNS":
+            raise invalid(f"Invalid {where}: dimension must be ROWS or COLUMNS")
+        start = int(span.get("startIndex", 0) or 0)
+        end = int(span.get("endIndex", sheet.column_count) or 0)
+        if not 0 <= start < end:
+            raise invalid(f"Invalid {where}: the range must hold at least one column")
+        if end > sheet.column_count:
+            raise invalid(
+                f"Invalid {where}: Range exceeds grid limits. Max columns: {sheet.column_count}"
+            )
+        properties = request.get("properties") or {}
+        width = properties.get("pixelSize", 0) or 0
+        if "pixelSize" in selected and width < 0:
+            raise invalid(f"Invalid {where}: pixelSize must be >= 0")
+        for col in range(start, end):
+            column = sheet.columns.setdefault(col, {})
+            if "pixelSize" in selected:
+                column["pixelSize"] = width
+            if "hiddenByUser" in selected:
+                column["hiddenByUser"] = bool(properties.get("hiddenByUser"))
+        return {}
+
     def _r_repeatCell(  # noqa: N802
         self, book: Spreadsheet, request: dict[str, Any], where: str
     ) -> dict[str, Any]:
@@ -1290,6 +1350,12 @@ def _route(method: str, sep: str, tail: str) -> tuple[str, str] | None:
     return None
 
 
+def _json(payload: Any, *, pretty: bool) -> bytes:
+    if pretty:
+        return json.dumps(payload, indent=2, ensure_ascii=False).encode() + b"\n"
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _grid_data(sheet: Sheet, box: tuple[int, int, int, int]) -> dict[str, Any]:
     row0, col0, row1, col1 = box
     data: dict[str, Any] = {}
@@ -1308,7 +1374,7 @@ def _grid_data(sheet: Sheet, box: tuple[int, int, int, int]) -> dict[str, Any]:
     if row_data:
         data["rowData"] = row_data
     data["rowMetadata"] = [{"pixelSize": 21} for _ in range(row0, row1)]
-    data["columnMetadata"] = [{"pixelSize": 100} for _ in range(col0, col1)]
+    data["columnMetadata"] = [sheet.column_metadata(c) for c in range(col0, col1)]
     return data
 
 
@@ -1329,16 +1395,24 @@ class _Handler(BaseHTTPRequestHandler):
         sending: Callable[[int], None] | None = None,
     ) -> int:
         """Send the answer; `sending(size)` runs just before, so that a request is recorded
-        before its client can see the answer (counts taken right after a call are complete)."""
-        data = (
-            b"" if payload is None else json.dumps(payload, indent=2, ensure_ascii=False).encode()
-        )
-        if payload is not None:
-            data += b"\n"
+        before its client can see the answer (counts taken right after a call are complete).
+
+        As Google's front end: JSON is pretty-printed (two-space indents, a final newline, as in
+        every recorded answer) unless the query says `prettyPrint=false`, the standard parameter
+        of every Google API; it is gzipped only for a client that both accepts gzip and names
+        "gzip" in its User-Agent (Google's performance guide, "Compression using gzip"; the
+        recorded traffic, sent as "python-requests/2.x" with `Accept-Encoding: gzip, deflate`,
+        was never compressed). `size` is the body's length on the wire."""
+        data = b"" if payload is None else _json(payload, pretty=self._pretty())
+        compressed = bool(data) and self._gzipped()
+        if compressed:
+            data = gzip.compress(data)
         if sending is not None:
             sending(len(data))
         self.send_response(status)
         self.send_header("Content-Type", f"{content_type}; charset=UTF-8")
+        if compressed:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Vary", "Origin, X-Origin, Referer")
         if status == 401:
@@ -1358,6 +1432,15 @@ class _Handler(BaseHTTPRequestHandler):
         """The Date header, by Google's clock (see FakeSheets.pc_clock_ahead)."""
         fake: FakeSheets = self.server.fake  # type: ignore[attr-defined]
         return super().date_time_string(fake.auth.now() if timestamp is None else timestamp)
+
+    def _pretty(self) -> bool:
+        pretty = parse_qs(urlsplit(self.path).query).get("prettyPrint", ["true"])[-1]
+        return pretty.lower() != "false"
+
+    def _gzipped(self) -> bool:
+        accepted = self.headers.get("Accept-Encoding") or ""
+        codings = {part.split(";")[0].strip().lower() for part in accepted.split(",")}
+        return "gzip" in codings and "gzip" in (self.headers.get("User-Agent") or "")
 
     def _dispatch(self) -> None:
         fake: FakeSheets = self.server.fake  # type: ignore[attr-defined]
@@ -1393,6 +1476,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not path.startswith(PREFIX):
             self._answer(404, ApiError(404, "Not Found", "NOT_FOUND").body())
+            return
+        if length > MAX_BODY:
+            error = ApiError(
+                400,
+                f"Request payload size exceeds the limit: {MAX_BODY} bytes.",
+                "INVALID_ARGUMENT",
+            )
+
+            def refused(sent: int) -> None:
+                with fake.lock:
+                    fake.requests.append(Recorded(method, path, query, length, sent, 400))
+
+            self._answer(400, error.body(), sending=refused)
             return
         if fake.before_request is not None:
             fake.before_request(method, path)

@@ -2,10 +2,12 @@
 
 Requests per cycle: the sheets' ids, time zone and locale are fetched once and kept. Each
 read is one `spreadsheets.get` with grid data for the log and the Staff sheet and the log's
-colour rules, values unformatted (dates as serial numbers, so `03/04` is never guessed). A
-write is one `values:batchUpdate` (values RAW: text never becomes a formula), the colour rules
-when they are missing, doubled or moved by Google (read again just before, when they are
-changed by position: see rules.py), and one read to check.
+colour rules, values unformatted (dates as serial numbers, so `03/04` is never guessed),
+answered as compact gzipped JSON. A write is one `values:batchUpdate` (values RAW: text never
+becomes a formula; one range per run of rows in a column; a further body for each 2 MB more,
+on a first sync of tens of thousands of rows), the colour rules when they are missing, doubled
+or moved by Google (read again just before, when they are changed by position: see rules.py),
+and one read to check.
 
 The API has no transactions, and staff sort, insert and delete rows while a cycle runs. Rows
 are known by their Sync ID, a cell that moves with its row; the daemon writes an ID only
@@ -35,10 +37,10 @@ from sheets_sync.backends.gsheets.grid import (
     grid_values,
     merged_areas,
     quoted,
-    raw,
 )
+from sheets_sync.backends.gsheets.ranges import value_batches
 from sheets_sync.backends.gsheets.rules import by_position, date_format, rule_requests
-from sheets_sync.core.columns import Merge, Table, column_letters, spread_merged_values
+from sheets_sync.core.columns import Merge, Table, spread_merged_values
 from sheets_sync.core.locale import SheetSettings
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
@@ -219,6 +221,7 @@ class GSheetsBackend:
                     }
                 }
             )
+        updates += hidden_sync_id(changes, last.sheet_id)
         if by_position(rules):  # never by the positions of a read made before the plan
             rules = rule_requests(self._rules_now(last), changes, last.sheet_id)
         if rules:
@@ -259,15 +262,17 @@ class GSheetsBackend:
         )
 
     def _write_cells(self, title: str, cells: Mapping[tuple[int, int], str | date | None]) -> None:
-        data = [
-            {
-                "range": f"{quoted(title)}!{column_letters(col)}{row}",
-                "majorDimension": "ROWS",
-                "values": [[raw(value)]],
-            }
-            for (row, col), value in sorted(cells.items())
-        ]
-        body = {"valueInputOption": "RAW", "data": data}
+        """One range per run of rows in a column, values RAW; one body when it fits in 2 MB.
+
+        A bigger write (a first sync of some 40,000 rows) goes in several bodies, one after
+        the other, so a fault between them leaves part written: the engine remembered those
+        values as ours before the write began, and the next cycle's check finds and finishes
+        the rest, as it does after a misplaced write. The API gives no transaction across
+        requests, and one 20 MB body is refused outright."""
+        for data in value_batches(quoted(title), cells):
+            self._write_values({"valueInputOption": "RAW", "data": data})
+
+    def _write_values(self, body: Mapping[str, Any]) -> None:
         self._google.call(
             "write the managed columns",
             lambda client: client.values_batch_update(self.spreadsheet_id, body=body),
@@ -335,6 +340,25 @@ def _settings(layout: Mapping[str, Any]) -> SheetSettings | None:
     if "locale" not in properties or "timeZone" not in properties:
         return None
     return SheetSettings(locale=str(properties["locale"]), time_zone=str(properties["timeZone"]))
+
+
+def hidden_sync_id(changes: Changes, sheet_id: int) -> list[dict[str, Any]]:
+    """Hide the Sync ID column when this write creates it, as the README promises and the
+    xlsx backend does. Only then: staff who show it again (to read an ID out to support, say)
+    keep it shown, and a cycle never spends a request on a column already set up."""
+    col = changes.layout.managed["sync_id"]
+    if col not in changes.layout.new_headers:
+        return []
+    span = {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col, "endIndex": col + 1}
+    return [
+        {
+            "updateDimensionProperties": {
+                "range": span,
+                "properties": {"hiddenByUser": True},
+                "fields": "hiddenByUser",
+            }
+        }
+    ]
 
 
 class _Read:

@@ -24,6 +24,7 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
+from sheets_sync import __version__
 from sheets_sync.backends.base import SourceError
 from sheets_sync.core.columns import column_letters
 from sheets_sync.errors import SheetsSyncError
@@ -71,6 +72,7 @@ class Connection:
         if self._client is None:
             credentials = self._sign_in()
             session = self._make_session(credentials)
+            compact_transfer(session)
             client = RetryingHTTPClient(credentials, session, sleep=self._sleep)
             client.set_timeout(self._timeout)
             self._client = client
@@ -353,6 +355,18 @@ def google_login(
 def user_token_file(state_dir: Path) -> Path:
     """Where the signed-in person's token is kept: the private state folder."""
     return state_dir / USER_TOKEN_FILE
+
+
+def compact_transfer(session: requests.Session) -> None:
+    """Ask Google for compact JSON, gzipped, on every call: a 10,000-row read is then some 80
+    times smaller (17.8 MB to 0.2 MB in bench/gsheets_requests.py, against the fake). Google
+    pretty-prints unless told `prettyPrint=false` (a standard query parameter of every Google
+    API), and gzips only for a client that both accepts gzip and names "gzip" in its
+    User-Agent (Google's performance guide, "Compression using gzip"). The token requests go
+    through google-auth's own session, untouched."""
+    session.params["prettyPrint"] = "false"
+    session.headers["Accept-Encoding"] = "gzip"
+    session.headers["User-Agent"] = f"sheets-sync/{__version__} (gzip)"
 
 
 class RetryingHTTPClient(HTTPClient):
