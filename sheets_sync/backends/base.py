@@ -9,7 +9,10 @@ Contract:
   needs to show them (headers, date format, colour rules), and returns the source's new
   version; or returns None, touching nothing, when the source already shows all of it. It
   writes only when the source is still at `version`, else raises `SourceChanged`, so nothing
-  is written over an edit it has not seen. A write is all or nothing.
+  is written over an edit it has not seen. A workbook's write is all or nothing. Google
+  Sheets has no transactions: its write is several requests, read back and checked, and
+  whatever a fault between them leaves undone the next cycle finishes (the values being
+  written are remembered as ours first, so they never look typed).
 - `version()` is the current version token without reading the log, or None when the
   backend cannot tell that cheaply. Equal tokens mean the very same log.
 - Errors: `SourceBusy` (open in another program: try again next cycle), `SourceChanged`

@@ -57,20 +57,22 @@ def log_problems(
 def resorted_message(resorted: Sequence[Resorted]) -> str:
     """What to tell people about rows whose staff cells were sorted away from their Sync ID:
     the row numbers only, no patient's name, so it may go to the daemon's log too."""
-    matched = [moved.row for moved in resorted if not moved.held]
-    held = [moved.row for moved in resorted if moved.held]
-    text = (
-        f"the log was sorted without the sheets-sync columns ({_rows(matched + held)}): "
-        f"sheets-sync matched {len(matched)} row{'s' if len(matched) != 1 else ''} to their "
-        "prospects again; next time select all columns or use the filter's sort"
-    )
-    if held:
-        text += (
-            f". {_rows(held).capitalize()} could each be more than one prospect (they share a "
-            "name and consultation date), so nothing is written there: clear their Sync ID "
-            "cells, and sheets-sync starts them afresh"
+    matched = [moved.row for moved in resorted if not moved.afresh]
+    afresh = [moved.row for moved in resorted if moved.afresh]
+    text = f"the log was sorted without the sheets-sync columns ({_rows(matched + afresh)})"
+    done = []
+    if matched:
+        done.append(f"sheets-sync matched {_count(len(matched), 'row')} to their prospects again")
+    if afresh:
+        done.append(
+            f"{_rows(afresh)} could not be told apart from another prospect (the same name and"
+            " consultation date) or are new, so they start afresh with a new Sync ID"
         )
-    return text
+    return f"{text}: {'; '.join(done)}. Next time select all columns, or sort with the filter"
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'s' if number != 1 else ''}"
 
 
 def _rows(numbers: Sequence[int]) -> str:

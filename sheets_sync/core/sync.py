@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -92,14 +93,15 @@ class Changes:
 @dataclass(frozen=True)
 class Resorted:
     """A row whose staff cells were sorted away from its sheets-sync columns: matched to its
-    prospect's Sync ID again (`sync_id`), or held (`sync_id` empty) when its staff cells could
-    be more than one prospect's, so that it gets no write until a person sees to it."""
+    prospect's Sync ID again (`sync_id`), or started afresh with a new ID (`sync_id` empty)
+    when its staff cells could be more than one prospect's, or are a prospect sheets-sync has
+    not seen before."""
 
     row: int
     sync_id: str
 
     @property
-    def held(self) -> bool:
+    def afresh(self) -> bool:
         return not self.sync_id
 
 
@@ -112,13 +114,13 @@ class SyncPlan:
     resorted: tuple[Resorted, ...] = ()
 
     @property
-    def held(self) -> tuple[int, ...]:
-        """The rows left unwritten because their staff cells could be several prospects'."""
-        return tuple(moved.row for moved in self.resorted if moved.held)
+    def afresh(self) -> tuple[int, ...]:
+        """The rows given a new Sync ID because the one in their cell is another prospect's."""
+        return tuple(moved.row for moved in self.resorted if moved.afresh)
 
     @property
     def matched_again(self) -> tuple[int, ...]:
-        return tuple(moved.row for moved in self.resorted if not moved.held)
+        return tuple(moved.row for moved in self.resorted if not moved.afresh)
 
 
 # The staff cells that name a prospect, not those staff update at each touch: who a row is.
@@ -200,16 +202,7 @@ def plan_sync(
         staff = prospects[number][0]
         in_cell = held_by[number]
         sync_id = moved.get(number, in_cell)
-        if number in moved and not sync_id:
-            # Its staff cells could be several prospects': no write until a person sees to it.
-            decision, fault = judge(Prospect(number, staff))
-            kept = remembered.get(in_cell) or Managed("", "", "")
-            results.append(
-                RowResult(number, in_cell, Prospect(number, staff), decision, kept, fault)
-            )
-            remember_identities.setdefault(in_cell, identities[in_cell])
-            continue
-        if not sync_id or sync_id in seen_ids:  # new row, or a copy of another row
+        if not sync_id or sync_id in seen_ids:  # new row, a copy of another, or started afresh
             sync_id = _fresh_id(new_id, taken_ids)
         if sync_id != in_cell:
             cells[(number, id_col)] = sync_id
@@ -244,11 +237,6 @@ def plan_sync(
         results.append(RowResult(number, sync_id, prospect, decision, remember, fault))
 
     resorted = tuple(Resorted(number, sync_id) for number, sync_id in sorted(moved.items()))
-    for number in (moved_row.row for moved_row in resorted if moved_row.held):
-        # The prospects a held row may be stay known, so that it stays held until seen to.
-        for sync_id, fingerprint in identities.items():
-            if fingerprint == found[number]:
-                remember_identities.setdefault(sync_id, fingerprint)
     changes = Changes(layout, cells, headers, last_row)
     return SyncPlan(tuple(results), changes, remember_identities, resorted)
 
@@ -281,50 +269,38 @@ def _prospect_rows(
 def match_again(
     held_by: Mapping[int, str], found: Mapping[int, str], identities: Mapping[str, str]
 ) -> dict[int, str]:
-    """The rows whose staff cells were sorted away from their Sync ID: row -> the ID of the
-    prospect now in it, or "" when that cannot be told.
+    """The rows whose Sync ID cell names another prospect than the one in the row, after staff
+    sorted the staff columns without sheets-sync's: row -> the ID of the prospect now in it,
+    or "" when the row must start afresh with a new ID.
 
     `held_by` is each prospect row's Sync ID cell, `found` its identity fingerprint now,
-    `identities` each ID's fingerprint at the last finished sync. A row holding ID X whose
-    fingerprint is no longer X's, but was exactly one other ID Y's, holds prospect Y, unless Y
-    is still at home in its own row. A fingerprint that was nobody's means staff corrected the
-    prospect's name: the ID is trusted. A row that could be several prospects', or that would
-    take an ID another row keeps or also takes, is held ("").
+    `identities` each ID's fingerprint at the last finished sync. An ID goes where its
+    prospect is, when exactly one row holds that prospect and no other ID had the same
+    fingerprint. A row whose ID's prospect is now elsewhere, or whose ID was given to other
+    staff cells that several prospects share, starts afresh: its history cannot be told
+    apart. Any other row keeps its ID: a fingerprint nobody had means staff corrected the
+    prospect's name, and without remembered fingerprints every ID is trusted.
     """
-    at_home = {
-        sync_id for number, sync_id in held_by.items() if identities.get(sync_id) == found[number]
-    }
-    by_fingerprint: dict[str, list[str]] = {}
+    rows_with = Counter(found.values())
+    ids_with: dict[str, list[str]] = {}
     for sync_id, fingerprint in identities.items():
-        by_fingerprint.setdefault(fingerprint, []).append(sync_id)
+        ids_with.setdefault(fingerprint, []).append(sync_id)
+    home: dict[str, int] = {}  # an ID -> the one row its prospect is in now
+    owner: dict[int, str] = {}  # and the other way round
+    for number, fingerprint in found.items():
+        ids = ids_with.get(fingerprint, [])
+        if rows_with[fingerprint] == 1 and len(ids) == 1:
+            home[ids[0]], owner[number] = number, ids[0]
     moved: dict[int, str] = {}
-    for number, sync_id in held_by.items():
-        before = identities.get(sync_id)
-        if before is None or before == found[number]:
-            continue
-        others = [
-            other
-            for other in by_fingerprint.get(found[number], ())
-            if other != sync_id and other not in at_home
-        ]
-        if others:
-            moved[number] = others[0] if len(others) == 1 else ""
-    # An ID can go to one row only, and not to a row while another keeps it in its cell.
-    while True:
-        claims: dict[str, int] = {}
-        for sync_id in moved.values():
-            if sync_id:
-                claims[sync_id] = claims.get(sync_id, 0) + 1
-        kept = {sync_id for number, sync_id in held_by.items() if not moved.get(number)}
-        clashing = [
-            number
-            for number, sync_id in moved.items()
-            if sync_id and (claims[sync_id] > 1 or sync_id in kept)
-        ]
-        if not clashing:
-            return moved
-        for number in clashing:
+    for number, in_cell in held_by.items():
+        if number in owner:
+            if owner[number] != in_cell:
+                moved[number] = owner[number]
+        elif in_cell in home or (
+            found[number] in ids_with and identities.get(in_cell, found[number]) != found[number]
+        ):
             moved[number] = ""
+    return moved
 
 
 def _same(now: CellValue, wanted: CellWrite, date1904: bool) -> bool:

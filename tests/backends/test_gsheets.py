@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -50,17 +49,6 @@ SHEET = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd"
 LOG_TAB = "Prospects"
 NOTES = HEADER.index("Notes")
 STATUS = HEADER.index("Status")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSheets]:
-    with FakeSheets() as started:
-        yield started
-
-
-@pytest.fixture
-def key(fake: FakeSheets, tmp_path: Path) -> Path:
-    return fake.service_account_key(tmp_path / "keys")
 
 
 def add(fake: FakeSheets, rows: Rows, staff: Rows | None, sheet: str = SHEET, **kw: Any) -> None:

@@ -267,6 +267,22 @@ SAME = [["Anna", TODAY, None, None] for _ in range(8)]  # 8 prospects, consulted
     synced_days_ago=1,
     operations=[(1, ("insert", (0, ["Anna", TODAY - timedelta(days=1), None, None])))],
 )
+# A row inserted, then the staff columns sorted before the read: the inserted prospect once kept
+# the Sync ID of a prospect sorted onto the inserted row (and that one's history with it).
+@example(
+    prospects=SAME,
+    synced_days_ago=0,
+    operations=[(0, ("insert", (0, SAME[0]))), (0, ("sort staff", (0, True)))],
+)
+@example(
+    prospects=[*SAME[:7], ["Anna", TODAY, TODAY, None]],
+    synced_days_ago=0,
+    operations=[
+        (0, ("insert", (0, SAME[0]))),
+        (0, ("sort staff", (3, False))),
+        (0, ("sort", (0, True))),
+    ],
+)
 @given(
     prospects=st.lists(staff_cells(), min_size=8, max_size=15),
     synced_days_ago=st.none() | st.sampled_from([0, 1, 6]),

@@ -3,7 +3,6 @@ fake (tests.sheets_fake) answers each the way Google does."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,6 @@ from tests.sheets_fake import DEFAULT_EMAIL, FakeSheets
 SHEET = "1ErRoRsAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 LOG_TAB = "Prospects"
 MANAGED = len(HEADER)  # the first managed column (0-based): Next touch
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSheets]:
-    with FakeSheets() as started:
-        yield started
-
-
-@pytest.fixture
-def key(fake: FakeSheets, tmp_path: Path) -> Path:
-    return fake.service_account_key(tmp_path / "keys")
 
 
 def add(fake: FakeSheets, rows: Rows = ROWS, **kw: object) -> None:

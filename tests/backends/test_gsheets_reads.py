@@ -8,7 +8,6 @@ cycle settle, though Google reads the cells under a merge back empty.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -32,23 +31,6 @@ LOG_TAB = "Prospects"
 NAME, OWNER, NOTES = (HEADER.index(h) for h in ("Name", "Owner", "Notes"))
 NOW = datetime(2026, 11, 24, 7, 30, tzinfo=ZoneInfo("Europe/London"))
 DANA = "dana@riverside.example"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSheets]:
-    with FakeSheets() as started:
-        yield started
-
-
-@pytest.fixture
-def key(fake: FakeSheets, tmp_path: Path) -> Path:
-    return fake.service_account_key(tmp_path / "keys")
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    with State(tmp_path / "state") as opened:
-        yield opened
 
 
 def config() -> Config:

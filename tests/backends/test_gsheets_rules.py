@@ -32,14 +32,10 @@ from tests.backends.test_gsheets import (
     SHEET,
     add,
     config,
-    fake,
     formulas,
     gsheets_config,
-    key,
 )
 from tests.sheets_fake import FakeSheets
-
-__all__ = ["fake", "key"]  # the fixtures, shared with test_gsheets
 
 # Staff rules over whole columns (from row 1), which rows inserted below never move.
 STAFF_RULE = {

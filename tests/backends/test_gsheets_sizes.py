@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,6 @@ from tests.sheets_fake import FakeSheets
 SHEET = "1SizesOfBigLogs0123456789abcdefghijklmnopqr"
 LOG_TAB = "Prospects"
 TWO_MB = 2_000_000
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSheets]:
-    with FakeSheets() as started:
-        yield started
-
-
-@pytest.fixture
-def key(fake: FakeSheets, tmp_path: Path) -> Path:
-    return fake.service_account_key(tmp_path / "keys")
 
 
 def watched(fake: FakeSheets, seen: list[requests.Response]) -> SessionFactory:

@@ -4,7 +4,6 @@ and the Sync ID stay; no value may land on the wrong prospect (SPEC §7)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -26,23 +25,6 @@ STAFF_COLS = (0, len(HEADER) - 1)  # A:E
 MANAGED = slice(len(HEADER), len(HEADER) + 3)
 SYNC_ID = len(HEADER) + 3
 NAMES = ["Ann Lee", "Bob Ray", "Cat Day", "Dan Fox", "Eve Orr"]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSheets]:
-    with FakeSheets() as started:
-        yield started
-
-
-@pytest.fixture
-def key(fake: FakeSheets, tmp_path: Path) -> Path:
-    return fake.service_account_key(tmp_path / "keys")
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[State]:
-    with State(tmp_path / "state") as opened:
-        yield opened
 
 
 def config() -> Config:

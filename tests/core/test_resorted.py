@@ -70,7 +70,7 @@ def test_a_sort_of_the_staff_columns_alone_gives_each_prospect_its_id_again(
     after = applied(sorted_grid, again)
     assert ids_by_name(after, sync_col) == before
     assert again.matched_again == (2, 3, 4, 5)
-    assert again.held == ()
+    assert again.afresh == ()
     # Each row's managed cells were written for another prospect: ours, not typing.
     assert all(row.decision.flag is not Flag.CHECK_DATA for row in again.rows)
     # The next cycle finds every prospect at home, and nothing left to change.
@@ -100,29 +100,38 @@ def test_a_corrected_name_keeps_its_id(settings: Settings) -> None:
     assert again.identities != first.identities  # the new name is Ann's from now on
 
 
-def test_rows_that_could_be_two_prospects_get_no_write_and_are_reported(
+def test_rows_that_could_be_two_prospects_start_afresh_and_are_reported(
     settings: Settings,
 ) -> None:
     twins = log()
     twins[2] = ["Ann Lee", "Chloe", date(2026, 10, 1), None, "the other Ann"]
     first = plan(twins, settings)
     grid = applied(twins, first)
+    sync_col = first.changes.layout.managed["sync_id"]
+    old_ids = {row[sync_col] for row in grid[1:]}
     # Cat and Dan go up; both Anns go down, away from their own IDs.
     sorted_grid = sort_staff_columns(grid, [2, 3, 0, 1])
     again = plan(sorted_grid, settings, memory(first), first.identities)
 
-    assert again.held == (2, 3, 4, 5)  # Cat and Dan would take the Anns' IDs: held too
-    assert not [cell for cell in again.changes.cells if cell[0] > 1]
+    assert again.matched_again == (2, 3)  # Cat and Dan take their own IDs back
+    assert again.afresh == (4, 5)  # which Ann is which cannot be told: new IDs for both
+    after = applied(sorted_grid, again)
+    assert ids_by_name(after, sync_col)["Cat Day"] == ids_by_name(grid, sync_col)["Cat Day"]
+    assert {after[3][sync_col], after[4][sync_col]}.isdisjoint(old_ids)
+    # Each row's managed cells were written for another prospect: ours, not typing; every
+    # row shows what its own staff cells call for.
+    assert all(row.decision.flag is not Flag.CHECK_DATA for row in again.rows)
     layout = again.changes.layout
     problems = log_problems(again.rows, layout, {}, again.resorted)
     assert any("sorted without the sheets-sync columns (rows 2, 3, 4 and 5)" in p for p in problems)
-    assert any("clear their Sync ID cells" in p for p in problems)
-    # The next cycle still holds them, until a person sees to it.
-    later = plan(sorted_grid, settings, memory(again), again.identities)
-    assert later.held == (2, 3, 4, 5)
+    assert any("rows 4 and 5 could not be told apart" in p for p in problems)
+    # The next cycle finds everyone at home, the twins too.
+    later = plan(after, settings, memory(again), again.identities)
+    assert later.resorted == ()
+    assert not later.changes
 
 
-def test_only_the_rows_that_could_be_two_prospects_are_held(settings: Settings) -> None:
+def test_only_the_rows_that_could_be_two_prospects_start_afresh(settings: Settings) -> None:
     twins = log()
     twins[2] = ["Ann Lee", "Chloe", date(2026, 10, 1), None, "the other Ann"]
     twins += [
@@ -134,10 +143,28 @@ def test_only_the_rows_that_could_be_two_prospects_are_held(settings: Settings) 
     sync_col = first.changes.layout.managed["sync_id"]
     sorted_grid = sort_staff_columns(grid, [2, 3, 0, 1, 5, 4])  # Eve and Fay swap too
     again = plan(sorted_grid, settings, memory(first), first.identities)
-    assert again.held == (2, 3, 4, 5)
-    assert again.matched_again == (6, 7)
+    assert again.afresh == (4, 5)
+    assert again.matched_again == (2, 3, 6, 7)
     after = applied(sorted_grid, again)
     assert ids_by_name(after, sync_col)["Eve Orr"] == ids_by_name(grid, sync_col)["Eve Orr"]
+
+
+def test_a_new_prospect_sorted_onto_another_ones_id_starts_afresh(settings: Settings) -> None:
+    """Found by the property test: a row inserted without an ID, then the staff columns
+    sorted, left the new prospect holding the ID of one now on the inserted row."""
+    first = plan(log(), settings)
+    grid = applied(log(), first)
+    sync_col = first.changes.layout.managed["sync_id"]
+    before = ids_by_name(grid, sync_col)
+    grid.insert(1, ["Zed Ash", "Dev", date(2026, 11, 2), None, None])
+    sorted_grid = sort_staff_columns(grid, [4, 0, 1, 2, 3])  # Dan up top, Zed onto Ann's ID
+    again = plan(sorted_grid, settings, memory(first), first.identities)
+    after = applied(sorted_grid, again)
+    ids = ids_by_name(after, sync_col)
+    assert {name: ids[name] for name in before} == before
+    assert ids["Zed Ash"] not in before.values()
+    assert again.afresh == (3,)
+    assert again.matched_again == (2, 4, 5, 6)
 
 
 def test_the_managers_summary_says_the_log_was_sorted_without_the_sheets_sync_columns(
