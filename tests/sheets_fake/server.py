@@ -8,6 +8,7 @@ import gzip
 import itertools
 import json
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -216,7 +217,7 @@ class FakeSheets:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeSheets:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
@@ -1522,6 +1523,14 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = _dispatch  # noqa: N815
     do_DELETE = _dispatch  # noqa: N815
     do_PATCH = _dispatch  # noqa: N815
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a test's timeout gave up on a stalled answer) is no fault of
+        the fake's; anything else is printed as the standard library does."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeAdapter(HTTPAdapter):
