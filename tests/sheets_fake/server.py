@@ -1479,7 +1479,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, ApiError(404, "Not Found", "NOT_FOUND").body())
             return
         if length > MAX_BODY:
-            error = ApiError(
+            too_big = ApiError(
                 400,
                 f"Request payload size exceeds the limit: {MAX_BODY} bytes.",
                 "INVALID_ARGUMENT",
@@ -1489,7 +1489,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with fake.lock:
                     fake.requests.append(Recorded(method, path, query, length, sent, 400))
 
-            self._answer(400, error.body(), sending=refused)
+            self._answer(400, too_big.body(), sending=refused)
             return
         if fake.before_request is not None:
             fake.before_request(method, path)
