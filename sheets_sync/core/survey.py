@@ -112,10 +112,12 @@ class DateOrderFinding:
         if self.order is DateOrder.MDY:
             return f"typed month first (MDY), as {_examples(self.month_first)} shows"
         if self.either_way:
-            dates = "date" if self.either_way == 1 else "dates"
+            dates = (
+                "date typed as text reads" if self.either_way == 1 else "dates typed as text read"
+            )
             return (
-                f"the log does not tell: its {self.either_way} {dates} typed as text read "
-                "either way (no number over 12)"
+                f"the log does not tell: its {self.either_way} {dates} either way (no number "
+                "over 12)"
             )
         return "the log does not tell: it holds no dates typed as text with numbers only"
 
