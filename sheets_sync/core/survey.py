@@ -108,9 +108,10 @@ class DateOrderFinding:
                 f"{_examples(self.month_first)} only month first"
             )
         if self.order is DateOrder.DMY:
-            return f"typed day first (DMY), as {_examples(self.day_first)} shows"
+            return f"typed day first (DMY), as {_examples(self.day_first)} {_show(self.day_first)}"
         if self.order is DateOrder.MDY:
-            return f"typed month first (MDY), as {_examples(self.month_first)} shows"
+            shown = f"{_examples(self.month_first)} {_show(self.month_first)}"
+            return f"typed month first (MDY), as {shown}"
         if self.either_way:
             dates = (
                 "date typed as text reads" if self.either_way == 1 else "dates typed as text read"
@@ -123,9 +124,15 @@ class DateOrderFinding:
 
 
 def _examples(dates: Sequence[TypedDate]) -> str:
-    shown = ", ".join(str(typed) for typed in dates[:3])
-    more = f" and {len(dates) - 3} more" if len(dates) > 3 else ""
-    return f"{shown}{more}"
+    """The first few dates with their cells: `C2 10/26/2026, D2 10/31/2026 and 4 more`."""
+    named = [str(typed) for typed in dates[:3]]
+    if len(dates) > 3:
+        return f"{', '.join(named)} and {len(dates) - 3} more"
+    return " and ".join([", ".join(named[:-1]), named[-1]]) if len(named) > 1 else named[0]
+
+
+def _show(dates: Sequence[TypedDate]) -> str:
+    return "shows" if len(dates) == 1 else "show"
 
 
 _NUMERIC_DATE = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})")
