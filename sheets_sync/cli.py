@@ -209,9 +209,15 @@ def _init_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     init.add_argument("--clinic-name", help="the clinic's name, for the emails")
     init.add_argument("--manager", metavar="EMAIL", help="who gets the daily summary")
     init.add_argument(
-        "--state-dir", metavar="DIR", help="sheets-sync's own folder (default: state)"
+        "--state-dir",
+        metavar="DIR",
+        help="sheets-sync's own folder, from the config's folder (default: state)",
     )
-    init.add_argument("--outbox", metavar="DIR", help="the folder for the emails (default: outbox)")
+    init.add_argument(
+        "--outbox",
+        metavar="DIR",
+        help="the emails' folder, from the config's folder (default: outbox)",
+    )
     init.add_argument("--credentials", metavar="FILE", help="a Google service account's key file")
 
 

@@ -38,6 +38,7 @@ Ask = Callable[[str, str], str]
 Say = Callable[[str], None]
 
 _FIELD_WORDS = {name: headers[0].lower() for name, headers in STAFF_COLUMNS.items()}
+_SHEET_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?")
 
 
@@ -116,16 +117,27 @@ def init(
 
 
 def _is_google_sheet(source: str) -> bool:
-    """A Sheet's address or id, as opposed to a workbook file."""
+    """A Sheet's address or its id (the long code in the address), as opposed to a file."""
     if "docs.google.com" in source or "drive.google.com" in source:
         return True
-    return not Path(source).suffix and not Path(source).exists() and "/" not in source
+    return bool(_SHEET_ID.fullmatch(source)) and not Path(source).exists()
 
 
 # --- the log ---------------------------------------------------------------------------------
 
 
 def _look_at_workbook(workbook: Path, options: InitOptions, ask: Ask | None, say: Say) -> LogLook:
+    for name, header in options.columns.items():
+        if name not in STAFF_COLUMNS or not header:
+            raise SetupError(
+                f'--column {name}="{header}": give a field and its header, like '
+                f'--column name="Client"; the fields are {", ".join(STAFF_COLUMNS)}'
+            )
+    if not workbook.is_file():
+        raise SetupError(
+            f"{workbook} is not there: give the path of the clinic's workbook (.xlsx), or a "
+            "Google Sheet's address"
+        )
     if workbook.suffix.casefold() not in (".xlsx", ".xlsm"):
         raise SetupError(
             f"{workbook} is not an .xlsx or .xlsm workbook: save the log as an Excel workbook "
@@ -268,6 +280,11 @@ def _date_order(
             f"way. Leave out --date-order, or pass --date-order {settled.value}"
         )
     if chosen := given or settled:
+        if finding is not None and finding.mixed:
+            say(
+                f"  dates typed the other way will be flagged CHECK DATA until they are "
+                f"retyped as {chosen.value}; `check` lists them"
+            )
         return chosen
     if ask is None:
         raise SetupError(

@@ -297,8 +297,14 @@ def test_without_a_staff_sheet_every_owner_gets_a_placeholder_that_check_flags(
     assert "already exists" in capsys.readouterr().err
 
 
-def test_a_google_sheet_gets_its_source_and_the_steps_to_a_key(folder: Path) -> None:
-    address = "https://docs.google.com/spreadsheets/d/1AbCdEfGhIjKlMnOp_qrs-TUV/edit#gid=0"
+@pytest.mark.parametrize(
+    "address",
+    [
+        "https://docs.google.com/spreadsheets/d/1AbCdEfGhIjKlMnOp_qrs-TUV/edit#gid=0",
+        "1AbCdEfGhIjKlMnOp_qrs-TUV",
+    ],
+)
+def test_a_google_sheet_gets_its_source_and_the_steps_to_a_key(folder: Path, address: str) -> None:
     options = InitOptions(
         address, folder / "sheets_sync.toml", timezone="UTC", date_order=DateOrder.MDY
     )
@@ -308,3 +314,33 @@ def test_a_google_sheet_gets_its_source_and_the_steps_to_a_key(folder: Path) -> 
     assert config.source.spreadsheet_id == "1AbCdEfGhIjKlMnOp_qrs-TUV"
     assert config.source.credentials == folder / "service-account.json"
     assert steps[0].startswith("1. Get a key for a service account")
+
+
+def test_a_mistyped_workbook_or_column_flag_says_what_to_give(folder: Path) -> None:
+    config = folder / "sheets_sync.toml"
+    with pytest.raises(SetupError, match="Prospect log is not there: give the path"):
+        init(InitOptions("Prospect log", config), ask=None, say=print, environ={})
+    log = make_log(folder / "log.xlsx", US_LOG)
+    bad = InitOptions(str(log), config, columns={"client": "Client"})
+    with pytest.raises(SetupError, match=r"the fields are name, owner, consultation_date"):
+        init(bad, ask=None, say=print, environ={})
+    assert not config.exists()
+
+
+def test_a_log_typed_both_ways_takes_the_given_order_and_says_what_check_will_flag(
+    folder: Path,
+) -> None:
+    log = make_log(folder / "log.xlsx", [{**US_LOG[0], "Consult date": "23/10/2026"}])
+    said: list[str] = []
+    options = InitOptions(
+        str(log), folder / "sheets_sync.toml", timezone="UTC", date_order=DateOrder.MDY
+    )
+    init(options, ask=None, say=said.append, environ={})
+    assert (
+        "Dates: the log holds dates typed both ways: C2 23/10/2026 can only be day first, "
+        "D2 11/23/2026 only month first." in said
+    )
+    assert (
+        "  dates typed the other way will be flagged CHECK DATA until they are retyped as MDY; "
+        "`check` lists them" in said
+    )
