@@ -248,7 +248,7 @@ def _init(args: argparse.Namespace) -> int:
 
 def _ask(question: str, default: str) -> str:
     try:
-        return input(f"{question} ").strip() or default
+        return input(f"{one_line(question)} ").strip() or default
     except EOFError:  # the input ended (Ctrl-D): no answer will come
         raise SheetsSyncError("init stopped before all its questions were answered") from None
 
