@@ -232,14 +232,14 @@ def _settle_columns(
     for col, header in list(unknown.items()):
         if ask is None or not unread:
             break
+        offered = ", ".join(_FIELD_WORDS[name] for name in unread)
         answer = ask(
-            f'Column {column_letters(col)} "{header}": is it one of {", ".join(unread)}? '
-            "(Enter if none)",
-            "",
-        ).strip()
-        if answer in unread:
-            columns[answer] = header
-            unread.remove(answer)
+            f'Column {column_letters(col)} "{header}": is it one of {offered}? (Enter if none)', ""
+        )
+        chosen = next((name for name in unread if _same_field(answer, name)), None)
+        if chosen is not None:
+            columns[chosen] = header
+            unread.remove(chosen)
             del unknown[col]
     if unknown:
         listed = ", ".join(
@@ -247,6 +247,12 @@ def _settle_columns(
         )
         say(f"  not read (sheets-sync leaves them alone): {listed}")
     return columns
+
+
+def _same_field(answer: str, name: str) -> bool:
+    """Whether `answer` names the field `name`, in words ("snooze until") or as its key."""
+    typed = re.sub(r"[\s_-]+", " ", answer).strip().casefold()
+    return typed in (_FIELD_WORDS[name], name.replace("_", " "))
 
 
 def _choose_header(ask: Ask, question: str, unknown: dict[int, str]) -> str | None:
