@@ -18,7 +18,9 @@ from sheets_sync.config import Config, ConfigError, config_path_from, load_confi
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book
+from sheets_sync.core.survey import placeholder_problems
 from sheets_sync.core.sync import MANAGED_LABELS
+from sheets_sync.core.values import DateOrder
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     CycleReport,
@@ -35,6 +37,7 @@ from sheets_sync.logs import one_line, record_unexpected, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
+from sheets_sync.setup import InitOptions, init
 from sheets_sync.state import State
 
 # A bug in sheets-sync itself, or something it did not foresee (sysexits' EX_SOFTWARE).
@@ -49,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config: Config | None = None
     try:
+        if args.command_name == "init":  # writes the config the other commands read
+            return _init(args)
         config = load_config(config_path_from(args.config, os.environ))
         today = args.today or datetime.now(config.clinic.timezone).date()
         result: int = args.command(args, config, today)
@@ -168,7 +173,84 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the previews (default: preview/ in the state folder)",
     )
     digest.set_defaults(command=_preview)
+    _init_parser(commands)
     return parser
+
+
+def _init_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    about = "write a config for a prospect log, asking what the log does not tell"
+    init = commands.add_parser("init", help=about, description=about)
+    init.set_defaults(command_name="init")
+    init.add_argument(
+        "source", metavar="WORKBOOK_OR_SHEET", help="the .xlsx log, or a Sheet's address"
+    )
+    init.add_argument(
+        "--config",
+        metavar="FILE",
+        help="where to write it (default: $SHEETS_SYNC_CONFIG or config/sheets_sync.toml)",
+    )
+    init.add_argument(
+        "--yes", action="store_true", help="ask nothing: take the flags and what the log shows"
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing config")
+    init.add_argument("--worksheet", help="the log's sheet (default: the one with its header)")
+    init.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar='FIELD="HEADER"',
+        help='a column under a name sheets-sync does not know, e.g. name="Client" (repeatable)',
+    )
+    init.add_argument("--date-order", choices=["DMY", "MDY"], help="how staff type dates")
+    init.add_argument("--timezone", help="the clinic's time zone (default: this computer's)")
+    init.add_argument(
+        "--holidays", metavar="COUNTRY", help="public holidays of, e.g., US-NY or GB-ENG"
+    )
+    init.add_argument("--clinic-name", help="the clinic's name, for the emails")
+    init.add_argument("--manager", metavar="EMAIL", help="who gets the daily summary")
+    init.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="sheets-sync's own folder, from the config's folder (default: state)",
+    )
+    init.add_argument(
+        "--outbox",
+        metavar="DIR",
+        help="the emails' folder, from the config's folder (default: outbox)",
+    )
+    init.add_argument("--credentials", metavar="FILE", help="a Google service account's key file")
+
+
+def _init(args: argparse.Namespace) -> int:
+    columns = dict(item.partition("=")[::2] for item in args.column)
+    options = InitOptions(
+        source=args.source,
+        config_path=config_path_from(args.config, os.environ),
+        worksheet=args.worksheet,
+        columns={name.strip(): header.strip().strip('"') for name, header in columns.items()},
+        date_order=DateOrder(args.date_order) if args.date_order else None,
+        timezone=args.timezone,
+        holidays_country=args.holidays,
+        state_dir=args.state_dir,
+        outbox=args.outbox,
+        credentials=args.credentials,
+        manager=args.manager,
+        clinic_name=args.clinic_name,
+        force=args.force,
+    )
+    interactive = not args.yes and sys.stdin.isatty()
+    steps = init(options, ask=_ask if interactive else None, say=_say, environ=os.environ)
+    _say("Next steps:")
+    for step in steps:
+        _say(f"  {step}")
+    return 0
+
+
+def _ask(question: str, default: str) -> str:
+    try:
+        return input(f"{one_line(question)} ").strip() or default
+    except EOFError:  # the input ended (Ctrl-D): no answer will come
+        raise SheetsSyncError("init stopped before all its questions were answered") from None
 
 
 def _day(text: str) -> date:
@@ -272,6 +354,7 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     book = address_book(report.snapshot.staff, config.owners)
     problems = log_problems(report.plan.rows, layout, book, report.plan.resorted)
     problems += staff_problems(report.snapshot.staff)
+    problems += placeholder_problems(config.owners)
     problems += sheet_settings_problems(report.snapshot, config, today)
     for problem in problems:
         _say(f"  {problem}")

@@ -171,6 +171,10 @@ class XlsxBackend:
             )
         return path
 
+    def worksheet_names(self) -> list[str]:
+        """The workbook's worksheets in its order, for `init` to find the log among them."""
+        return list(self._open(self._load()).sheet_names)
+
     # --- writing ------------------------------------------------------------------------
 
     def version(self) -> str:
