@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import functools
 import ipaddress
 import json
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, TypeAlias, TypeVar, cast
@@ -385,9 +387,12 @@ def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
     # Every table in [plans] is a plan, also one named like a setting (`[plans.long_term]`).
     inline = t.take_tables()
     before = len(problems)
-    file = t.get("file", _path(base), base / "plans.toml")
-    plans = _plans_file(file, t.at("file"), problems) if len(problems) == before else None
-    # `[plans.<name>]` replaces the file's plan of that name, or adds one.
+    plans: dict[str, Plan] | None = dict(built_in_plans())
+    # A file of plans, like `[plans.<name>]`, replaces the built-in plan of each name or adds one.
+    file = t.get("file", _path(base), None)
+    if file is not None and len(problems) == before:
+        changed = _plans_file(file, t.at("file"), problems)
+        plans = None if changed is None else {**built_in_plans(), **changed}
     for name, value in inline:
         plan = _plan(name, _Table(value, f"[plans.{_key(name)}]", problems))
         if plans is not None:
@@ -405,6 +410,19 @@ def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
                 t.problem(key, f"no plan named {_show(name)}{_did_you_mean(name, plans)}")
     t.finish()
     return config
+
+
+@functools.cache
+def built_in_plans() -> Mapping[str, Plan]:
+    """The plans shipped in the package (sheets_sync/plans.toml), so that a config copied
+    anywhere works without a plans file of its own and needs one only to change them."""
+    raw = resources.files("sheets_sync").joinpath("plans.toml").read_bytes()
+    problems: list[str] = []
+    file = _Table(_parse_toml(raw), "", problems)
+    plans = {name: _plan(name, file.table(name, f"plans.toml: [{name}]")) for name in file}
+    if problems:
+        raise RuntimeError(f"the built-in plans are broken: {problems}")
+    return MappingProxyType(plans)
 
 
 def _plans_file(path: Path, where: str, problems: list[str]) -> dict[str, Plan] | None:

@@ -19,7 +19,7 @@ from tests.workbooks import make_log
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_workbook.xlsx"
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 TODAY = "2026-11-24"
 FLAGS = ("overdue", "due today", "upcoming", "nurture", "closed", "check data")
 OWNERS = ("owner-anna-price", "owner-ben-okafor", "owner-chloe-martin", "owner-dev-patel")

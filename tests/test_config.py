@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
@@ -12,6 +11,7 @@ import pytest
 from sheets_sync.config import (
     Config,
     ConfigError,
+    built_in_plans,
     config_path_from,
     load_config,
     parse_config,
@@ -28,7 +28,7 @@ MINIMAL: dict[str, object] = {"source": {"kind": "xlsx", "path": "log.xlsx"}}
 
 
 def parse(**sections: object) -> Config:
-    """A config from the minimal one plus `sections`, with the repo's plans.toml."""
+    """A config from the minimal one plus `sections`, read as if from the sample's folder."""
     return parse_config({**MINIMAL, **sections}, base_dir=CONFIG_DIR)
 
 
@@ -39,9 +39,8 @@ def problems_of(**sections: object) -> list[str]:
 
 
 def write_config(folder: Path, text: str) -> Path:
-    """`text` as sheets_sync.toml in `folder`, beside a copy of the default plans."""
+    """`text` as sheets_sync.toml in `folder`, alone: the plans are built in."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CONFIG_DIR / "plans.toml", folder / "plans.toml")
     path = folder / "sheets_sync.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -434,7 +433,30 @@ def test_plans_from_another_file(tmp_path: Path) -> None:
         plans={"file": str(tmp_path / "cadence.toml"), "default": "quick", "long_term": "quick"}
     ).plans
 
-    assert set(plans.plans) == {"quick"}
+    assert set(plans.plans) == {"standard", "long_term", "quick"}
+
+
+def test_a_config_copied_alone_into_a_folder_has_the_built_in_plans(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[source]\nkind = "xlsx"\npath = "log.xlsx"\n')
+
+    plans = load_config(path).plans.plans
+
+    assert plans == built_in_plans()
+    assert set(plans) == {"standard", "long_term"}
+    assert plans["standard"].step(1) == Step(
+        2, 2, "Call", "Follow-up call: answer questions, offer to book"
+    )
+
+
+def test_a_plans_file_changes_only_the_plans_it_names(tmp_path: Path) -> None:
+    (tmp_path / "our_plans.toml").write_text(
+        '[standard]\nsteps = [{ day = 0, channel = "Call", action = "Welcome call" }]\n',
+        encoding="utf-8",
+    )
+    plans = parse(plans={"file": str(tmp_path / "our_plans.toml")}).plans.plans
+
+    assert plans["standard"] == Plan("standard", (Step(1, 0, "Call", "Welcome call"),))
+    assert plans["long_term"] == built_in_plans()["long_term"]
 
 
 def test_plan_problems_name_the_file_plan_and_step(tmp_path: Path) -> None:
@@ -456,7 +478,7 @@ steps = []
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
-        parse_config(MINIMAL, base_dir=tmp_path)
+        parse_config({**MINIMAL, "plans": {"file": "plans.toml"}}, base_dir=tmp_path)
 
     assert caught.value.problems == [
         "plans.toml: [standard].steps[3].day: must be after the day of the step before (7), got 7",
