@@ -12,6 +12,7 @@ from sheets_sync.core.values import (
     CellValue,
     DateOrder,
     Status,
+    StatusWords,
     Unreadable,
     normalise_header,
     quoted,
@@ -453,6 +454,40 @@ def test_read_count_never_raises(value: CellValue) -> None:
 )
 def test_read_status(value: CellValue, expected: tuple[Status, bool]) -> None:
     assert read_status(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("booked - 12/12", Status.WON),
+        ("Booked \u2013 deposit paid", Status.WON),
+        ("✅ Booked (deposit)", Status.WON),
+        ("Lost: price", Status.LOST),
+        ("No, moved away", Status.LOST),
+        ("Not interested - too expensive", Status.LOST),
+        ("DNC: asked by phone", Status.OPTED_OUT),
+        ("Follow-up: after holiday", Status.ACTIVE),
+    ],
+)
+def test_a_known_word_before_a_separator_counts_as_that_word(value: str, expected: Status) -> None:
+    assert read_status(value) == (expected, True)
+
+
+@pytest.mark.parametrize("value", ["no-show", "Lost price", "booked-12/12x", "maybe - booked"])
+def test_without_a_separator_after_it_a_known_word_is_not_enough(value: str) -> None:
+    assert read_status(value) == (Status.ACTIVE, False)
+
+
+def test_the_clinics_own_words_add_to_the_built_in_ones_and_win_over_them() -> None:
+    words = StatusWords(
+        (("paid deposit", Status.WON), ("lost price", Status.LOST), ("scheduled", Status.ACTIVE))
+    )
+
+    assert read_status("Paid deposit", words) == (Status.WON, True)
+    assert read_status("Paid deposit: 12/12", words) == (Status.WON, True)
+    assert read_status("lost - price", words) == (Status.LOST, True)
+    assert read_status("Scheduled - call Tuesday", words) == (Status.ACTIVE, True)
+    assert read_status("booked", words) == (Status.WON, True)
 
 
 @given(value=cell_values)
