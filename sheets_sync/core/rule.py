@@ -129,7 +129,13 @@ def decide(
     status, known = read_status(prospect.cells.get("status"), settings.status_words)
     if not known:
         word = quoted(prospect.cells.get("status"))
-        warnings.append(Note("status", f"{word} is not a known status; read as active"))
+        warnings.append(
+            Note(
+                "status",
+                f"{word} is not a known status; read as active (if it is one of the clinic's "
+                f"own words, list it in the config under [status], like lost = [{word}])",
+            )
+        )
     if status is not Status.ACTIVE:
         return Decision(Flag.CLOSED, f"CLOSED: {status.value}", warnings=tuple(warnings))
 

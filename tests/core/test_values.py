@@ -14,6 +14,7 @@ from sheets_sync.core.values import (
     Status,
     StatusWords,
     Unreadable,
+    format_day,
     normalise_header,
     quoted,
     read_count,
@@ -537,3 +538,15 @@ def test_read_text(value: CellValue, expected: str) -> None:
 )
 def test_normalise_header(value: CellValue, expected: str) -> None:
     assert normalise_header(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "short", "long"),
+    [
+        (DateOrder.DMY, "Mon 23 Nov", "Mon 23 Nov 2026"),
+        (DateOrder.MDY, "Mon Nov 23", "Mon Nov 23, 2026"),
+    ],
+)
+def test_format_day_follows_the_clinics_date_order(order: DateOrder, short: str, long: str) -> None:
+    assert format_day(date(2026, 11, 23), order) == short
+    assert format_day(date(2026, 11, 23), order, with_year=True) == long
