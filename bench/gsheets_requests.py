@@ -167,7 +167,7 @@ class Bench:
         self.config: Config = parse_config(
             {
                 "source": {"kind": "gsheets", "spreadsheet_id": "bench"},
-                "plans": {"file": str(ROOT / "config" / "plans.toml")},
+                "plans": {"file": str(ROOT / "sheets_sync" / "plans.toml")},
             },
             base_dir=folder,
         )

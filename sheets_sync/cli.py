@@ -20,7 +20,7 @@ from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book
 from sheets_sync.core.survey import placeholder_problems
 from sheets_sync.core.sync import MANAGED_LABELS
-from sheets_sync.core.values import DateOrder
+from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     CycleReport,
@@ -278,7 +278,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
         for line in _summary_lines(config, backend, report, today):
             _say(line)
         if args.dry_run:
-            _print_changes(report)
+            _print_changes(report, config.clinic.date_order)
             return 0
         if report.written:
             kept = config.daemon.state_dir / "backups"
@@ -323,18 +323,23 @@ def _summary_lines(config: Config, backend: Backend, report: CycleReport, today:
         f"{n} {flag}" for flag, n in sorted(flags.items(), key=lambda item: -item[1])
     )
     return [
-        f"{config.clinic.name}: {backend.description}, {today:%a %d %b %Y}",
+        f"{config.clinic.name}: {backend.description}, "
+        f"{format_day(today, config.clinic.date_order, with_year=True)}",
         f"  {report.rows} prospects: {counts}",
     ]
 
 
-def _print_changes(report: CycleReport) -> None:
+def _print_changes(report: CycleReport, date_order: DateOrder) -> None:
     changes = report.plan.changes
     names = {col: name for name, col in changes.layout.managed.items()}
     labels = {**MANAGED_LABELS, "sync_id": "Sync ID"}
     by_row: dict[int, list[str]] = {}
     for (row, col), value in sorted(changes.cells.items()):
-        shown = value.strftime("%a %d %b %Y") if isinstance(value, date) else (value or "(cleared)")
+        shown = (
+            format_day(value, date_order, with_year=True)
+            if isinstance(value, date)
+            else (value or "(cleared)")
+        )
         field = "new header" if row == changes.layout.header_row else labels[names[col]]
         by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)

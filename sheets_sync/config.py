@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import functools
 import ipaddress
 import json
 import os
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, TypeAlias, TypeVar, cast
@@ -31,8 +33,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sheets_sync.core.digest import DIGEST_MAX_ROWS
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.rule import Settings
-from sheets_sync.core.values import DateOrder
+from sheets_sync.core.values import DateOrder, Status, StatusWords, status_word
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.public_holidays import PublicHolidays, public_holidays
 
 DEFAULT_CONFIG_PATH = Path("config/sheets_sync.toml")
 CONFIG_ENV_VAR = "SHEETS_SYNC_CONFIG"
@@ -91,7 +94,12 @@ class ClinicConfig:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
     date_order: DateOrder = Settings.date_order
     open_days: frozenset[int] = Settings.open_days  # date.weekday(): Monday is 0
-    holidays: frozenset[date] = Settings.holidays
+    # The region's public holidays (`holidays_country = "US-NY"`), for any year; None: none.
+    public_holidays: PublicHolidays | None = None
+    holidays: frozenset[date] = Settings.holidays  # the clinic's own closed days
+    # The ISO code of the currency values are in ("USD"), shown with them in digests; None:
+    # values are shown as plain numbers.
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,7 @@ class Config:
     columns: Mapping[str, tuple[str, ...]]  # field -> extra header names
     owners: Mapping[str, str]  # owner name -> email address
     plans: PlansConfig
+    status: StatusWords  # the clinic's own status words, on top of the built-in ones
     mail: MailConfig
     daemon: DaemonConfig
 
@@ -178,7 +187,9 @@ class Config:
             min_gap_days=self.plans.min_gap_days,
             open_days=self.clinic.open_days,
             holidays=self.clinic.holidays,
+            public_holidays=self.clinic.public_holidays or frozenset(),
             date_order=self.clinic.date_order,
+            status_words=self.status,
         )
 
 
@@ -209,6 +220,7 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
         columns=_columns(root.table("columns")),
         owners=_owners(root.table("owners")),
         plans=_plans(root.table("plans"), base_dir, problems),
+        status=_status(root.table("status")),
         mail=_mail(root.table("mail"), base_dir),
         daemon=_daemon(root.table("daemon"), base_dir),
     )
@@ -255,7 +267,9 @@ def _clinic(t: _Table) -> ClinicConfig:
         timezone=t.get("timezone", _timezone, defaults.timezone),
         date_order=DateOrder(t.get("date_order", _choice("DMY", "MDY"), defaults.date_order.value)),
         open_days=t.get("open_days", _weekdays, defaults.open_days),
+        public_holidays=t.get("holidays_country", _holidays_country, defaults.public_holidays),
         holidays=t.get("holidays", _dates, defaults.holidays),
+        currency=t.get("currency", _currency, defaults.currency),
     )
     if closed := _longest_closure(clinic.open_days, clinic.holidays):
         first, last = closed
@@ -287,6 +301,34 @@ def _next_open_weekday(day: date, open_days: frozenset[int]) -> date:
     while day.weekday() not in open_days:
         day += timedelta(days=1)
     return day
+
+
+# The keys of [status], each a status the rule knows: booked is a won prospect.
+_STATUS_KEYS = {
+    "active": Status.ACTIVE,
+    "booked": Status.WON,
+    "lost": Status.LOST,
+    "opted_out": Status.OPTED_OUT,
+    "deceased": Status.DECEASED,
+}
+
+
+def _status(t: _Table) -> StatusWords:
+    """The clinic's own words for each status; one word may mean only one status."""
+    words: dict[str, str] = {}  # word, as looked up -> the key it is given under
+    for key in _STATUS_KEYS:
+        for text in t.get(key, _words, ()):
+            word = status_word(text)
+            if not word:
+                t.problem(key, f"{_show(text)} has no letters or digits to match a status by")
+            elif words.setdefault(word, key) != key:
+                t.problem(
+                    key,
+                    f"{_show(text)} is also under {words[word]}: a status word can mean only "
+                    "one status; keep it under one of them",
+                )
+    t.finish()
+    return StatusWords(tuple((word, _STATUS_KEYS[key]) for word, key in words.items()))
 
 
 def _source(t: _Table, base: Path) -> SourceConfig:
@@ -385,9 +427,12 @@ def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
     # Every table in [plans] is a plan, also one named like a setting (`[plans.long_term]`).
     inline = t.take_tables()
     before = len(problems)
-    file = t.get("file", _path(base), base / "plans.toml")
-    plans = _plans_file(file, t.at("file"), problems) if len(problems) == before else None
-    # `[plans.<name>]` replaces the file's plan of that name, or adds one.
+    plans: dict[str, Plan] | None = dict(built_in_plans())
+    # A file of plans, like `[plans.<name>]`, replaces the built-in plan of each name or adds one.
+    file = t.get("file", _path(base), None)
+    if file is not None and len(problems) == before:
+        changed = _plans_file(file, t.at("file"), problems)
+        plans = None if changed is None else {**built_in_plans(), **changed}
     for name, value in inline:
         plan = _plan(name, _Table(value, f"[plans.{_key(name)}]", problems))
         if plans is not None:
@@ -405,6 +450,19 @@ def _plans(t: _Table, base: Path, problems: list[str]) -> PlansConfig:
                 t.problem(key, f"no plan named {_show(name)}{_did_you_mean(name, plans)}")
     t.finish()
     return config
+
+
+@functools.cache
+def built_in_plans() -> Mapping[str, Plan]:
+    """The plans shipped in the package (sheets_sync/plans.toml), so that a config copied
+    anywhere works without a plans file of its own and needs one only to change them."""
+    raw = resources.files("sheets_sync").joinpath("plans.toml").read_bytes()
+    problems: list[str] = []
+    file = _Table(_parse_toml(raw), "", problems)
+    plans = {name: _plan(name, file.table(name, f"plans.toml: [{name}]")) for name in file}
+    if problems:
+        raise RuntimeError(f"the built-in plans are broken: {problems}")
+    return MappingProxyType(plans)
 
 
 def _plans_file(path: Path, where: str, problems: list[str]) -> dict[str, Plan] | None:
@@ -825,6 +883,32 @@ def _weekdays(value: object) -> frozenset[int]:
     if not days:
         raise _BadValueError("the clinic must be open on at least one day")
     return frozenset(days)
+
+
+def _holidays_country(value: object) -> PublicHolidays:
+    try:
+        return public_holidays(_text(value))
+    except ValueError as exc:
+        raise _BadValueError(str(exc)) from None
+
+
+# Signs people may write for a currency, and the code meant.
+_CURRENCY_SIGNS = {"$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR"}
+
+
+def _currency(value: object) -> str:
+    """An ISO 4217 code, like "USD"."""
+    text = _text(value)
+    if re.fullmatch(r"[A-Za-z]{3}", text):
+        return text.upper()
+    hint = f'"{_CURRENCY_SIGNS[text]}"' if text in _CURRENCY_SIGNS else '"USD", "GBP" or "EUR"'
+    raise _BadValueError(f"expected a three-letter currency code like {hint}, got {_show(text)}")
+
+
+def _words(value: object) -> tuple[str, ...]:
+    """Words: one text, or a list of them."""
+    items = [value] if isinstance(value, str) else _list(value, "words")
+    return tuple(_text(item) for item in items)
 
 
 def _dates(value: object) -> frozenset[date]:

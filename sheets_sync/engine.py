@@ -497,6 +497,8 @@ def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
         sender=config.mail.sender,
         detail=config.mail.detail,
         max_rows=config.mail.digest_max_rows,
+        date_order=config.clinic.date_order,
+        currency=config.clinic.currency,
     )
 
 
@@ -518,6 +520,8 @@ def _summary(
         sender=config.mail.sender,
         detail=config.mail.detail,
         max_rows=config.mail.digest_max_rows,
+        date_order=config.clinic.date_order,
+        currency=config.clinic.currency,
     )
 
 

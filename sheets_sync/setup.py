@@ -32,6 +32,7 @@ from sheets_sync.core.survey import (
 )
 from sheets_sync.core.values import DateOrder
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.public_holidays import public_holidays
 
 # A question and the answer given when the person just presses Enter; returns the answer.
 Ask = Callable[[str, str], str]
@@ -39,7 +40,6 @@ Say = Callable[[str], None]
 
 _FIELD_WORDS = {name: headers[0].lower() for name, headers in STAFF_COLUMNS.items()}
 _SHEET_ID = re.compile(r"[A-Za-z0-9_-]{25,}")
-_COUNTRY = re.compile(r"[A-Za-z]{2}(?:-[A-Za-z0-9]{1,3})?")
 
 
 class SetupError(SheetsSyncError):
@@ -381,10 +381,10 @@ def _holidays_country(options: InitOptions, ask: Ask | None, say: Say) -> str | 
             "for its holidays, or set holidays_country in [clinic]."
         )
         return None
-    if not _COUNTRY.fullmatch(answer):
-        raise SetupError(
-            f'"{answer}" is not a country or region code: give one like US, US-NY or GB-ENG'
-        )
+    try:
+        public_holidays(answer)
+    except ValueError as exc:
+        raise SetupError(f"--holidays: {exc}") from exc
     return answer.upper()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from tests.workbooks import make_log
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_workbook.xlsx"
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 TODAY = "2026-11-24"
 FLAGS = ("overdue", "due today", "upcoming", "nurture", "closed", "check data")
 OWNERS = ("owner-anna-price", "owner-ben-okafor", "owner-chloe-martin", "owner-dev-patel")
@@ -411,3 +412,30 @@ def test_preview_for_an_owner_whose_name_is_not_a_file_name(
 
     assert code == 0, err
     assert len(list(out_dir.glob("*.eml"))) == 2  # the owner's digest and the summary
+
+
+def test_a_us_clinic_sees_its_days_month_first_on_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, extra='[clinic]\ndate_order = "MDY"\n')
+
+    code, out, err = run(capsys, "once", "--config", str(config), "--today", TODAY, "--dry-run")
+
+    assert code == 0, err
+    assert "Tue Nov 24, 2026" in out
+    touches = re.findall(r"Next touch → (\w{3} \w{3} \d{1,2}, \d{4})", out)
+    assert touches
+    assert "Tue 24 Nov 2026" not in out
+
+
+def test_the_digests_show_the_clinics_currency_and_date_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, extra='[clinic]\ndate_order = "MDY"\ncurrency = "USD"\n')
+
+    code, _, err = run(capsys, "once", "--config", str(config), "--today", TODAY)
+
+    assert code == 0, err
+    message = (tmp_path / "outbox" / f"{TODAY}-owner-anna-price.eml").read_text(encoding="utf-8")
+    assert "Subject: Follow-ups for Tue Nov 24:" in message
+    assert re.search(r"Value: \$\d", message)

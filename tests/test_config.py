@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from datetime import date, time
 from decimal import Decimal
@@ -12,14 +11,16 @@ import pytest
 from sheets_sync.config import (
     Config,
     ConfigError,
+    built_in_plans,
     config_path_from,
     load_config,
     parse_config,
 )
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.rule import Settings
-from sheets_sync.core.values import DateOrder
+from sheets_sync.core.values import DateOrder, Status, read_status
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.public_holidays import PublicHolidays
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "config"
@@ -28,7 +29,7 @@ MINIMAL: dict[str, object] = {"source": {"kind": "xlsx", "path": "log.xlsx"}}
 
 
 def parse(**sections: object) -> Config:
-    """A config from the minimal one plus `sections`, with the repo's plans.toml."""
+    """A config from the minimal one plus `sections`, read as if from the sample's folder."""
     return parse_config({**MINIMAL, **sections}, base_dir=CONFIG_DIR)
 
 
@@ -39,9 +40,8 @@ def problems_of(**sections: object) -> list[str]:
 
 
 def write_config(folder: Path, text: str) -> Path:
-    """`text` as sheets_sync.toml in `folder`, beside a copy of the default plans."""
+    """`text` as sheets_sync.toml in `folder`, alone: the plans are built in."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CONFIG_DIR / "plans.toml", folder / "plans.toml")
     path = folder / "sheets_sync.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -57,9 +57,9 @@ def test_default_config_loads() -> None:
     assert config.clinic.timezone == ZoneInfo("Europe/London")
     assert config.clinic.date_order is DateOrder.DMY
     assert config.clinic.open_days == frozenset(range(5))
-    assert len(config.clinic.holidays) == 10
-    assert {date(2026, 12, 25), date(2027, 3, 26), date(2027, 12, 28)} <= config.clinic.holidays
-    assert all(date(2026, 12, 1) <= day <= date(2027, 12, 31) for day in config.clinic.holidays)
+    assert config.clinic.holidays == frozenset()
+    assert config.clinic.public_holidays == PublicHolidays("GB", "ENG")
+    assert config.clinic.currency == "GBP"
     assert config.source.kind == "xlsx"
     assert config.source.path == REPO / "demo" / "clinic_log.xlsx"
     assert (config.source.worksheet, config.source.staff_worksheet) == ("Prospects", "Staff")
@@ -351,6 +351,97 @@ def test_open_days_that_are_not_day_names() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("written", "region"),
+    [
+        ("US-NY", PublicHolidays("US", "NY")),
+        ("gb-eng", PublicHolidays("GB", "ENG")),
+        ("GB-England", PublicHolidays("GB", "ENG")),
+        ("UK", PublicHolidays("GB")),
+        ("USA", PublicHolidays("US")),
+    ],
+)
+def test_holidays_country_is_a_country_code_and_an_optional_region(
+    written: str, region: PublicHolidays
+) -> None:
+    assert parse(clinic={"holidays_country": written}).clinic.public_holidays == region
+
+
+def test_an_unknown_country_or_region_is_named_with_the_close_ones() -> None:
+    assert problems_of(clinic={"holidays_country": "Germany"}) == [
+        '[clinic].holidays_country: no public holidays are known for the country "Germany" '
+        '(did you mean "DE" (Germany), "GG" (Guernsey)?): give the country\'s two-letter code '
+        'and, where holidays differ by region, the region after a hyphen, like "US", '
+        '"US-NY" or "GB-ENG"'
+    ]
+    assert problems_of(clinic={"holidays_country": "GB-EN"}) == [
+        '[clinic].holidays_country: GB (United Kingdom) has no region "EN" (did you mean '
+        '"GB-ENG"?); its regions are ENG, NIR, SCT, WLS, or give "GB" alone for the holidays '
+        "common to all of them"
+    ]
+    [problem] = problems_of(clinic={"holidays_country": "US-NYC"})
+    assert problem.startswith(
+        '[clinic].holidays_country: US (United States) has no region "NYC" '
+        '(did you mean "US-NY", "US-NC"?); its regions are AK, AL, '
+    )
+
+
+def test_public_holidays_close_the_clinic_in_any_year_and_own_days_add_to_them() -> None:
+    settings = parse(
+        clinic={"holidays_country": "GB-ENG", "holidays": [date(2026, 12, 29)]}
+    ).rule_settings()
+    scotland = parse(clinic={"holidays_country": "GB-SCT"}).rule_settings()
+    new_york = parse(clinic={"holidays_country": "US-NY"}).rule_settings()
+
+    # Christmas, the Boxing Day substitute, and the clinic's own day after it.
+    assert not any(settings.is_open(date(2026, 12, day)) for day in (25, 28, 29))
+    assert settings.is_open(date(2026, 12, 30))
+    # Far past the end of any typed list: Easter Monday 2061, Christmas 2099.
+    assert not settings.is_open(date(2061, 4, 11))
+    assert not settings.is_open(date(2099, 12, 25))
+    # By region: 2 January is a bank holiday in Scotland, not in England.
+    assert not scotland.is_open(date(2029, 1, 2))
+    assert settings.is_open(date(2029, 1, 2))
+    # Thanksgiving 2045; New Year's Day 2028 (a Saturday) observed on Friday 31 Dec 2027.
+    assert not new_york.is_open(date(2045, 11, 23))
+    assert not new_york.is_open(date(2027, 12, 31))
+    assert new_york.is_open(date(2026, 12, 28))
+
+
+def test_currency_is_an_iso_code() -> None:
+    assert parse(clinic={"currency": "usd"}).clinic.currency == "USD"
+    assert parse().clinic.currency is None
+    assert problems_of(clinic={"currency": "$"}) == [
+        '[clinic].currency: expected a three-letter currency code like "USD", got "$"'
+    ]
+    assert problems_of(clinic={"currency": "dollars"}) == [
+        '[clinic].currency: expected a three-letter currency code like "USD", "GBP" or "EUR", '
+        'got "dollars"'
+    ]
+
+
+def test_status_words_add_to_each_status() -> None:
+    settings = parse(
+        status={"booked": ["Paid deposit", "surgery-date set"], "lost": "went elsewhere"}
+    ).rule_settings()
+
+    assert read_status("paid deposit", settings.status_words) == (Status.WON, True)
+    assert read_status("🎉 Surgery date set", settings.status_words) == (Status.WON, True)
+    assert read_status("Went elsewhere - price", settings.status_words) == (Status.LOST, True)
+    assert read_status("paid deposit") == (Status.ACTIVE, False)
+
+
+def test_a_status_word_means_one_status() -> None:
+    assert problems_of(
+        status={"booked": ["Paid deposit"], "active": ["paid-deposit", "?"], "won": ["x"]}
+    ) == [
+        '[status].active: "?" has no letters or digits to match a status by',
+        '[status].booked: "Paid deposit" is also under active: a status word can mean only one '
+        "status; keep it under one of them",
+        '[status]: unknown key "won"',
+    ]
+
+
 def test_holidays_are_toml_dates_or_iso_text() -> None:
     holidays = parse(clinic={"holidays": [date(2026, 12, 25), "2026-12-28"]}).clinic.holidays
     assert holidays == frozenset({date(2026, 12, 25), date(2026, 12, 28)})
@@ -434,7 +525,30 @@ def test_plans_from_another_file(tmp_path: Path) -> None:
         plans={"file": str(tmp_path / "cadence.toml"), "default": "quick", "long_term": "quick"}
     ).plans
 
-    assert set(plans.plans) == {"quick"}
+    assert set(plans.plans) == {"standard", "long_term", "quick"}
+
+
+def test_a_config_copied_alone_into_a_folder_has_the_built_in_plans(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[source]\nkind = "xlsx"\npath = "log.xlsx"\n')
+
+    plans = load_config(path).plans.plans
+
+    assert plans == built_in_plans()
+    assert set(plans) == {"standard", "long_term"}
+    assert plans["standard"].step(1) == Step(
+        2, 2, "Call", "Follow-up call: answer questions, offer to book"
+    )
+
+
+def test_a_plans_file_changes_only_the_plans_it_names(tmp_path: Path) -> None:
+    (tmp_path / "our_plans.toml").write_text(
+        '[standard]\nsteps = [{ day = 0, channel = "Call", action = "Welcome call" }]\n',
+        encoding="utf-8",
+    )
+    plans = parse(plans={"file": str(tmp_path / "our_plans.toml")}).plans.plans
+
+    assert plans["standard"] == Plan("standard", (Step(1, 0, "Call", "Welcome call"),))
+    assert plans["long_term"] == built_in_plans()["long_term"]
 
 
 def test_plan_problems_name_the_file_plan_and_step(tmp_path: Path) -> None:
@@ -456,7 +570,7 @@ steps = []
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as caught:
-        parse_config(MINIMAL, base_dir=tmp_path)
+        parse_config({**MINIMAL, "plans": {"file": "plans.toml"}}, base_dir=tmp_path)
 
     assert caught.value.problems == [
         "plans.toml: [standard].steps[3].day: must be after the day of the step before (7), got 7",

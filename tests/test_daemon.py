@@ -27,7 +27,7 @@ from sheets_sync.daemon import AlreadyRunning, Clock, Daemon, SystemClock, statu
 from sheets_sync.state import State
 
 REPO = Path(__file__).resolve().parents[1]
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 LONDON = ZoneInfo("Europe/London")
 ALL_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 MANAGER = "Manager <manager@riverside.example>"

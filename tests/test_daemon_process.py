@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 REPO = Path(__file__).resolve().parents[1]
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 BIG = 15_000  # prospects: the write takes long enough (about 0.4 s) to be caught under way
 MANAGED = ("Next touch", "Next action", "Follow-up status", "Sync ID")
 STAFF = [("Anna", "anna@clinic.example"), ("Ben", "ben@clinic.example")]

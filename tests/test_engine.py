@@ -34,7 +34,7 @@ from sheets_sync.mail.outbox import Outbox
 from sheets_sync.state import State
 
 REPO = Path(__file__).resolve().parents[1]
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 TODAY = date(2026, 11, 24)  # a Tuesday
 SATURDAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 24, 7, 30, tzinfo=ZoneInfo("Europe/London"))

@@ -109,10 +109,6 @@ def test_a_us_clinic_goes_from_its_workbook_to_its_first_sync(tmp_path: Path, so
     assert steps[0].startswith("1. Fill in the email address of Dan Wu in [owners]")
     assert made.stderr == ""
 
-    # The default plans file, standing in for the plans built in by issue 13's point 2, which
-    # is made concurrently; a new user will not need it once that is merged.
-    shutil.copy(REPO / "config" / "plans.toml", config.parent / "plans.toml")
-
     # 2. check, as printed: only the address the user has yet to fill in is a problem.
     check = printed_command(steps, "check")
     checked = sheets_sync(clinic, *check)

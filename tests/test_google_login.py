@@ -99,7 +99,7 @@ auth = "user"
 credentials = "{client_file.as_posix()}"
 
 [plans]
-file = "{(ROOT / "config" / "plans.toml").as_posix()}"
+file = "{(ROOT / "sheets_sync" / "plans.toml").as_posix()}"
 
 [mail]
 outbox = "outbox"

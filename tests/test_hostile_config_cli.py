@@ -20,7 +20,7 @@ from sheets_sync.logs import ERRORS_LOG, record_unexpected, setup_logging
 from tests.workbooks import make_log
 
 REPO = Path(__file__).resolve().parents[1]
-PLANS = REPO / "config" / "plans.toml"
+PLANS = REPO / "sheets_sync" / "plans.toml"
 TODAY = "2026-11-24"
 HOSTILE_OWNER = "Zoë\x1b[2J\r\u202eAnn 😀"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -144,9 +143,7 @@ US_LOG: list[dict[str, CellValue]] = [
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    """A clinic's config folder. The plans file stands in for the built-in plans (issue 13,
-    point 2, made concurrently): a config needs one until they are merged."""
-    shutil.copy(REPO / "config" / "plans.toml", tmp_path / "plans.toml")
+    """A clinic's config folder, empty: the plans are built in."""
     return tmp_path
 
 
@@ -265,6 +262,10 @@ def test_questions_settle_what_the_log_does_not_tell(folder: Path) -> None:
     assert 'timezone = "America/Chicago"' in text
     assert 'holidays_country = "US-NY"' in text
     assert 'manager = "boss@clinic.example"' in text
+    settings = load_config(folder / "sheets_sync.toml").rule_settings()
+    assert not settings.is_open(date(2026, 11, 26))  # Thanksgiving in New York
+    assert settings.is_open(date(2026, 11, 25))
+
     assert script.questions[0].startswith("Which column holds the name? (required)")
     assert script.questions[1] == (
         'Column D "Deposit": is it one of status, last touch, touches, snooze until, value, '
@@ -275,6 +276,16 @@ def test_questions_settle_what_the_log_does_not_tell(folder: Path) -> None:
     assert (
         script.questions[4] == "The clinic's time zone (like America/New_York) [America/Chicago]:"
     )
+
+
+def test_a_holiday_region_that_does_not_exist_is_named_with_the_close_ones(
+    folder: Path,
+) -> None:
+    log = make_log(folder / "log.xlsx", US_LOG)
+    options = InitOptions(str(log), folder / "sheets_sync.toml", holidays_country="GB-EN")
+    with pytest.raises(SetupError, match='did you mean "GB-ENG"'):
+        init(options, ask=None, say=print, environ={"TZ": "Europe/London"})
+    assert not (folder / "sheets_sync.toml").exists()
 
 
 def test_without_a_staff_sheet_every_owner_gets_a_placeholder_that_check_flags(

@@ -31,7 +31,7 @@ from sheets_sync.state import State
 from tests.backends.other_editor import save_edited
 from tests.workbooks import make_log
 
-PLANS = Path(__file__).resolve().parents[1] / "config" / "plans.toml"
+PLANS = Path(__file__).resolve().parents[1] / "sheets_sync" / "plans.toml"
 DAYS = [date(2026, 11, d) for d in (2, 3, 4, 5, 6)]  # Monday to Friday
 LATER = date(2026, 11, 9)  # the next Monday: the day a copy is restored
 STAFF = [

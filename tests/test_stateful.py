@@ -547,7 +547,7 @@ def make_config(folder: Path) -> Config:
                 "holidays": [date(2026, 12, 25), date(2026, 12, 28), date(2027, 1, 1)],
             },
             "source": {"kind": "xlsx", "path": "log.xlsx"},
-            "plans": {"file": str(REPO / "config" / "plans.toml")},
+            "plans": {"file": str(REPO / "sheets_sync" / "plans.toml")},
             "mail": {
                 "outbox": "outbox",
                 "from": "Riverside Aesthetics <followups@clinic.example>",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,7 +13,9 @@ from sheets_sync.core.values import (
     CellValue,
     DateOrder,
     Status,
+    StatusWords,
     Unreadable,
+    format_day,
     quoted,
     read_count,
     read_date,
@@ -49,11 +51,19 @@ class Settings:
     long_term_min_value: Decimal = Decimal(1000)
     min_gap_days: int = 2
     open_days: frozenset[int] = frozenset(range(5))  # date.weekday(): Monday is 0
-    holidays: frozenset[date] = frozenset()
+    holidays: frozenset[date] = frozenset()  # the clinic's own closed days
+    # The region's public holidays: any collection of days, so that a calendar outside the
+    # core can answer for every year it is asked about, with no list to run out.
+    public_holidays: Container[date] = frozenset()
     date_order: DateOrder = DateOrder.DMY
+    status_words: StatusWords = field(default_factory=StatusWords)
 
     def is_open(self, day: date) -> bool:
-        return day.weekday() in self.open_days and day not in self.holidays
+        return (
+            day.weekday() in self.open_days
+            and day not in self.holidays
+            and day not in self.public_holidays
+        )
 
     def next_open_day(self, day: date) -> date:
         """`day` itself when the clinic is open then, else the first open day after it."""
@@ -116,10 +126,16 @@ def decide(
     """Apply SPEC §3 to one prospect row."""
     warnings: list[Note] = []
 
-    status, known = read_status(prospect.cells.get("status"))
+    status, known = read_status(prospect.cells.get("status"), settings.status_words)
     if not known:
         word = quoted(prospect.cells.get("status"))
-        warnings.append(Note("status", f"{word} is not a known status; read as active"))
+        warnings.append(
+            Note(
+                "status",
+                f"{word} is not a known status; read as active (if it is one of the clinic's "
+                f"own words, list it in the config under [status], like lost = [{word}])",
+            )
+        )
     if status is not Status.ACTIVE:
         return Decision(Flag.CLOSED, f"CLOSED: {status.value}", warnings=tuple(warnings))
 
@@ -147,7 +163,8 @@ def decide(
         if day is not None and (day - today).days > HORIZON_DAYS:
             return check(
                 name,
-                f"{_DATES[name]} {day.isoformat()} is more than 100 years ahead; type the date"
+                f"{_DATES[name]} {format_day(day, settings.date_order, with_year=True)} is more"
+                " than 100 years ahead; type the date"
                 f" it means, like {typed_like(today, settings.date_order)}",
             )
     consultation, last_touch = dates["consultation_date"], dates["last_touch"]
@@ -155,7 +172,8 @@ def decide(
     if consultation is None:
         return check("consultation_date", "no consultation date")
     if last_touch is not None and last_touch > today:
-        return check("last_touch", f"last touch {last_touch.isoformat()} is in the future")
+        shown = format_day(last_touch, settings.date_order, with_year=True)
+        return check("last_touch", f"last touch {shown} is in the future")
 
     try:
         value = read_money(prospect.cells.get("value"))

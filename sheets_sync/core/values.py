@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -215,7 +216,7 @@ def _without_separators(typed: str | int | float, order: DateOrder) -> date | No
 def _with_hint(reason: str, meant: date | None, order: DateOrder) -> str:
     if meant is None:
         return reason
-    return f"{reason}; if it means {_spelled(meant)}, type it as {typed_like(meant, order)}"
+    return f"{reason}; if it means {_spelled(meant, order)}, type it as {typed_like(meant, order)}"
 
 
 def typed_like(day: date, order: DateOrder) -> str:
@@ -228,8 +229,29 @@ def _not_a_date(value: CellValue) -> str:
     return f"{quoted(value)} is not a date (write it like 2026-12-03)"
 
 
-def _spelled(day: date) -> str:
-    return f"{day.day} {_MONTH_NAMES[day.month - 1].capitalize()} {day.year}"
+def _spelled(day: date, order: DateOrder = DateOrder.DMY) -> str:
+    """A date in words, as the clinic says it: 24 November 2026 (DMY), November 24, 2026."""
+    month = _MONTH_NAMES[day.month - 1].capitalize()
+    if order is DateOrder.MDY:
+        return f"{month} {day.day}, {day.year}"
+    return f"{day.day} {month} {day.year}"
+
+
+def format_day(day: date, order: DateOrder, *, with_year: bool = False) -> str:
+    """A day as messages, digests and the console show it, in the clinic's date order:
+    "Mon 23 Nov" (DMY) or "Mon Nov 23" (MDY); with the year "Mon 23 Nov 2026" or
+    "Mon Nov 23, 2026". English names, not strftime's, which follow the machine's locale."""
+    weekday = _WEEKDAY_NAMES[day.weekday()][:3].capitalize()
+    month = _MONTH_NAMES[day.month - 1][:3].capitalize()
+    if order is DateOrder.MDY:
+        return (
+            f"{weekday} {month} {day.day}, {day.year}"
+            if with_year
+            else f"{weekday} {month} {day.day}"
+        )
+    return (
+        f"{weekday} {day.day} {month} {day.year}" if with_year else f"{weekday} {day.day} {month}"
+    )
 
 
 QUOTE_LIMIT = 60
@@ -355,26 +377,53 @@ _STATUSES = {word: status for status, words in _STATUS_WORDS.items() for word in
 # From the first letter or digit to the last: emoji and punctuation at the edges fall away.
 _WORDS = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
 _INNER_GAPS = re.compile(r"[\s_-]+")
+# What may follow a status word to say more: "Booked - 12/12", "Lost: price", "No, moved away",
+# "Booked (deposit)". A hyphen counts only with spaces around it: "Do-not-contact" is one word.
+_SEPARATOR = re.compile(r"\s+[-\u2013\u2014]\s+|[:,(]")
 
 
-def read_status(value: CellValue) -> tuple[Status, bool]:
+def status_word(text: str) -> str:
+    """A status as it is looked up: without emoji and punctuation at the edges, casefolded,
+    runs of spaces, hyphens and underscores inside made one space ("Follow-up" is "follow up")."""
+    words = _WORDS.search(text)
+    return _INNER_GAPS.sub(" ", words.group() if words else "").casefold()
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """The clinic's own status words (`[status]` in the config), on top of the built-in ones;
+    where both know a word, the clinic's meaning wins. Each word as `status_word` gives it."""
+
+    words: tuple[tuple[str, Status], ...] = ()
+
+    def status_of(self, word: str) -> Status | None:
+        for own, status in self.words:
+            if own == word:
+                return status
+        return _STATUSES.get(word)
+
+
+def read_status(value: CellValue, words: StatusWords = StatusWords()) -> tuple[Status, bool]:
     """The status a cell names, and whether the word was recognised.
 
-    Case, surrounding spaces, emoji and punctuation are ignored; inside the words, runs of
-    spaces, hyphens and underscores count as one space ("Follow-up" is "follow up"). Blank is
-    active; an unrecognised word is active too, but not recognised, so the caller can report it.
+    Case, surrounding spaces, emoji and punctuation are ignored, and so are runs of spaces,
+    hyphens and underscores inside the words (`status_word`). A status that starts with a
+    known word followed by a separator (" - ", ":", ",", "(") counts as that word: "Booked -
+    12/12" is booked. Blank is active; an unrecognised word is active too, but not recognised,
+    so the caller can report it.
     """
-    return _status_of(read_text(value))
+    return _status_of(read_text(value), words)
 
 
 @lru_cache(maxsize=4096)  # a log repeats a handful of status words down thousands of rows
-def _status_of(text: str) -> tuple[Status, bool]:
+def _status_of(text: str, words: StatusWords) -> tuple[Status, bool]:
     if not text:
         return Status.ACTIVE, True
-    words = _WORDS.search(text)
-    word = _INNER_GAPS.sub(" ", words.group() if words else "").casefold()
-    status = _STATUSES.get(word)
-    return (Status.ACTIVE, False) if status is None else (status, True)
+    for said in (text, _SEPARATOR.split(text, maxsplit=1)[0]):
+        status = words.status_of(status_word(said))
+        if status is not None:
+            return status, True
+    return Status.ACTIVE, False
 
 
 # Text ----------------------------------------------------------------------------------------

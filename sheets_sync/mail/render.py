@@ -41,10 +41,7 @@ from sheets_sync.core.digest import (
     OwnerDigest,
     RowNote,
 )
-
-# Fixed English names rather than strftime("%a"), which follows the machine's locale.
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from sheets_sync.core.values import DateOrder, format_day
 
 _NO_ADDRESS = "no email address"
 _NO_OWNERS = "No owners have follow-ups."
@@ -68,27 +65,30 @@ def render_owner_digest(
     sender: str,
     detail: str = "full",
     max_rows: int = DIGEST_MAX_ROWS,
+    date_order: DateOrder = DateOrder.DMY,
+    currency: str | None = None,
 ) -> EmailMessage:
     """One owner's morning email: overdue first, then due today, in the order given; the
     first `max_rows` of them, and how many more wait in the sheet.
 
-    `detail` is "full" or "minimal" (initials, row, status, step and row link only)."""
-    minimal = _is_minimal(detail)
+    `detail` is "full" or "minimal" (initials, row, status, step and row link only). Days
+    are shown in `date_order`, values in `currency` (an ISO code; None: plain numbers)."""
+    style = _Style(_is_minimal(detail), date_order, currency)
     digest = _encodable_fields(digest)
     overdue = digest.overdue[:max_rows]
     due_today = digest.due_today[: max_rows - len(overdue)]
     more = len(digest.overdue) + len(digest.due_today) - len(overdue) - len(due_today)
     shown = _Listed(overdue, due_today, more)
     subject = "Follow-ups for {}: {}".format(
-        _day(digest.day),
+        style.day(digest.day),
         _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
     )
     return _message(
         subject=subject,
         sender=_sender(clinic, sender),
         recipient=_address(_header_safe(_clipped(digest.owner)), digest.address),
-        text=_owner_text(digest, shown, clinic, minimal),
-        html=_owner_html(digest, shown, clinic, subject, minimal),
+        text=_owner_text(digest, shown, clinic, style),
+        html=_owner_html(digest, shown, clinic, subject, style),
     )
 
 
@@ -98,15 +98,18 @@ def render_manager_summary(
     sender: str,
     detail: str = "full",
     max_rows: int = DIGEST_MAX_ROWS,
+    date_order: DateOrder = DateOrder.DMY,
+    currency: str | None = None,
 ) -> EmailMessage:
     """The manager's summary: counts per owner, rows to check, due rows nobody receives;
     each list the first `max_rows` of its kind, and how many more there are.
 
-    With `detail="minimal"` prospects are named by their initials only."""
-    minimal = _is_minimal(detail)
+    With `detail="minimal"` prospects are named by their initials only; days and values are
+    shown as in `render_owner_digest`."""
+    style = _Style(_is_minimal(detail), date_order, currency)
     capped = _capped_summary(_encodable_fields(summary), max_rows)
     subject = "Follow-up summary for {}: {}".format(
-        _day(summary.day),
+        style.day(summary.day),
         _tally(
             (sum(count.overdue for count in summary.owners), "overdue"),
             (sum(count.due_today for count in summary.owners), "due today"),
@@ -117,8 +120,8 @@ def render_manager_summary(
         subject=subject,
         sender=_sender(summary.clinic, sender),
         recipient=_address("", summary.address),
-        text=_manager_text(capped, minimal),
-        html=_manager_html(capped, subject, minimal),
+        text=_manager_text(capped, style),
+        html=_manager_html(capped, subject, style),
     )
 
 
@@ -261,19 +264,47 @@ def _tally(*counts: tuple[int, str]) -> str:
     return ", ".join(said) or "nothing due"
 
 
-def _day(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-
-
 def _days_ago(days: int) -> str:
     if days == 0:
         return "today"
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
-def _money(value: Decimal) -> str:
-    # "f" keeps the sheet's own decimals and never falls into exponent form (1.2E+4).
-    return f"{value:,f}"
+@dataclass(frozen=True)
+class _Style:
+    """How one clinic's messages show things: patient details or not (`minimal`), days in its
+    date order, values in its currency."""
+
+    minimal: bool
+    date_order: DateOrder
+    currency: str | None
+
+    def day(self, day: date) -> str:
+        return format_day(day, self.date_order)
+
+    def money(self, value: Decimal) -> str:
+        """`$1,200`, `£1,200.50`, `€1,200`; a currency without a sign here by its code,
+        `CHF 1,200`; plain `1,200` with no currency set. English-style digits throughout, as
+        the rest of the message is English."""
+        # "f" keeps the sheet's own decimals and never falls into exponent form (1.2E+4).
+        amount = f"{value:,f}"
+        if self.currency is None:
+            return amount
+        sign = _CURRENCY_SIGNS.get(self.currency)
+        return f"{sign}{amount}" if sign else f"{self.currency} {amount}"
+
+
+# The signs of common currencies, written before the amount; other codes are shown as codes.
+_CURRENCY_SIGNS = {
+    "USD": "$",
+    "GBP": "£",
+    "EUR": "€",
+    "JPY": "¥",
+    "INR": "₹",
+    "AUD": "A$",
+    "CAD": "CA$",
+    "NZD": "NZ$",
+}
 
 
 def _header_safe(text: str) -> str:
@@ -336,30 +367,30 @@ class _Shown:
     link: str | None
 
 
-def _shown(line: DigestLine, minimal: bool) -> _Shown:
+def _shown(line: DigestLine, style: _Style) -> _Shown:
     """The one place that decides what of a prospect goes into the message."""
     return _Shown(
         row=line.row,
-        title=_initials(line.name) if minimal else _clipped(line.name),
+        title=_initials(line.name) if style.minimal else _clipped(line.name),
         status=line.status_text,
         overdue=line.days_overdue > 0,
         action=_clipped(line.next_action),
-        details=_details(line, minimal),
+        details=_details(line, style),
         link=line.link,
     )
 
 
-def _details(line: DigestLine, minimal: bool) -> list[_Detail]:
+def _details(line: DigestLine, style: _Style) -> list[_Detail]:
     """The facts under a prospect's name; empty cells are left out. Minimal: the row only."""
-    if minimal:
+    if style.minimal:
         return [("Row", str(line.row), None)]
     details: list[_Detail] = [
         ("Phone", line.phone, _tel_link(line.phone)),
         ("Email", line.email, _mailto_link(line.email)),
         ("Procedure", line.procedure, None),
-        ("Value", _money(line.value) if line.value is not None else "", None),
+        ("Value", style.money(line.value) if line.value is not None else "", None),
         ("Consultation", _days_ago(line.days_since_consultation), None),
-        ("Last touch", _day(line.last_touch) if line.last_touch else "never", None),
+        ("Last touch", style.day(line.last_touch) if line.last_touch else "never", None),
         ("Row", str(line.row), None),
     ]
     # A value cut short is shown, not linked: a link to part of a number dials someone else.
@@ -405,9 +436,9 @@ def _counts_text(count: OwnerCount) -> str:
     return f"{count.overdue} overdue, {count.due_today} due today, {count.upcoming} upcoming"
 
 
-def _note_parts(note: RowNote, minimal: bool) -> tuple[str, str, str]:
+def _note_parts(note: RowNote, style: _Style) -> tuple[str, str, str]:
     """A CHECK DATA note's name, owner and reason, as the message shows them."""
-    if minimal:
+    if style.minimal:
         # The reason may quote the cell; in minimal mode the cell's text stays in the sheet.
         return (
             _initials(note.name),
@@ -420,12 +451,12 @@ def _note_parts(note: RowNote, minimal: bool) -> tuple[str, str, str]:
 # Plain text part
 
 
-def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, minimal: bool) -> str:
+def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, style: _Style) -> str:
     blocks = [
         f"Hello {_isolated(_clipped(digest.owner))},",
-        f"Your follow-ups for {_day(digest.day)}.",
-        *_section_text("Overdue", shown.overdue, minimal, len(digest.overdue)),
-        *_section_text("Due today", shown.due_today, minimal, len(digest.due_today)),
+        f"Your follow-ups for {style.day(digest.day)}.",
+        *_section_text("Overdue", shown.overdue, style, len(digest.overdue)),
+        *_section_text("Due today", shown.due_today, style, len(digest.due_today)),
     ]
     if shown.more:
         blocks.append(_more_rows(shown.more))
@@ -437,7 +468,7 @@ _UNDELIVERED = "Digests not delivered"
 _RESORTED = "The log was sorted without its sheets-sync columns"
 
 
-def _manager_text(capped: _Capped, minimal: bool) -> str:
+def _manager_text(capped: _Capped, style: _Style) -> str:
     summary = capped.summary
     owners = "\n".join(
         f"- {_isolated(_clipped(count.owner))} "
@@ -445,7 +476,7 @@ def _manager_text(capped: _Capped, minimal: bool) -> str:
         for count in summary.owners
     )
     blocks = [
-        f"Follow-up summary for {_day(summary.day)} at {summary.clinic}.",
+        f"Follow-up summary for {style.day(summary.day)} at {summary.clinic}.",
         f"{_underlined('Owners')}\n{owners}" if summary.owners else _NO_OWNERS,
     ]
     if capped.more_owners:
@@ -460,7 +491,7 @@ def _manager_text(capped: _Capped, minimal: bool) -> str:
     if summary.check_data:
         notes = "\n".join(
             "- Row {}, {} ({}): {}".format(
-                note.row, *(_isolated(part) for part in _note_parts(note, minimal))
+                note.row, *(_isolated(part) for part in _note_parts(note, style))
             )
             for note in summary.check_data
         )
@@ -470,7 +501,7 @@ def _manager_text(capped: _Capped, minimal: bool) -> str:
     for group in _unaddressed_by_owner(summary):
         before, after = _unaddressed_title(group)
         title = f"{before}{_isolated(group.owner)}{after}"
-        blocks += _section_text(title, group.lines, minimal, group.total)
+        blocks += _section_text(title, group.lines, style, group.total)
     if capped.more_unaddressed:
         blocks.append(_more_rows(capped.more_unaddressed))
     blocks.append("Sent by sheets-sync.")
@@ -481,12 +512,12 @@ def _sentence(text: str) -> str:
     return f"{text[:1].upper()}{text[1:]}."
 
 
-def _section_text(title: str, lines: Sequence[DigestLine], minimal: bool, total: int) -> list[str]:
+def _section_text(title: str, lines: Sequence[DigestLine], style: _Style, total: int) -> list[str]:
     if not lines:
         return []
     return [
         _underlined(f"{title} ({total})"),
-        *(_line_text(_shown(line, minimal)) for line in lines),
+        *(_line_text(_shown(line, style)) for line in lines),
     ]
 
 
@@ -515,25 +546,25 @@ def _join_text(blocks: Iterable[str]) -> str:
 
 
 def _owner_html(
-    digest: OwnerDigest, shown: _Listed, clinic: str, subject: str, minimal: bool
+    digest: OwnerDigest, shown: _Listed, clinic: str, subject: str, style: _Style
 ) -> str:
     return _page(
         subject,
         [
-            _heading(f"Follow-ups for {_day(digest.day)}"),
+            _heading(f"Follow-ups for {style.day(digest.day)}"),
             _paragraph_html(f"Hello {_bdi(_clipped(digest.owner))}, here is your list for today."),
-            _section_html(escape("Overdue"), shown.overdue, minimal, len(digest.overdue)),
-            _section_html(escape("Due today"), shown.due_today, minimal, len(digest.due_today)),
+            _section_html(escape("Overdue"), shown.overdue, style, len(digest.overdue)),
+            _section_html(escape("Due today"), shown.due_today, style, len(digest.due_today)),
             _paragraph(_more_rows(shown.more)) if shown.more else "",
             _footer(f"Sent by sheets-sync for {clinic}."),
         ],
     )
 
 
-def _manager_html(capped: _Capped, subject: str, minimal: bool) -> str:
+def _manager_html(capped: _Capped, subject: str, style: _Style) -> str:
     summary = capped.summary
     parts = [
-        _heading(f"Follow-up summary for {_day(summary.day)}"),
+        _heading(f"Follow-up summary for {style.day(summary.day)}"),
         _paragraph(summary.clinic),
         _owners_table(summary.owners),
     ]
@@ -549,14 +580,14 @@ def _manager_html(capped: _Capped, subject: str, minimal: bool) -> str:
     if summary.check_data:
         parts += [
             _subheading("Rows to check (CHECK DATA)"),
-            _notes_list(summary.check_data, minimal),
+            _notes_list(summary.check_data, style),
         ]
     if capped.more_to_check:
         parts.append(_paragraph(f"{capped.more_to_check:,} more rows to check are in the sheet."))
     for group in _unaddressed_by_owner(summary):
         before, after = _unaddressed_title(group)
         heading = f"{escape(before)}{_bdi(group.owner)}{escape(after)}"
-        parts.append(_section_html(heading, group.lines, minimal, group.total))
+        parts.append(_section_html(heading, group.lines, style, group.total))
     if capped.more_unaddressed:
         parts.append(_paragraph(_more_rows(capped.more_unaddressed)))
     parts.append(_footer("Sent by sheets-sync."))
@@ -608,11 +639,11 @@ def _link(target: str, text: str) -> str:
     return f'<a href="{escape(target)}" style="color:#1849a9;{_WRAP}">{escape(text)}</a>'
 
 
-def _section_html(title: str, lines: Sequence[DigestLine], minimal: bool, total: int) -> str:
+def _section_html(title: str, lines: Sequence[DigestLine], style: _Style, total: int) -> str:
     """`title` is HTML already; `total` counts also the lines the message leaves out."""
     if not lines:
         return ""
-    blocks = "\n".join(_line_html(_shown(line, minimal)) for line in lines)
+    blocks = "\n".join(_line_html(_shown(line, style)) for line in lines)
     return f"{_subheading_html(f'{title} ({total})')}\n{blocks}"
 
 
@@ -680,12 +711,12 @@ def _address_colour(count: OwnerCount) -> str:
     return _MUTED_COLOUR if count.address else _OVERDUE_COLOUR
 
 
-def _notes_list(notes: Sequence[RowNote], minimal: bool) -> str:
+def _notes_list(notes: Sequence[RowNote], style: _Style) -> str:
     return _bullets(
         (
             note.row,
             "Row {}, {} ({}): {}".format(
-                note.row, *(_bdi(part) for part in _note_parts(note, minimal))
+                note.row, *(_bdi(part) for part in _note_parts(note, style))
             ),
         )
         for note in notes

@@ -576,7 +576,7 @@ spreadsheet_id = "{SHEET}"
 {key_line}
 
 [plans]
-file = "{(ROOT / "config" / "plans.toml").as_posix()}"
+file = "{(ROOT / "sheets_sync" / "plans.toml").as_posix()}"
 
 [mail]
 outbox = "outbox"

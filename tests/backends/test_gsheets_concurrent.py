@@ -40,7 +40,7 @@ from sheets_sync.engine import sync
 from sheets_sync.state import State
 from tests.sheets_fake import FakeSheets
 
-PLANS = Path(__file__).resolve().parents[2] / "config" / "plans.toml"
+PLANS = Path(__file__).resolve().parents[2] / "sheets_sync" / "plans.toml"
 TODAY = date(2026, 11, 24)  # a Tuesday
 EPOCH = date(1899, 12, 30)
 LOG, STAFF_SHEET = "Prospects", "Staff"

@@ -71,7 +71,7 @@ def write_config(folder: Path, keep_backups: int = 10) -> Path:
 kind = "xlsx"
 path = "log.xlsx"
 [plans]
-file = "{REPO / "config" / "plans.toml"}"
+file = "{REPO / "sheets_sync" / "plans.toml"}"
 [daemon]
 state_dir = "state"
 keep_backups = {keep_backups}

@@ -36,7 +36,7 @@ def make_config(folder: Path) -> Config:
     return parse_config(
         {
             "source": {"kind": "xlsx", "path": "log.xlsx"},
-            "plans": {"file": str(REPO / "config" / "plans.toml")},
+            "plans": {"file": str(REPO / "sheets_sync" / "plans.toml")},
             "mail": {"outbox": "outbox", "from": "followups@riverside.example"},
             "daemon": {"state_dir": "state"},
         },

@@ -14,7 +14,7 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The plans of `config/plans.toml`, Mon-Fri open, no holidays, DMY, min gap 2 days."""
+    """The built-in plans, Mon-Fri open, no holidays, DMY, min gap 2 days."""
     config = parse_config(
         {"source": {"kind": "xlsx", "path": "unused.xlsx"}, "clinic": {"holidays": []}},
         base_dir=CONFIG_DIR,

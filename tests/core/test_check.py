@@ -39,7 +39,9 @@ def test_every_problem_names_its_row_and_cell(settings: Settings) -> None:
     assert found == [
         'Row 2, Consultation date (C2): consultation date "next tues" is not a date '
         "(write it like 2026-12-03)",
-        'Row 3, Status (D3): "Thinking about it" is not a known status; read as active',
+        'Row 3, Status (D3): "Thinking about it" is not a known status; read as active (if it '
+        "is one of the clinic's own words, list it in the config under [status], like "
+        'lost = ["Thinking about it"])',
         'Row 3, Value (E3): "about 2k" is not an amount; counted as blank',
         'Row 4, Owner (B4): "Sam" has no email address; add them to the Staff sheet or '
         "the config's [owners]",

@@ -120,11 +120,11 @@ DATE_CELLS = [
     ("\ud83d", '"\ufffd" is not a date (write it like 2026-12-03)'),
     (
         datetime(9999, 12, 31, 23, 59),
-        "9999-12-31 is more than 100 years ahead; type the date it means, like 30/11/2026",
+        "Fri 31 Dec 9999 is more than 100 years ahead; type the date it means, like 30/11/2026",
     ),
     (
         2958465.5,  # the last serial number there is: 31 December 9999, noon
-        "9999-12-31 is more than 100 years ahead; type the date it means, like 30/11/2026",
+        "Fri 31 Dec 9999 is more than 100 years ahead; type the date it means, like 30/11/2026",
     ),
 ]
 DATE_LABELS = {
@@ -161,7 +161,7 @@ def test_a_date_typed_without_separators_is_explained_in_the_clinics_order(
 
     assert plan.rows[1].decision.status_text == (
         'CHECK DATA: snooze date "11242026" is not a date; '
-        "if it means 24 November 2026, type it as 11/24/2026"
+        "if it means November 24, 2026, type it as 11/24/2026"
     )
 
 

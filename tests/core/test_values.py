@@ -12,7 +12,9 @@ from sheets_sync.core.values import (
     CellValue,
     DateOrder,
     Status,
+    StatusWords,
     Unreadable,
+    format_day,
     normalise_header,
     quoted,
     read_count,
@@ -455,6 +457,40 @@ def test_read_status(value: CellValue, expected: tuple[Status, bool]) -> None:
     assert read_status(value) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("booked - 12/12", Status.WON),
+        ("Booked \u2013 deposit paid", Status.WON),
+        ("✅ Booked (deposit)", Status.WON),
+        ("Lost: price", Status.LOST),
+        ("No, moved away", Status.LOST),
+        ("Not interested - too expensive", Status.LOST),
+        ("DNC: asked by phone", Status.OPTED_OUT),
+        ("Follow-up: after holiday", Status.ACTIVE),
+    ],
+)
+def test_a_known_word_before_a_separator_counts_as_that_word(value: str, expected: Status) -> None:
+    assert read_status(value) == (expected, True)
+
+
+@pytest.mark.parametrize("value", ["no-show", "Lost price", "booked-12/12x", "maybe - booked"])
+def test_without_a_separator_after_it_a_known_word_is_not_enough(value: str) -> None:
+    assert read_status(value) == (Status.ACTIVE, False)
+
+
+def test_the_clinics_own_words_add_to_the_built_in_ones_and_win_over_them() -> None:
+    words = StatusWords(
+        (("paid deposit", Status.WON), ("lost price", Status.LOST), ("scheduled", Status.ACTIVE))
+    )
+
+    assert read_status("Paid deposit", words) == (Status.WON, True)
+    assert read_status("Paid deposit: 12/12", words) == (Status.WON, True)
+    assert read_status("lost - price", words) == (Status.LOST, True)
+    assert read_status("Scheduled - call Tuesday", words) == (Status.ACTIVE, True)
+    assert read_status("booked", words) == (Status.WON, True)
+
+
 @given(value=cell_values)
 def test_read_status_never_raises(value: CellValue) -> None:
     status, _ = read_status(value)
@@ -502,3 +538,15 @@ def test_read_text(value: CellValue, expected: str) -> None:
 )
 def test_normalise_header(value: CellValue, expected: str) -> None:
     assert normalise_header(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "short", "long"),
+    [
+        (DateOrder.DMY, "Mon 23 Nov", "Mon 23 Nov 2026"),
+        (DateOrder.MDY, "Mon Nov 23", "Mon Nov 23, 2026"),
+    ],
+)
+def test_format_day_follows_the_clinics_date_order(order: DateOrder, short: str, long: str) -> None:
+    assert format_day(date(2026, 11, 23), order) == short
+    assert format_day(date(2026, 11, 23), order, with_year=True) == long

@@ -249,7 +249,7 @@ name = "Riverside Aesthetics"
 kind = "xlsx"
 path = "log.xlsx"
 [plans]
-file = "{repo / "config" / "plans.toml"}"
+file = "{repo / "sheets_sync" / "plans.toml"}"
 [mail]
 mode = "smtp"
 from = "Riverside Aesthetics <followups@riverside-aesthetics.example>"

@@ -18,6 +18,7 @@ from sheets_sync.core.digest import (
     OwnerDigest,
     RowNote,
 )
+from sheets_sync.core.values import DateOrder
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
 
 TUESDAY = date(2026, 11, 24)
@@ -471,3 +472,54 @@ def test_full_mode_is_the_default() -> None:
     assert plain(full) == plain(default_mode)
     assert html(full) == html(default_mode)
     assert "Phone: +44 (0)7700 900-123" in plain(full)
+
+
+# --- the clinic's currency and date order -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("currency", "shown"),
+    [
+        ("USD", "$12,500"),
+        ("GBP", "£12,500"),
+        ("EUR", "€12,500"),
+        ("CHF", "CHF 12,500"),
+        (None, "12,500"),
+    ],
+)
+def test_values_show_the_clinics_currency_in_both_parts(currency: str | None, shown: str) -> None:
+    message = render_owner_digest(
+        digest(due_lines=(line(),)), clinic="Northside Clinic", sender=SENDER, currency=currency
+    )
+
+    assert f"Value: {shown}\n" in plain(message)
+    assert f"<bdi>{shown}</bdi>" in html(message)
+
+
+def test_the_managers_rows_nobody_receives_show_the_currency() -> None:
+    message = render_manager_summary(manager_summary(), sender=SENDER, currency="USD")
+
+    assert "Value: $12,500\n" in plain(message)
+    assert "<bdi>$12,500</bdi>" in html(message)
+
+
+def test_a_us_clinic_reads_its_days_month_first_in_subject_text_and_html() -> None:
+    message = render_owner_digest(
+        digest(due_lines=(line(),)),
+        clinic="Northside Clinic",
+        sender=SENDER,
+        date_order=DateOrder.MDY,
+    )
+
+    assert message["Subject"] == "Follow-ups for Tue Nov 24: 1 due today"
+    assert "Your follow-ups for Tue Nov 24." in plain(message)
+    assert "Last touch: Tue Nov 17\n" in plain(message)
+    assert "Follow-ups for Tue Nov 24</h1>" in html(message)
+    assert "<bdi>Tue Nov 17</bdi>" in html(message)
+
+
+def test_a_us_managers_summary_reads_its_day_month_first() -> None:
+    message = render_manager_summary(manager_summary(), sender=SENDER, date_order=DateOrder.MDY)
+
+    assert message["Subject"].startswith("Follow-up summary for Tue Nov 24:")
+    assert "Follow-up summary for Tue Nov 24 at Northside Clinic." in plain(message)
