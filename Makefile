@@ -1,10 +1,14 @@
 # The two commands of the README:
-#   make demo   one full cycle on a scratch copy of sample_workbook.xlsx; digests land in demo/outbox
+#   make demo   one full cycle on a scratch sample log dated for today; digests land in demo/outbox
 #   make test   lint, type check and the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_DAY := 2026-11-24
+# The demo's day: this computer's date, which is also what the workbook's colours (TODAY())
+# follow, so its words and colours agree. `make demo DEMO_DAY=2026-11-24` shows another day.
+ifndef DEMO_DAY
+DEMO_DAY := $(shell date +%F)
+endif
 
 .PHONY: demo test lint bench reliability clean
 
@@ -16,7 +20,7 @@ $(BIN)/sheets-sync: pyproject.toml
 
 demo: $(BIN)/sheets-sync
 	rm -rf demo && mkdir -p demo
-	cp sample_workbook.xlsx demo/clinic_log.xlsx
+	$(BIN)/python scripts/make_sample_workbook.py --today $(DEMO_DAY) demo/clinic_log.xlsx
 	$(BIN)/sheets-sync once --config config/sheets_sync.toml --today $(DEMO_DAY)
 	@echo
 	@echo "Synced workbook: demo/clinic_log.xlsx    Digests: demo/outbox/"

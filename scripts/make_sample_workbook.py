@@ -2,14 +2,19 @@
 
 Run from the repository root:
 
-    .venv/bin/python scripts/make_sample_workbook.py [OUTPUT]
+    .venv/bin/python scripts/make_sample_workbook.py [--today YYYY-MM-DD] [OUTPUT]
+
+Without --today it writes `sample_workbook.xlsx` as kept in the repository, for 24 Nov 2026.
+`make demo` writes its scratch copy for the real day instead: every date moves by the same
+number of days, so each row keeps its gaps (consultation, touches, snooze) and its flag, and
+the workbook's colours (which follow the computer's date) agree with its words on any day.
 
 The workbook is what a clinic's staff keep by hand (xlsxwriter, so no trace of openpyxl):
 a `Prospects` sheet with a formula column and its cached values, Excel's furniture (frozen
 header, autofilter, a Status drop-down, number formats, comments, rows staff coloured), the
 messy dates staff really type, and a `Staff` sheet mapping owners to email addresses.
 
-Every date is relative to `TODAY`, the demo's `--today`. With the default plans and settings
+Every date is relative to `TODAY`, the sample's day. With the default plans and settings
 (standard and long_term, min gap 2 days, open Mon-Fri, holidays 25-28 Dec 2026) the rule
 gives, on that day:
 
@@ -31,6 +36,7 @@ gives, on that day:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -42,7 +48,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-TODAY = date(2026, 11, 24)  # the demo's --today, a Tuesday
+TODAY = date(2026, 11, 24)  # the sample's day, a Tuesday
 
 CLINIC = "Riverside Aesthetics"
 DOMAIN = "riverside-aesthetics.example"
@@ -108,9 +114,9 @@ class Typed:
     def day(self) -> date:
         return TODAY - timedelta(days=self.days_ago)
 
-    @property
-    def cell(self) -> str | int:
-        day = self.day
+    def cell(self, today: date) -> str | int:
+        """What staff typed, for a log whose day is `today`."""
+        day = today - timedelta(days=self.days_ago)
         match self.style:
             case "iso":
                 return day.isoformat()
@@ -417,8 +423,8 @@ COMMENTS = {
 }
 
 
-def build(path: Path) -> None:
-    """Write the whole sample workbook to `path`."""
+def build(path: Path, today: date = TODAY) -> None:
+    """Write the whole sample workbook to `path`, its dates placed relative to `today`."""
     workbook = xlsxwriter.Workbook(str(path))
     workbook.set_properties(
         {
@@ -426,11 +432,11 @@ def build(path: Path) -> None:
             "author": "Anna Price",
             "company": CLINIC,
             # A fixed creation time keeps the file byte-for-byte the same on every run.
-            "created": datetime.combine(TODAY - timedelta(days=500), time(9, 0)),
+            "created": datetime.combine(today - timedelta(days=500), time(9, 0)),
         }
     )
     formats = _Formats(workbook)
-    _write_prospects(workbook.add_worksheet("Prospects"), formats)
+    _write_prospects(workbook.add_worksheet("Prospects"), formats, today)
     _write_staff(workbook.add_worksheet("Staff"), formats)
     workbook.close()
 
@@ -457,7 +463,7 @@ class _Formats:
         return self._made[key]
 
 
-def _write_prospects(sheet: Worksheet, formats: _Formats) -> None:
+def _write_prospects(sheet: Worksheet, formats: _Formats, today: date) -> None:
     for column, header in enumerate(HEADERS):
         sheet.write_string(0, column, header, formats.header)
         sheet.set_column(column, column, WIDTHS[header])
@@ -466,7 +472,7 @@ def _write_prospects(sheet: Worksheet, formats: _Formats) -> None:
 
     rows = sorted(ROWS, key=lambda row: row.logged)
     for index, row in enumerate(rows, start=1):
-        _write_row(sheet, index, row, formats)
+        _write_row(sheet, index, row, formats, today)
     last = len(rows)
 
     sheet.autofilter(0, 0, last, len(HEADERS) - 1)
@@ -492,7 +498,7 @@ def _write_prospects(sheet: Worksheet, formats: _Formats) -> None:
                 sheet.write_comment(index, COLUMN[header], text, {"author": "Anna Price"})
 
 
-def _write_row(sheet: Worksheet, index: int, row: Row, formats: _Formats) -> None:
+def _write_row(sheet: Worksheet, index: int, row: Row, formats: _Formats, today: date) -> None:
     fill = row.fill
     text = formats("text", fill)
     value_column = xl_col_to_name(COLUMN["Value"])
@@ -530,7 +536,7 @@ def _write_row(sheet: Worksheet, index: int, row: Row, formats: _Formats) -> Non
         ("Last touch", row.last_touch),
         ("Snooze until", row.snooze),
     ):
-        _write_date(sheet, index, COLUMN[header], spec, formats, fill)
+        _write_date(sheet, index, COLUMN[header], spec, formats, fill, today)
 
 
 def _write_date(
@@ -540,12 +546,13 @@ def _write_date(
     spec: DateSpec,
     formats: _Formats,
     fill: str | None,
+    today: date,
 ) -> None:
     if isinstance(spec, int):
-        day = TODAY - timedelta(days=spec)
+        day = today - timedelta(days=spec)
         sheet.write_datetime(index, column, day, formats("date", fill))
         return
-    cell = spec.cell if isinstance(spec, Typed) else spec
+    cell = spec.cell(today) if isinstance(spec, Typed) else spec
     if isinstance(cell, int):
         # A bare serial number in a General cell, as a paste-special-values leaves it.
         sheet.write_number(index, column, cell, formats("text", fill))
@@ -573,9 +580,18 @@ def _write_staff(sheet: Worksheet, formats: _Formats) -> None:
 
 def main(argv: list[str]) -> int:
     root = Path(__file__).resolve().parent.parent
-    path = Path(argv[0]) if argv else root / "sample_workbook.xlsx"
-    build(path)
-    print(f"wrote {path} ({len(ROWS)} prospects)")
+    parser = argparse.ArgumentParser(description="Write the sample prospect log.")
+    parser.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        default=TODAY,
+        metavar="YYYY-MM-DD",
+        help=f"the log's day: its dates are placed relative to it (default: {TODAY})",
+    )
+    parser.add_argument("output", nargs="?", type=Path, default=root / "sample_workbook.xlsx")
+    args = parser.parse_args(argv)
+    build(args.output, args.today)
+    print(f"wrote {args.output} ({len(ROWS)} prospects, for {args.today:%a %d %b %Y})")
     return 0
 
 

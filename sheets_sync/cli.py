@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
+from sheets_sync import __version__
 from sheets_sync.backends.base import Backend
 from sheets_sync.backends.gsheets.client import google_login, user_token_file
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="sheets-sync",
         description="Follow-up dates, flags and morning digests beside a clinic's prospect log.",
     )
+    parser.add_argument("--version", action="version", version=f"sheets-sync {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, help: str) -> argparse.ArgumentParser:

@@ -134,6 +134,9 @@ class SmtpConfig:
     password_env: str | None = None
     ca_file: Path | None = None
     timeout: float = 30.0
+    # The clinic's own relay that may take mail in plain text (security = "none"): named
+    # again, so that changing `host` to a server elsewhere never keeps the permission.
+    allow_plain_text_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -554,19 +557,44 @@ def _smtp(t: _Table, base: Path) -> SmtpConfig:
         password_env=t.get("password_env", _env_name, None),
         ca_file=t.get("ca_file", _path(base), None),
         timeout=t.get("timeout", _positive("seconds", 300), defaults.timeout),
+        allow_plain_text_to=t.get("allow_plain_text_to", _text, None),
     )
-    if smtp.security == "none" and not _is_loopback(smtp.host):
-        t.problem(
-            "security",
-            '"none" sends passwords and patient details in the clear: it is allowed only to '
-            "a server on this computer (localhost); use starttls or ssl",
-        )
+    _check_plain_text(t, smtp)
     # Logging in takes both; one without the other is a half-finished edit.
     for key, other in (("username", "password_env"), ("password_env", "username")):
         if key in t and other not in t:
             t.problem(other, f"required when {key} is set")
     t.finish()
     return smtp
+
+
+def _check_plain_text(t: _Table, smtp: SmtpConfig) -> None:
+    """Plain text (security = "none") goes to a server on this computer, or to the one relay
+    the config names in allow_plain_text_to; never with a login, whose password anyone on the
+    network could read."""
+    allowed = smtp.allow_plain_text_to
+    if allowed is not None and allowed.casefold() != smtp.host.casefold():
+        t.problem(
+            "allow_plain_text_to",
+            f'names "{allowed}", but host is "{smtp.host}": it allows plain text only to the'
+            " server it names",
+        )
+    if smtp.security != "none" or _is_loopback(smtp.host):
+        return
+    if allowed is None:
+        t.problem(
+            "security",
+            '"none" sends patient details in the clear: it is allowed to a server on this'
+            " computer (localhost), or to the clinic's own mail relay when you name it again in"
+            f' allow_plain_text_to = "{smtp.host}"; otherwise use starttls or ssl',
+        )
+    elif "username" in t:
+        t.problem(
+            "username",
+            'a login with security = "none" sends the password in the clear to'
+            f" {smtp.host}: remove username and password_env (a relay for the clinic's own"
+            " network takes mail without one), or use starttls or ssl",
+        )
 
 
 def _is_loopback(host: str) -> bool:

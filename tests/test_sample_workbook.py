@@ -20,7 +20,7 @@ from tests.libreoffice import read_all_sheets
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_workbook.xlsx"
 SCRIPT = ROOT / "scripts" / "make_sample_workbook.py"
-DEMO_DAY = date(2026, 11, 24)  # the Makefile's DEMO_DAY
+DEMO_DAY = date(2026, 11, 24)  # the sample's own day (scripts/make_sample_workbook.py TODAY)
 STAFF = {"Anna Price", "Ben Okafor", "Chloe Martin", "Dev Patel"}
 HEADERS = [
     "Name",

@@ -17,9 +17,10 @@ from sheets_sync.core.sync import Resorted, RowResult
 
 NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
 
-# Prospects listed per message, by default ([mail] digest_max_rows): about 3 KB each in both
-# parts, so a digest stays far below what mail servers take (Gmail: 25 MB).
-DIGEST_MAX_ROWS = 200
+# Prospects listed per message, by default ([mail] digest_max_rows): a morning's work to read
+# through, the most urgent first; the rest are counted. The config allows at most 1,000, about
+# 3 KB each in both parts, so a digest stays far below what mail servers take (Gmail: 25 MB).
+DIGEST_MAX_ROWS = 25
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,13 @@ class DigestLine:
     days_since_consultation: int
     last_touch: date | None
     link: str | None  # straight to the row, where the backend has such links
+    notes: str = ""  # the Notes cell, on one line: what the last person to call wrote
+    sync_id: str = ""  # names the row in minimal mode: it moves with the row when staff sort
 
 
 @dataclass(frozen=True)
 class OwnerDigest:
-    """One owner's email for one day: overdue first (most overdue first), then due today."""
+    """One owner's email for one day, each list most urgent first (`most_urgent_first`)."""
 
     day: date
     owner: str
@@ -135,13 +138,8 @@ def build_digests(
         address = address_of(names[key], book) or address_of(key, book)
         if address is None:
             continue
-        overdue = sorted(
-            (line for line in lines if line.days_overdue > 0),
-            key=lambda line: (-line.days_overdue, line.row),
-        )
-        today = sorted(
-            (line for line in lines if line.days_overdue == 0), key=lambda line: line.row
-        )
+        overdue = sorted((line for line in lines if line.days_overdue > 0), key=most_urgent_first)
+        today = sorted((line for line in lines if line.days_overdue == 0), key=most_urgent_first)
         digests.append(OwnerDigest(day, names[key], address, tuple(overdue), tuple(today)))
     owners = tuple(
         OwnerCount(
@@ -193,6 +191,13 @@ class OwnerTally:
         )
 
 
+def most_urgent_first(line: DigestLine) -> tuple[int, bool, Decimal, int]:
+    """The order of a digest's lists, so that a capped digest leads with what matters most:
+    the longest overdue first; among equally late prospects the most valuable first (a
+    prospect without a value after those with one); then by row, so the order is stable."""
+    return (-line.days_overdue, line.value is None, -(line.value or Decimal(0)), line.row)
+
+
 def _follow_up(decision: Decision, day: date) -> Flag | None:
     """The row's place in its owner's tallies and digest; None for a row with none.
 
@@ -232,4 +237,6 @@ def _line(result: RowResult, day: date, link: Callable[[int], str | None]) -> Di
         days_since_consultation=(day - consultation).days,
         last_touch=decision.last_touch,
         link=link(result.row),
+        notes=" ".join(prospect.text("notes").split()),
+        sync_id=result.sync_id,
     )

@@ -8,12 +8,13 @@ from headers and isolated in the bodies (FSI…PDI in the text part, `<bdi>` in 
 a right-to-left override in a name cannot reorder the rest of its line.
 
 A message lists at most `max_rows` prospects (DIGEST_MAX_ROWS by default), the most urgent
-first, and says how many more wait in the sheet: 12,000 overdue rows would make a message
-no mail server takes.
+first, and says how many more wait in the sheet: an owner with 80 overdue prospects reads the
+25 that matter most, and 12,000 overdue rows never make a message no mail server takes.
 
 `detail="minimal"` keeps patient details out of the message: per prospect only initials, the
-row, the status, the plan's step and the row link; the subject only ever holds counts. Both
-parts show what `_shown` returns, so nothing can slip into one part but not the other.
+row, the Sync ID (which a sort does not change), the status, the plan's step and the row link;
+the subject only ever holds counts. Both parts show what `_shown` returns, so nothing can slip
+into one part but not the other.
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def render_owner_digest(
     digest = _encodable_fields(digest)
     overdue = digest.overdue[:max_rows]
     due_today = digest.due_today[: max_rows - len(overdue)]
-    more = len(digest.overdue) + len(digest.due_today) - len(overdue) - len(due_today)
-    shown = _Listed(overdue, due_today, more)
+    left_out = [*digest.overdue[len(overdue) :], *digest.due_today[len(due_today) :]]
+    shown = _Listed(overdue, due_today, len(left_out), left_out[0].link if left_out else None)
     subject = "Follow-ups for {}: {}".format(
         style.day(digest.day),
         _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
@@ -132,6 +133,7 @@ class _Listed:
     overdue: Sequence[DigestLine]
     due_today: Sequence[DigestLine]
     more: int
+    next_link: str | None  # the row of the most urgent one left out, where rows have links
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,20 @@ def _more_rows(count: int) -> str:
     """What the message leaves out, said where the list ends."""
     rows = "1 more prospect waits" if count == 1 else f"{count:,} more prospects wait"
     return f"{rows} in the sheet: this message lists the most urgent first."
+
+
+# What staff do after a follow-up, so that tomorrow's digest moves on: true of every log,
+# whose rule counts touches from these two cells.
+_RECORD_IT = "Done a follow-up? Update Last touch and Touches in the prospect's row."
+_SYNC_ID_NOTE = (
+    "The Sync ID stays with its prospect when the log is sorted; the row number may not."
+    " It is in sheets-sync's Sync ID column, which is hidden: search the sheet for it."
+)
+
+
+def _footer_notes(minimal: bool) -> list[str]:
+    """The owner digest's closing lines, in both parts."""
+    return [_RECORD_IT, _SYNC_ID_NOTE] if minimal else [_RECORD_IT]
 
 
 def _is_minimal(detail: str) -> bool:
@@ -381,9 +397,14 @@ def _shown(line: DigestLine, style: _Style) -> _Shown:
 
 
 def _details(line: DigestLine, style: _Style) -> list[_Detail]:
-    """The facts under a prospect's name; empty cells are left out. Minimal: the row only."""
+    """The facts under a prospect's name; empty cells are left out. Minimal: the row and the
+    Sync ID only (the Notes cell may name the patient, so it stays in the sheet)."""
     if style.minimal:
-        return [("Row", str(line.row), None)]
+        return [
+            (label, text, None)
+            for label, text in (("Row", str(line.row)), ("Sync ID", line.sync_id))
+            if text
+        ]
     details: list[_Detail] = [
         ("Phone", line.phone, _tel_link(line.phone)),
         ("Email", line.email, _mailto_link(line.email)),
@@ -392,6 +413,7 @@ def _details(line: DigestLine, style: _Style) -> list[_Detail]:
         ("Consultation", _days_ago(line.days_since_consultation), None),
         ("Last touch", style.day(line.last_touch) if line.last_touch else "never", None),
         ("Row", str(line.row), None),
+        ("Notes", line.notes, None),
     ]
     # A value cut short is shown, not linked: a link to part of a number dials someone else.
     return [
@@ -460,7 +482,11 @@ def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, style: _Style)
     ]
     if shown.more:
         blocks.append(_more_rows(shown.more))
-    return _join_text([*blocks, f"Sent by sheets-sync for {clinic}."])
+    if shown.next_link:
+        blocks.append(f"Open the next of them: {shown.next_link}")
+    return _join_text(
+        [*blocks, *_footer_notes(style.minimal), f"Sent by sheets-sync for {clinic}."]
+    )
 
 
 # Mail-server trouble reaches the manager first: staff with no digest do not know it.
@@ -556,6 +582,10 @@ def _owner_html(
             _section_html(escape("Overdue"), shown.overdue, style, len(digest.overdue)),
             _section_html(escape("Due today"), shown.due_today, style, len(digest.due_today)),
             _paragraph(_more_rows(shown.more)) if shown.more else "",
+            _paragraph_html(_link(shown.next_link, "Open the next of them"))
+            if shown.next_link
+            else "",
+            *(_paragraph(note) for note in _footer_notes(style.minimal)),
             _footer(f"Sent by sheets-sync for {clinic}."),
         ],
     )
