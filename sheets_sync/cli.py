@@ -235,6 +235,8 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             now=_clinic_now(config, today),
             force=args.force_digest,
         )
+        if not run.waiting:  # as the daemon does: `status` then names the next day's
+            state.mark_digests_done(today)
     return _print_digests(run, config)
 
 
