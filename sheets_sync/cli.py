@@ -9,7 +9,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sheets_sync import __version__
@@ -24,17 +24,19 @@ from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
+    UNCHANGED,
     CycleReport,
     DigestRun,
     digest_messages,
     open_backend,
     open_delivery,
+    password_problem,
     send_digests,
     sync,
     unchanged_since_last_sync,
 )
 from sheets_sync.errors import SheetsSyncError
-from sheets_sync.logs import one_line, record_unexpected, setup_logging
+from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
@@ -263,20 +265,28 @@ def _day(text: str) -> date:
 
 
 def _once(args: argparse.Namespace, config: Config, today: date) -> int:
-    backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
-        quiet = args.no_digest and not args.dry_run
-        if quiet and unchanged_since_last_sync(backend, config, state, today=today):
-            _say(f"{backend.description}: unchanged since the last sync today; nothing to do")
-            return 0
-        report = sync(
-            backend,
-            config,
-            state,
-            today=today,
-            dry_run=args.dry_run,
-            accept_fewer=args.accept_fewer_rows,
-        )
+        try:
+            backend = open_backend(config, os.environ)
+            quiet = args.no_digest and not args.dry_run
+            if quiet and unchanged_since_last_sync(backend, config, state, today=today):
+                state.record_sync_outcome(datetime.now(UTC), UNCHANGED)
+                _say(f"{backend.description}: unchanged since the last sync today; nothing to do")
+                return 0
+            report = sync(
+                backend,
+                config,
+                state,
+                today=today,
+                dry_run=args.dry_run,
+                accept_fewer=args.accept_fewer_rows,
+            )
+        except Exception as exc:  # `status` tells of it, as of the daemon's failures
+            if not args.dry_run:
+                state.record_sync_outcome(datetime.now(UTC), "failed", _problem(exc))
+            raise
+        if not args.dry_run:
+            state.record_sync_outcome(datetime.now(UTC), report.outcome, report.waiting or "")
         for line in _summary_lines(config, backend, report, today):
             _say(line)
         if args.dry_run:
@@ -294,28 +304,49 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             _say("  nothing to write: the log is up to date")
         if args.no_digest:
             return 0
+        if not config.rule_settings().is_open(today):
+            _say(
+                f"  today, {today:%a %d %b}, the clinic is closed: the log was synced,"
+                " no digests are sent"
+            )
+            return 0
         run = send_digests(
             report,
             config,
             state,
             open_delivery(config, os.environ),
             today=today,
-            now=datetime.now(config.clinic.timezone),
+            now=_clinic_now(config, today),
             force=args.force_digest,
         )
+        if not run.waiting:  # as the daemon does: `status` then names the next day's
+            state.mark_digests_done(today)
     return _print_digests(run, config)
 
 
+def _problem(exc: Exception) -> str:
+    """A failed sync's cause for `status`: an unexpected error by its kind alone, as its text
+    may quote a patient's cell."""
+    if isinstance(exc, SheetsSyncError):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__}); its details are in {ERRORS_LOG}"
+
+
+def _clinic_now(config: Config, today: date) -> datetime:
+    """The clinic's time now; with `--today`, that day at the current time of day, so the
+    digest time and cut-off apply as they would on it."""
+    zone = config.clinic.timezone
+    return datetime.combine(today, datetime.now(zone).time(), zone)
+
+
 def _print_digests(run: DigestRun, config: Config) -> int:
-    """The round's outcome, one line per problem; 1 when any digest is not delivered."""
+    """The round's outcome, one line per cause; 1 when any digest is not delivered."""
     if run.sent:
         _say(f"  digests: {len(run.sent)} sent through {_route(config)}")
     elif not run.waiting and not run.failed:
-        _say("  digests: none to send (sent already today, nothing due, or a closed day)")
-    for recipient, why in run.waiting.items():
-        _say(f"  digest for {recipient} not sent yet, tried again next cycle: {why}")
-    for recipient, why in run.failed.items():
-        _say(f"  digest for {recipient} not delivered today: {why}")
+        _say("  digests: none to send (sent already today, or nothing due)")
+    for line in run.problems():
+        _say(f"  {line}")
     return 1 if run.waiting or run.failed else 0
 
 
@@ -363,6 +394,8 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     problems += staff_problems(report.snapshot.staff)
     problems += placeholder_problems(config.owners)
     problems += sheet_settings_problems(report.snapshot, config, today)
+    if password := password_problem(config, os.environ):
+        problems.append(f"Mail: {password}")
     for problem in problems:
         _say(f"  {problem}")
     _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
@@ -385,7 +418,7 @@ def _run(args: argparse.Namespace, config: Config, today: date) -> int:
 
 def _status(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
-        for line in status_lines(config, state, datetime.now(config.clinic.timezone)):
+        for line in status_lines(config, state, _clinic_now(config, today)):
             _say(line)
     return 0
 
@@ -442,16 +475,22 @@ def _google_login(args: argparse.Namespace, config: Config, today: date) -> int:
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
+    day = config.rule_settings().next_open_day(today)
+    if day != today:
+        _say(
+            f"Today, {today:%a %d %b}, the clinic is closed: these are the digests for"
+            f" {day:%a %d %b %Y}, the next open day."
+        )
     backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
-        report = sync(backend, config, state, today=today, dry_run=True)
+        report = sync(backend, config, state, today=day, dry_run=True)
     folder = args.out or config.daemon.state_dir / "preview"
-    messages = digest_messages(report, config, today)
+    messages = digest_messages(report, config, day)
     for recipient, message in messages:
-        for path in write_preview(message, folder, f"{today.isoformat()}-{recipient}"):
+        for path in write_preview(message, folder, f"{day.isoformat()}-{recipient}"):
             _say(str(path))
     if not messages:
-        _say("No digests for this day (nothing due, or the clinic is closed).")
+        _say(f"No digests for {day:%a %d %b %Y}: nothing is due.")
     return 0
 
 

@@ -18,7 +18,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
 from functools import partial
@@ -33,7 +33,9 @@ from sheets_sync.backends.base import Backend, Snapshot
 from sheets_sync.config import Config
 from sheets_sync.core.locale import settings_problems
 from sheets_sync.engine import (
+    UNCHANGED,
     SuspiciousChange,
+    digests_for,
     open_backend,
     open_delivery,
     send_digests,
@@ -45,7 +47,7 @@ from sheets_sync.folders import private_folder
 from sheets_sync.logs import record_unexpected
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.mail.notices import render_alert, render_recovery
-from sheets_sync.state import Health, State
+from sheets_sync.state import State
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class Daemon:
         backend = self._backend()
         if unchanged_since_last_sync(backend, self.config, state, today=today):
             log.info("sync: the log is unchanged since the last sync; nothing to do")
-            self._succeeded(state, "log unchanged since the last sync")
+            self._succeeded(state, UNCHANGED)
             return
         try:
             report = sync(backend, self.config, state, today=today)
@@ -125,13 +127,11 @@ class Daemon:
             for problem in sheet_settings_problems(report.snapshot, self.config, today):
                 log.warning("the log's settings: %s", problem)
         seconds = (self.clock.now() - started).total_seconds()
-        written = report.cells_changed if report.written else 0
-        outcome = f"{report.rows} rows read, {written} cells written"
         if report.waiting:
-            self._failed(state, SheetsSyncError(report.waiting), outcome=outcome)
+            self._failed(state, SheetsSyncError(report.waiting), outcome=report.outcome)
             return
-        log.info("sync: %s (%.1f s)", outcome, seconds)
-        self._succeeded(state, outcome)
+        log.info("sync: %s (%.1f s)", report.outcome, seconds)
+        self._succeeded(state, report.outcome)
 
     def digests_if_due(self, state: State) -> None:
         """Send the day's digests when they are due and not done yet."""
@@ -189,27 +189,24 @@ class Daemon:
     # --- health and alerts ---------------------------------------------------------------
 
     def _succeeded(self, state: State, outcome: str) -> None:
-        now = self.clock.now()
-        health = state.health()
-        if health is not None and health.failing_since is not None and health.alert_sent:
+        before, _ = state.record_sync_outcome(self.clock.now(), outcome)
+        if before is not None and before.failing_since is not None and before.alert_sent:
             self._notify(
-                partial(render_recovery, since=health.failing_since.astimezone(self._zone))
+                partial(render_recovery, since=before.failing_since.astimezone(self._zone))
             )
-        state.record_health(Health(now, outcome, "", None, False))
 
     def _failed(self, state: State, exc: BaseException, outcome: str = "failed") -> None:
         now = self.clock.now()
         problem = self._problem(exc)
         log.warning("sync: %s", problem)
-        before = state.health()
-        since = before.failing_since if before and before.failing_since else now
-        alerted = bool(before and before.failing_since and before.alert_sent)
+        _, health = state.record_sync_outcome(now, outcome, problem)
+        since = health.failing_since or now
         limit = timedelta(hours=self.config.daemon.alert_after_hours)
         urgent = isinstance(exc, SuspiciousChange)  # the log looks damaged: say so at once
-        if not alerted and (urgent or now - since >= limit):
+        if not health.alert_sent and (urgent or now - since >= limit):
             local_since = since.astimezone(self._zone)
-            alerted = self._notify(partial(render_alert, since=local_since, problem=problem))
-        state.record_health(Health(now, outcome, problem, since, alerted))
+            if self._notify(partial(render_alert, since=local_since, problem=problem)):
+                state.record_health(replace(health, alert_sent=True))
 
     def _notify(self, render: Callable[..., EmailMessage]) -> bool:
         """Send the manager a notice; False when there is no manager or it failed."""
@@ -325,11 +322,13 @@ def sheet_settings_problems(snapshot: Snapshot, config: Config, today: date) -> 
 
 
 def status_lines(config: Config, state: State, now: datetime) -> list[str]:
-    """What `sheets-sync status` shows: the last sync, its outcome and error, the next sync
-    and the next digests, in the clinic's time, and today's digests that failed, with why."""
+    """What `sheets-sync status` shows: the last sync, by the daemon or by `sheets-sync once`,
+    its outcome and error, the next sync (when a daemon runs) and the next digests, in the
+    clinic's time with its zone, and today's digests that failed, with why."""
     zone = config.clinic.timezone
     local = now.astimezone(zone)
-    lines = [f"State folder: {config.daemon.state_dir} ({_running(config.daemon.state_dir)})"]
+    daemon = _running(config.daemon.state_dir)
+    lines = [f"State folder: {config.daemon.state_dir} ({daemon or 'the daemon is not running'})"]
     health = state.health()
     if health is None:
         lines.append("Last sync: none yet")
@@ -340,35 +339,51 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
             lines.append(f"Last error: {health.error}")
             if health.alert_sent:
                 lines.append("The manager has been alerted.")
+    if daemon is None:
+        lines.append(
+            "Next sync: none planned, as no daemon is running: the log is synced when"
+            " `sheets-sync once` runs (from cron or Task Scheduler), or start `sheets-sync run`"
+        )
+    elif health is not None:
         every = timedelta(minutes=config.daemon.sync_every_minutes)
         lines.append(f"Next sync: {_when(max(health.last_sync + every, now), zone)}")
-    lines.append(f"Next digests: {_next_digests(config, state, local)}")
+    lines.append(f"Next digests: {_next_digests(config, state, local, daemon is not None)}")
+    undelivered: dict[str, list[str]] = {}
     for recipient, address, why in state.undelivered_digests(local.date()):
-        lines.append(f"Digest for {address or recipient} not delivered today: {why}")
+        undelivered.setdefault(why, []).append(address or recipient)
+    for why, who in undelivered.items():
+        what = digests_for(who)
+        lines.append(f"{what[0].upper()}{what[1:]} not delivered today: {why}")
     return lines
 
 
-def _next_digests(config: Config, state: State, local: datetime) -> str:
+def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -> str:
     settings = config.rule_settings()
     day = local.date()
     if state.digests_done(day) or local.time() >= config.mail.digest_cutoff:
         day += timedelta(days=1)
     day = settings.next_open_day(day)
     due = datetime.combine(day, config.mail.digest_time, local.tzinfo)
-    if due <= local:
-        return f"due now ({config.mail.digest_time:%H:%M} today, not sent yet)"
-    return f"{due:%a %d %b %Y %H:%M}"
+    when = _when(due, config.clinic.timezone)
+    if due > local:
+        return when if daemon else f"{when}, sent by the first `sheets-sync once` from then on"
+    if daemon:
+        return f"due now ({when}, not sent yet)"
+    return f"due since {when}, not sent yet: the next `sheets-sync once` sends them"
 
 
 def _when(moment: datetime, zone: ZoneInfo) -> str:
-    return f"{moment.astimezone(zone):%a %d %b %Y %H:%M} ({zone.key})"
+    """A moment in the clinic's time, saying which: `Tue 24 Nov 2026 07:30 GMT (Europe/London)`."""
+    local = moment.astimezone(zone)
+    return f"{local:%a %d %b %Y %H:%M %Z} ({zone.key})"
 
 
-def _running(folder: Path) -> str:
+def _running(folder: Path) -> str | None:
+    """`the daemon is running (process 123)`, or None when no daemon holds the state folder."""
     lock = filelock.FileLock(str(folder / "daemon.lock"))
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
         return f"the daemon is running{_pid_note(folder)}"
     lock.release()
-    return "the daemon is not running"
+    return None

@@ -42,6 +42,7 @@ from sheets_sync.state import State
 
 log = logging.getLogger(__name__)
 ATTEMPTS = 3  # reads of a log that keeps changing under us, before the cycle gives up
+UNCHANGED = "log unchanged since the last sync"  # a sync's outcome when it had nothing to read
 
 
 @dataclass
@@ -61,6 +62,12 @@ class CycleReport:
     def cells_changed(self) -> int:
         return len(self.plan.changes.cells)
 
+    @property
+    def outcome(self) -> str:
+        """What the sync did, in a few words, for `status` and the log."""
+        written = self.cells_changed if self.written else 0
+        return f"{self.rows} rows read, {written} cells written"
+
 
 def new_sync_id() -> str:
     return secrets.token_hex(4)
@@ -76,6 +83,7 @@ def open_backend(config: Config, environ: Mapping[str, str]) -> Backend:
             staff_worksheet=source.staff_worksheet,
             backup_dir=config.daemon.state_dir / "backups",
             keep_backups=config.daemon.keep_backups,
+            timezone=config.clinic.timezone,
         )
     if source.spreadsheet_id is None:
         raise SheetsSyncError("a Google Sheet needs [source].spreadsheet_id")
@@ -109,16 +117,25 @@ def open_delivery(config: Config, environ: Mapping[str, str]) -> Delivery:
     smtp = config.mail.smtp
     if config.mail.mode == "outbox" or smtp is None:
         return Outbox(config.mail.outbox)
-    password = None
-    if smtp.password_env is not None:
-        if not environ.get(smtp.password_env):
-            raise SheetsSyncError(
-                f"the environment variable {smtp.password_env} (named by [mail.smtp].password_env)"
-                " is not set: set it to the mail account's password for the user running"
-                " sheets-sync"
-            )
-        password = Secret(environ[smtp.password_env])
+    if problem := password_problem(config, environ):
+        raise SheetsSyncError(problem)
+    password = Secret(environ[smtp.password_env]) if smtp.password_env else None
     return SmtpDelivery(smtp, password=password)
+
+
+def password_problem(config: Config, environ: Mapping[str, str]) -> str | None:
+    """Why the SMTP password cannot be had from `environ`, if so: for `check`, before a
+    morning's digests find out."""
+    smtp = config.mail.smtp
+    if config.mail.mode != "smtp" or smtp is None or smtp.password_env is None:
+        return None
+    if environ.get(smtp.password_env):
+        return None
+    return (
+        f"the environment variable {smtp.password_env} (named by [mail.smtp].password_env)"
+        " is not set: set it to the mail account's password for the user running"
+        " sheets-sync"
+    )
 
 
 def decide(
@@ -262,12 +279,34 @@ def _canonical(value: object) -> object:
 
 @dataclass
 class DigestRun:
-    """What one round of sending did, by recipient (`owner-<name>`, `owner-<name>--<hash>`
-    or `manager`)."""
+    """What one round of sending did, by recipient key (`owner-<name>`,
+    `owner-<name>--<hash>` or `manager`), and who each recipient is, for people."""
 
     sent: list[str] = field(default_factory=list)
     waiting: dict[str, str] = field(default_factory=dict)  # tried again on a later cycle: why
     failed: dict[str, str] = field(default_factory=dict)  # given up for the day: why
+    names: dict[str, str] = field(default_factory=dict)  # `Anna Price`, `the manager`
+
+    def problems(self) -> list[str]:
+        """The digests not delivered, one line per cause naming everyone it holds up: a mail
+        server that is down is one line, not one per owner."""
+        lines = []
+        for outcome, whys in (
+            ("not sent yet, tried again next cycle", self.waiting),
+            ("not delivered today", self.failed),
+        ):
+            by_cause: dict[str, list[str]] = {}
+            for recipient, why in whys.items():
+                by_cause.setdefault(why, []).append(self.names.get(recipient, recipient))
+            lines += [f"{digests_for(who)} {outcome}: {why}" for why, who in by_cause.items()]
+        return lines
+
+
+def digests_for(who: Sequence[str]) -> str:
+    """`digest for Anna Price`, or `3 digests, for Anna Price, Ben Okafor and the manager,`."""
+    if len(who) == 1:
+        return f"digest for {who[0]}"
+    return f"{len(who)} digests, for {', '.join(who[:-1])} and {who[-1]},"
 
 
 SEND_ATTEMPTS = 3  # tries of one message within a cycle when the failure is temporary
@@ -301,6 +340,10 @@ def send_digests(
     digests, tally = built
     past_cutoff = (now.date(), now.time()) >= (today, config.mail.digest_cutoff)
     owners = {due.recipient: due.digest.owner for due in digests}
+    run.names = {
+        **{due.recipient: due.digest.owner or due.digest.address for due in digests},
+        "manager": "the manager",
+    }
     _adopt_earlier_records(state, today, digests)
 
     def give_up(recipient: str, why: str) -> None:
@@ -326,7 +369,6 @@ def send_digests(
             message["Date"] = format_datetime(now)
         except Exception as exc:  # one digest's bad data must not stop the others
             give_up(recipient, _unsendable("could not be made", exc))
-            log.warning("the digest for %s could not be made (%s)", recipient, _kind(exc))
             log.debug("the digest for %s could not be made", recipient, exc_info=True)
             return True
         key = f"{today.isoformat()}-{recipient}"
@@ -341,16 +383,13 @@ def send_digests(
                 continue
             except PermanentFailure as exc:
                 give_up(recipient, str(exc))
-                log.warning("the digest for %s was refused: %s", recipient, exc)
                 return True
             except SetupFailure as exc:
                 state.digest_failed(today, recipient, str(exc), for_good=False)
                 run.waiting[recipient] = str(exc)
-                log.warning("no digest can be sent: %s", exc)
                 return False
             except Exception as exc:  # a message the delivery chokes on stays this one's problem
                 give_up(recipient, _unsendable("could not be delivered", exc))
-                log.warning("the digest for %s could not be delivered (%s)", recipient, _kind(exc))
                 log.debug("the digest for %s could not be delivered", recipient, exc_info=True)
                 return True
             state.digest_sent(today, recipient)
@@ -358,24 +397,30 @@ def send_digests(
             return True
         state.digest_failed(today, recipient, problem, for_good=False)
         run.waiting[recipient] = problem
-        log.warning("the digest for %s waits for a later cycle: %s", recipient, problem)
         return True
 
     try:
-        for due in digests:
+        for index, due in enumerate(digests):
             message = partial(_owner_message, due.digest, config)
             if not deliver(due.recipient, due.digest.address, message):
-                return run
-        if config.mail.manager:
-            undelivered = [
-                (owners[recipient], why)
-                for recipient, why in {**run.waiting, **run.failed}.items()
-                if recipient in owners
-            ]
-            summary = partial(_summary, tally, config, today, undelivered)
-            deliver("manager", parseaddr(config.mail.manager)[1], summary)
+                # The setup is broken: everyone after waits for the same fix.
+                held = [later.recipient for later in digests[index + 1 :]]
+                for recipient in held + (["manager"] if config.mail.manager else []):
+                    run.waiting[recipient] = run.waiting[due.recipient]
+                break
+        else:
+            if config.mail.manager:
+                undelivered = [
+                    (owners[recipient], why)
+                    for recipient, why in {**run.waiting, **run.failed}.items()
+                    if recipient in owners
+                ]
+                summary = partial(_summary, tally, config, today, undelivered)
+                deliver("manager", parseaddr(config.mail.manager)[1], summary)
     finally:
         delivery.close()
+    for line in run.problems():
+        log.warning("%s", line)
     return run
 
 

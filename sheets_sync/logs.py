@@ -69,6 +69,13 @@ class TextFormatter(logging.Formatter):
     """`time LEVEL message`, the message on one line; a traceback follows indented, so that
     only the first line of an entry starts at the margin."""
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """The computer's local time with its offset from UTC, `2026-11-24T07:30:00+00:00`:
+        which time a line means is plain to whoever reads it, wherever they are, and across
+        a daylight-saving change."""
+        moment = datetime.fromtimestamp(record.created, UTC).astimezone()
+        return moment.isoformat(timespec="seconds")
+
     def format(self, record: logging.LogRecord) -> str:
         lines = [f"{self.formatTime(record)} {record.levelname} {one_line(record.getMessage())}"]
         if record.exc_info:

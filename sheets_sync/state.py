@@ -373,18 +373,39 @@ class State:
         since = datetime.fromisoformat(failing) if failing else None
         return Health(datetime.fromisoformat(last), outcome, error, since, bool(alerted))
 
+    def record_sync_outcome(
+        self, now: datetime, outcome: str, problem: str = ""
+    ) -> tuple[Health | None, Health]:
+        """Record how a sync ended, whoever ran it (the daemon or `sheets-sync once`), for
+        `status` and the alerts: `problem` is "" when it went well. A failure carries on the
+        current run of failures (its start, whether the manager was told); a success ends it.
+        Returns the health before and after."""
+        with self._transaction():
+            before = self.health()
+            if not problem:
+                after = Health(now, outcome, "", None, False)
+            elif before is not None and before.failing_since is not None:
+                after = Health(now, outcome, problem, before.failing_since, before.alert_sent)
+            else:
+                after = Health(now, outcome, problem, now, False)
+            self._write_health(after)
+        return before, after
+
     def record_health(self, health: Health) -> None:
         with self._transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO health VALUES (1, ?, ?, ?, ?, ?)",
-                (
-                    health.last_sync.isoformat(),
-                    health.outcome,
-                    health.error,
-                    health.failing_since.isoformat() if health.failing_since else None,
-                    int(health.alert_sent),
-                ),
-            )
+            self._write_health(health)
+
+    def _write_health(self, health: Health) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO health VALUES (1, ?, ?, ?, ?, ?)",
+            (
+                health.last_sync.isoformat(),
+                health.outcome,
+                health.error,
+                health.failing_since.isoformat() if health.failing_since else None,
+                int(health.alert_sent),
+            ),
+        )
 
 
 @dataclass(frozen=True)

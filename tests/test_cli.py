@@ -173,7 +173,7 @@ def test_no_digests_on_a_saturday(
     code, out, _ = run(capsys, "once", "--config", str(config), "--today", "2026-11-28")
 
     assert code == 0
-    assert "none to send" in out
+    assert "today, Sat 28 Nov, the clinic is closed: the log was synced, no digests are sent" in out
     assert outbox_files(tmp_path) == []
 
 

@@ -584,9 +584,9 @@ def test_status_after_a_run(config: Config) -> None:
 
     text = "\n".join(lines)
     assert f"State folder: {config.daemon.state_dir} (the daemon is not running)" in lines
-    assert "Last sync: Tue 24 Nov 2026 07:45 (Europe/London):" in text
-    assert "Next sync: Tue 24 Nov 2026 08:00 (Europe/London)" in lines
-    assert "Next digests: Wed 25 Nov 2026 07:30" in lines
+    assert "Last sync: Tue 24 Nov 2026 07:45 GMT (Europe/London):" in text
+    assert "Next sync: none planned, as no daemon is running" in text  # it stopped
+    assert "Next digests: Wed 25 Nov 2026 07:30 GMT (Europe/London)" in text
     assert "Failing since" not in text
 
 
@@ -597,7 +597,7 @@ def test_status_before_the_digest_time_says_today(config: Config) -> None:
     with State(config.daemon.state_dir) as state:
         lines = status_lines(config, state, end)
 
-    assert "Next digests: Tue 24 Nov 2026 07:30" in lines
+    assert "Next digests: Tue 24 Nov 2026 07:30 GMT (Europe/London)" in "\n".join(lines)
 
 
 def test_status_while_failing(config: Config) -> None:
@@ -612,10 +612,10 @@ def test_status_while_failing(config: Config) -> None:
         lines = status_lines(config, state, end)
 
     text = "\n".join(lines)
-    assert "Failing since: Tue 24 Nov 2026 06:00 (Europe/London)" in lines
+    assert "Failing since: Tue 24 Nov 2026 06:00 GMT (Europe/London)" in lines
     assert "Last error: the log cannot be written: the disk is full" in lines
     assert "The manager has been alerted." in lines
-    assert "Last sync: Tue 24 Nov 2026 07:45 (Europe/London)" in text
+    assert "Last sync: Tue 24 Nov 2026 07:45 GMT (Europe/London)" in text
 
 
 def test_a_log_suddenly_emptied_is_not_written_and_the_manager_hears_at_once(

@@ -140,7 +140,8 @@ def test_a_broken_setup_stops_the_round_and_everything_waits(config: Config, sta
     run = send(config, state, delivery)
 
     assert run.sent == []
-    assert list(run.waiting) == [ANNA]
+    assert list(run.waiting) == [ANNA, BEN, MANAGER]  # all wait for the same fix
+    assert set(run.waiting.values()) == {"535 login refused for followups"}
     assert delivery.attempts == [ANNA]  # nobody else is tried with the same broken login
     fixed = ScriptedDelivery()
     assert sorted(send(config, state, fixed).sent) == [MANAGER, ANNA, BEN]

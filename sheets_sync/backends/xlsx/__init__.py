@@ -24,7 +24,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from sheets_sync.backends.base import Snapshot, SourceBusy, SourceChanged, SourceError
@@ -60,8 +60,11 @@ from sheets_sync.backends.xlsx.workbook import with_filter_name
 from sheets_sync.core.sync import Changes
 from sheets_sync.folders import private_folder
 
-# Backups are named `log.20261124-093000-123456.xlsx`; the pruning matches this shape.
-BACKUP_STAMP = "%Y%m%d-%H%M%S-%f"
+# Backups are named `log.2026-11-24T093000.123456+0000.xlsx`: the clinic's time, with its
+# offset from UTC. Those of earlier versions, `log.20261124-093000-123456.xlsx`, in the
+# computer's time with no zone, are older than any of these and are pruned first.
+BACKUP_STAMP = "%Y-%m-%dT%H%M%S.%f%z"
+_BACKUP_STAMPS = r"(?:(\d{4}-\d\d-\d\dT\d{6}\.\d{6}[+-]\d{4})|\d{8}-\d{6}-\d{6})"
 COLUMN_WIDTHS = {"next_touch": 16.0, "next_action": 56.0, "follow_up_status": 24.0, "sync_id": 12.0}
 
 
@@ -74,12 +77,14 @@ class XlsxBackend:
         staff_worksheet: str | None = "Staff",
         backup_dir: Path | None = None,
         keep_backups: int = 10,
+        timezone: tzinfo | None = None,  # of the backups' names; the computer's by default
     ) -> None:
         self.path = path
         self.worksheet = worksheet
         self.staff_worksheet = staff_worksheet
         self.backup_dir = backup_dir
         self.keep_backups = keep_backups
+        self.timezone = timezone
 
     @property
     def description(self) -> str:
@@ -457,13 +462,23 @@ class XlsxBackend:
         mode = stat.S_IMODE(os.stat(self.path).st_mode)
         private_folder(self.backup_dir)
         stem, suffix = self.path.stem, self.path.suffix
-        stamp = datetime.now().strftime(BACKUP_STAMP)
+        stamp = datetime.now(UTC).astimezone(self.timezone).strftime(BACKUP_STAMP)
         _write_durably(self.backup_dir / f"{stem}.{stamp}{suffix}", data, mode)
         # Matched literally: a workbook's name may hold glob characters, `Clinic [2026].xlsx`.
-        ours = re.compile(re.escape(f"{stem}.") + r"\d{8}-\d{6}-\d{6}" + re.escape(suffix))
-        backups = sorted(name for name in os.listdir(self.backup_dir) if ours.fullmatch(name))
-        for old in backups[: -self.keep_backups]:
+        ours = re.compile(re.escape(f"{stem}.") + _BACKUP_STAMPS + re.escape(suffix))
+        found = [
+            (match, name) for name in os.listdir(self.backup_dir) if (match := ours.fullmatch(name))
+        ]
+        backups = sorted(found, key=lambda backup: (_backup_age(backup[0]), backup[1]))
+        for _, old in backups[: -self.keep_backups]:
             (self.backup_dir / old).unlink()
+
+
+def _backup_age(name: re.Match[str]) -> tuple[int, float]:
+    """Sorts backups oldest first: those named the earlier way, then the others by the moment
+    in their names, which a daylight-saving change does not reorder."""
+    stamp = name.group(1)
+    return (1, datetime.strptime(stamp, BACKUP_STAMP).timestamp()) if stamp else (0, 0.0)
 
 
 def fingerprint(data: bytes) -> str:
