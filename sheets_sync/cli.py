@@ -306,7 +306,8 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             return 0
         if not config.rule_settings().is_open(today):
             _say(
-                f"  today, {today:%a %d %b}, the clinic is closed: the log was synced,"
+                f"  today, {format_day(today, config.clinic.date_order)}, the clinic is closed: the"
+                " log was synced,"
                 " no digests are sent"
             )
             return 0
@@ -478,8 +479,9 @@ def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
     day = config.rule_settings().next_open_day(today)
     if day != today:
         _say(
-            f"Today, {today:%a %d %b}, the clinic is closed: these are the digests for"
-            f" {day:%a %d %b %Y}, the next open day."
+            f"Today, {format_day(today, config.clinic.date_order)}, the clinic is closed: these"
+            f" are the digests for {format_day(day, config.clinic.date_order, with_year=True)},"
+            " the next open day."
         )
     backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
@@ -490,7 +492,10 @@ def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
         for path in write_preview(message, folder, f"{day.isoformat()}-{recipient}"):
             _say(str(path))
     if not messages:
-        _say(f"No digests for {day:%a %d %b %Y}: nothing is due.")
+        _say(
+            f"No digests for {format_day(day, config.clinic.date_order, with_year=True)}:"
+            " nothing is due."
+        )
     return 0
 
 

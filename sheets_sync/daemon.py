@@ -30,8 +30,9 @@ import filelock
 import schedule
 
 from sheets_sync.backends.base import Backend, Snapshot
-from sheets_sync.config import Config
+from sheets_sync.config import ClinicConfig, Config
 from sheets_sync.core.locale import settings_problems
+from sheets_sync.core.values import format_day
 from sheets_sync.engine import (
     UNCHANGED,
     SuspiciousChange,
@@ -333,9 +334,9 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
     if health is None:
         lines.append("Last sync: none yet")
     else:
-        lines.append(f"Last sync: {_when(health.last_sync, zone)}: {health.outcome}")
+        lines.append(f"Last sync: {_when(health.last_sync, config.clinic)}: {health.outcome}")
         if health.failing_since is not None:
-            lines.append(f"Failing since: {_when(health.failing_since, zone)}")
+            lines.append(f"Failing since: {_when(health.failing_since, config.clinic)}")
             lines.append(f"Last error: {health.error}")
             if health.alert_sent:
                 lines.append("The manager has been alerted.")
@@ -346,7 +347,7 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
         )
     elif health is not None:
         every = timedelta(minutes=config.daemon.sync_every_minutes)
-        lines.append(f"Next sync: {_when(max(health.last_sync + every, now), zone)}")
+        lines.append(f"Next sync: {_when(max(health.last_sync + every, now), config.clinic)}")
     lines.append(f"Next digests: {_next_digests(config, state, local, daemon is not None)}")
     undelivered: dict[str, list[str]] = {}
     for recipient, address, why in state.undelivered_digests(local.date()):
@@ -364,7 +365,7 @@ def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -
         day += timedelta(days=1)
     day = settings.next_open_day(day)
     due = datetime.combine(day, config.mail.digest_time, local.tzinfo)
-    when = _when(due, config.clinic.timezone)
+    when = _when(due, config.clinic)
     if due > local:
         return when if daemon else f"{when}, sent by the first `sheets-sync once` from then on"
     if daemon:
@@ -372,10 +373,12 @@ def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -
     return f"due since {when}, not sent yet: the next `sheets-sync once` sends them"
 
 
-def _when(moment: datetime, zone: ZoneInfo) -> str:
-    """A moment in the clinic's time, saying which: `Tue 24 Nov 2026 07:30 GMT (Europe/London)`."""
-    local = moment.astimezone(zone)
-    return f"{local:%a %d %b %Y %H:%M %Z} ({zone.key})"
+def _when(moment: datetime, clinic: ClinicConfig) -> str:
+    """A moment in the clinic's time and date order, saying which zone:
+    `Tue 24 Nov 2026 07:30 GMT (Europe/London)`."""
+    local = moment.astimezone(clinic.timezone)
+    day = format_day(local.date(), clinic.date_order, with_year=True)
+    return f"{day} {local:%H:%M %Z} ({clinic.timezone.key})"
 
 
 def _running(folder: Path) -> str | None:

@@ -159,4 +159,11 @@ def test_a_us_clinic_goes_from_its_workbook_to_its_first_sync(tmp_path: Path, so
     status = sheets_sync(clinic, *printed_command(steps, "status"))
     assert status.returncode == 0, status.stderr
     state = config.parent / "state"
-    assert status.stdout.splitlines()[0] == (f"State folder: {state} (the daemon is not running)")
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"State folder: {state} (the daemon is not running)"
+    # The sync `once` made is there, in the clinic's zone and date order, and no daemon's next
+    # sync is promised.
+    last = next(line for line in lines if line.startswith("Last sync: "))
+    us_moment = r"\w{3} \w{3} \d{1,2}, \d{4} \d\d:\d\d \w+ \(America/New_York\)"
+    assert re.fullmatch(rf"Last sync: {us_moment}: 2 rows read, \d+ cells written", last), last
+    assert any(line.startswith("Next sync: none planned") for line in lines), lines

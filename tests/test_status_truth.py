@@ -21,7 +21,6 @@ from sheets_sync.logs import TextFormatter
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_workbook.xlsx"
-PLANS = REPO / "config" / "plans.toml"
 TODAY = "2026-11-24"  # a Tuesday, the clinic open
 OWNERS = ("Anna Price", "Ben Okafor", "Chloe Martin", "Dev Patel")
 
@@ -39,9 +38,6 @@ def write_config(
 [source]
 kind = "xlsx"
 path = "log.xlsx"
-
-[plans]
-file = "{PLANS.as_posix()}"
 
 [mail]
 outbox = "outbox"
