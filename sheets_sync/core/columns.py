@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cache
 
 from sheets_sync.core.values import CellValue, normalise_header, read_text
@@ -134,6 +135,7 @@ def find_layout(
         field: {normalise_header(name) for name in (*names, *extra_names.get(field, ()))}
         for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
     }
+    closest: tuple[int, dict[str, list[int]]] | None = None  # the row with most required
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         headed: dict[str, list[int]] = {}
         for col, cell in enumerate(row):
@@ -146,11 +148,53 @@ def find_layout(
             # Two columns headed alike: the first is the field, the other stays a staff
             # column nobody reads or writes, and `check` names both.
             return _layout(index + 1, headed, rows, extra_names, merges, tables)
+        holds = sum(field in headed for field in REQUIRED)
+        if holds and (closest is None or holds > sum(f in closest[1] for f in REQUIRED)):
+            closest = (index, headed)
+    if closest is not None:
+        index, headed = closest
+        raise HeaderNotFound(_incomplete_header(index + 1, rows[index], headed))
     wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
     raise HeaderNotFound(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
         "(or their aliases); add them, or name yours in the config's [columns]"
     )
+
+
+def _incomplete_header(
+    number: int, row: Sequence[CellValue], headed: Mapping[str, list[int]]
+) -> str:
+    """The row that comes closest to a header, what it lacks and how to name it: `row 1 has
+    Name and Owner but no Consultation date (it has: Patient, Owner, Consult, Notes)`. The
+    suggested header is the one of the row's unrecognised headers most like the missing
+    column's names, so the clinic's own `Consult` is offered for the consultation date."""
+    texts = [text for cell in row if (text := read_text(cell))]
+    claimed = {col for cols in headed.values() for col in cols}
+    unclaimed = [read_text(cell) for col, cell in enumerate(row) if col not in claimed]
+    unclaimed = [text for text in unclaimed if text]
+    present = [STAFF_COLUMNS[field][0] for field in REQUIRED if field in headed]
+    missing = [field for field in REQUIRED if field not in headed]
+    labels = _and(STAFF_COLUMNS[field][0] for field in missing)
+    field = missing[0]
+    guess = max(
+        unclaimed,
+        key=lambda text: max(
+            SequenceMatcher(None, normalise_header(text), normalise_header(name)).ratio()
+            for name in STAFF_COLUMNS[field]
+        ),
+        default="Your header",
+    )
+    return (
+        f"row {number} has {_and(present)} but no {labels} (it has: {', '.join(texts)}); "
+        f"rename that header, or name yours in the config, e.g. [columns] {field} = "
+        f'["{guess}"]'
+    )
+
+
+def _and(words: Iterable[str]) -> str:
+    """`Name`, `Name and Owner`, `Name, Owner and Status`."""
+    listed = list(words)
+    return " and ".join(filter(None, [", ".join(listed[:-1]), *listed[-1:]]))
 
 
 def _layout(

@@ -1,0 +1,90 @@
+"""Issue 13, point 5: messages that name the cause and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sheets_sync.config import ConfigError, load_config, parse_config
+from sheets_sync.core.columns import HeaderNotFound, find_layout
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL: dict[str, object] = {"source": {"kind": "xlsx", "path": "log.xlsx"}}
+
+
+def config_problems(**sections: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**MINIMAL, **sections}, base_dir=REPO / "config")
+    return caught.value.problems
+
+
+# --- a header row missing one column -------------------------------------------------------
+
+
+def test_a_header_missing_one_column_names_it_and_what_the_row_has() -> None:
+    rows = [
+        ["Patient", "Owner", "Consult", "Notes"],
+        ["Ann", "Chloe", "1/10/2026", ""],
+    ]
+    with pytest.raises(HeaderNotFound) as raised:
+        find_layout(rows)
+    assert str(raised.value) == (
+        "row 1 has Name and Owner but no Consultation date (it has: Patient, Owner, Consult, "
+        "Notes); rename that header, or name yours in the config, e.g. [columns] "
+        'consultation_date = ["Consult"]'
+    )
+
+
+def test_the_row_holding_most_required_columns_is_the_one_described() -> None:
+    rows = [
+        ["Riverside prospects", "Owner: see Staff"],
+        [],
+        ["Name", "Assigned", "Consultation date"],
+    ]
+    with pytest.raises(HeaderNotFound) as raised:
+        find_layout(rows)
+    assert str(raised.value).startswith(
+        "row 3 has Name and Consultation date but no Owner (it has: Name, Assigned, "
+        "Consultation date)"
+    )
+    assert '[columns] owner = ["Assigned"]' in str(raised.value)
+
+
+# --- config hints ---------------------------------------------------------------------------
+
+
+def test_a_header_written_as_a_columns_key_points_at_its_field() -> None:
+    (problem,) = config_problems(columns={"quote": ["Our quote"]})
+    assert problem.startswith('[columns]: unknown key "quote" (did you mean "value"?')
+    assert 'value = ["Our header"]' in problem
+
+
+def test_a_header_close_to_a_known_one_points_at_its_field() -> None:
+    (problem,) = config_problems(columns={"Consult": "Consult"})
+    assert problem.startswith('[columns]: unknown key "Consult" (did you mean "consultation_date"?')
+    assert 'consultation_date = ["Consult"]' in problem
+
+
+@pytest.mark.parametrize("written", ["26/12/2026", "2026-12-5", "25.12.2026"])
+def test_a_date_toml_cannot_read_is_explained(tmp_path: Path, written: str) -> None:
+    path = tmp_path / "sheets_sync.toml"
+    path.write_text(
+        f'[source]\nkind = "xlsx"\npath = "log.xlsx"\n\n[clinic]\n'
+        f"holidays = [2026-12-25, {written}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    (problem,) = raised.value.problems
+    assert "line 6" in problem
+    assert f"{written} is not a date TOML can read" in problem
+    assert "like 2026-12-25" in problem
+
+
+def test_a_quoted_date_in_another_order_says_how_dates_are_written() -> None:
+    (problem,) = config_problems(clinic={"holidays": ["25/12/2026"]})
+    assert problem == (
+        '[clinic].holidays: not dates: "25/12/2026" (write dates year-month-day, like '
+        "2026-12-25, without quotes)"
+    )
