@@ -17,7 +17,7 @@ from sheets_sync.backends.gsheets.client import google_login, user_token_file
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
-from sheets_sync.core.owners import address_book
+from sheets_sync.core.owners import address_book, missing_staff_sheet
 from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
@@ -270,7 +270,11 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     for col, header in layout.new_headers.items():
         _say(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
-    problems = log_problems(report.plan.rows, layout, book, report.plan.resorted)
+    snapshot = report.snapshot
+    staff_missing = missing_staff_sheet(
+        snapshot.staff, config.source.staff_worksheet, snapshot.sheet_names
+    )
+    problems = log_problems(report.plan.rows, layout, book, report.plan.resorted, staff_missing)
     problems += staff_problems(report.snapshot.staff)
     problems += sheet_settings_problems(report.snapshot, config, today)
     for problem in problems:

@@ -31,7 +31,7 @@ from sheets_sync.config import Config, credentials_problem
 from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
-from sheets_sync.core.owners import address_book, address_problems
+from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
@@ -450,6 +450,10 @@ def _build(
         link=snapshot.link,
         problems=address_problems(snapshot.staff, config.owners),
         resorted=report.plan.resorted,
+        staff_missing=missing_staff_sheet(
+            snapshot.staff, config.source.staff_worksheet, snapshot.sheet_names
+        )
+        or "",
     )
     return [
         _Due(_recipient(d.address, book), _legacy_recipient(d.address, book), d) for d in digests

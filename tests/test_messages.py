@@ -8,6 +8,8 @@ import pytest
 
 from sheets_sync.config import ConfigError, load_config, parse_config
 from sheets_sync.core.columns import HeaderNotFound, find_layout
+from sheets_sync.core.owners import missing_staff_sheet
+from tests.test_cli import TODAY, run, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL: dict[str, object] = {"source": {"kind": "xlsx", "path": "log.xlsx"}}
@@ -88,3 +90,65 @@ def test_a_quoted_date_in_another_order_says_how_dates_are_written() -> None:
         '[clinic].holidays: not dates: "25/12/2026" (write dates year-month-day, like '
         "2026-12-25, without quotes)"
     )
+
+
+# --- a missing Staff sheet ------------------------------------------------------------------
+
+
+def misnamed_staff_sheet(tmp_path: Path) -> Path:
+    """The sample log with a config naming a Staff sheet it does not have."""
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('kind = "xlsx"', 'kind = "xlsx"\nstaff_worksheet = "Team"'))
+    return config
+
+
+def test_a_misnamed_staff_sheet_is_one_headline_in_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = misnamed_staff_sheet(tmp_path)
+
+    code, out, _ = run(capsys, "check", "--config", str(config), "--today", TODAY)
+
+    assert code == 1
+    headline = next(line for line in out.splitlines() if "Staff sheet" in line)
+    assert headline.strip().startswith(
+        'the Staff sheet "Team" is missing (the log has: "Prospects", "Staff"): set [source] '
+        "staff_worksheet"
+    )
+    assert 'owners ("Anna Price", "Ben Okafor", "Chloe Martin", "Dev Patel", "Sam") have no' in (
+        headline
+    )
+    assert "has no email address" not in out  # no line per row
+
+
+def test_a_misnamed_staff_sheet_is_one_headline_in_the_managers_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = misnamed_staff_sheet(tmp_path)
+    out_dir = tmp_path / "preview"
+
+    code, _, err = run(
+        capsys,
+        "digest",
+        "--preview",
+        "--out",
+        str(out_dir),
+        "--config",
+        str(config),
+        "--today",
+        TODAY,
+    )
+
+    assert code == 0, err
+    (summary,) = (path for path in out_dir.glob("*manager*.txt"))
+    text = summary.read_text(encoding="utf-8")
+    assert text.count("Staff sheet") == 2  # the heading and its one sentence
+    assert 'The Staff sheet "Team" is missing (the log has: "Prospects", "Staff")' in text
+    html = summary.with_suffix(".html").read_text(encoding="utf-8")
+    assert html.count("staff_worksheet") == 1
+
+
+def test_a_staff_sheet_present_keeps_its_lines_per_row() -> None:
+    assert missing_staff_sheet([["Name", "Email"]], "Staff", ["Log", "Staff"]) is None
+    assert missing_staff_sheet(None, None, ["Log"]) is None

@@ -115,7 +115,13 @@ class XlsxBackend:
         except NotAWorkbook as exc:
             raise refusal(self.path, exc, self.backup_dir) from exc
         return Snapshot(
-            rows, staff, fingerprint(data), package.date1904, merges=merges, tables=tables
+            rows,
+            staff,
+            fingerprint(data),
+            package.date1904,
+            merges=merges,
+            tables=tables,
+            sheet_names=tuple(package.sheet_names),
         )
 
     def _workbook(self) -> Path:
