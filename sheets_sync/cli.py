@@ -18,7 +18,9 @@ from sheets_sync.config import Config, ConfigError, config_path_from, load_confi
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book, missing_staff_sheet
+from sheets_sync.core.rule import Flag
 from sheets_sync.core.sync import MANAGED_LABELS
+from sheets_sync.core.words import counted
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     CycleReport,
@@ -29,6 +31,7 @@ from sheets_sync.engine import (
     send_digests,
     sync,
     unchanged_since_last_sync,
+    written_words,
 )
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.logs import one_line, record_unexpected, setup_logging
@@ -203,7 +206,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             backup = (
                 f"; the previous version is kept in {kept}" if config.source.kind == "xlsx" else ""
             )
-            _say(f"  wrote {report.cells_changed} cells{backup}")
+            _say(f"  {written_words(report)}{backup}")
         elif report.waiting:
             _say(f"  not written: {report.waiting}")
         else:
@@ -236,13 +239,12 @@ def _print_digests(run: DigestRun, config: Config) -> int:
 
 
 def _summary_lines(config: Config, backend: Backend, report: CycleReport, today: date) -> list[str]:
-    flags = Counter(row.decision.flag.value.lower() for row in report.plan.rows)
-    counts = ", ".join(
-        f"{n} {flag}" for flag, n in sorted(flags.items(), key=lambda item: -item[1])
-    )
+    flags = Counter(row.decision.flag for row in report.plan.rows)
+    # In the flags' own order, so that two days' lines read alike.
+    counts = ", ".join(f"{flags[flag]} {flag.value.lower()}" for flag in Flag if flags[flag])
     return [
         f"{config.clinic.name}: {backend.description}, {today:%a %d %b %Y}",
-        f"  {report.rows} prospects: {counts}",
+        f"  {counted(report.rows, 'prospect')}: {counts}",
     ]
 
 
@@ -256,7 +258,8 @@ def _print_changes(report: CycleReport) -> None:
         field = "new header" if row == changes.layout.header_row else labels[names[col]]
         by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)
-    _say(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
+    changes_text = f"{counted(count, 'cell')} in {counted(len(by_row), 'row')}"
+    _say(f"  would change {changes_text} (dry run: nothing written):")
     for row, cells in by_row.items():
         _say(f"    row {row}: " + "; ".join(cells))
 

@@ -32,6 +32,7 @@ import schedule
 from sheets_sync.backends.base import Backend, Snapshot
 from sheets_sync.config import Config
 from sheets_sync.core.locale import settings_problems
+from sheets_sync.core.words import counted
 from sheets_sync.engine import (
     SuspiciousChange,
     open_backend,
@@ -39,6 +40,7 @@ from sheets_sync.engine import (
     send_digests,
     sync,
     unchanged_since_last_sync,
+    written_words,
 )
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
@@ -87,8 +89,8 @@ class Daemon:
         state folder. A cycle under way when `stop` is set is finished first."""
         with self._only_instance(), State(self.config.daemon.state_dir) as state:
             log.info(
-                "sheets-sync is running: a sync every %d minutes, digests at %s (%s)",
-                self.config.daemon.sync_every_minutes,
+                "sheets-sync is running: a sync every %s, digests at %s (%s)",
+                counted(self.config.daemon.sync_every_minutes, "minute"),
                 f"{self.config.mail.digest_time:%H:%M}",
                 self.config.clinic.timezone.key,
             )
@@ -125,8 +127,7 @@ class Daemon:
             for problem in sheet_settings_problems(report.snapshot, self.config, today):
                 log.warning("the log's settings: %s", problem)
         seconds = (self.clock.now() - started).total_seconds()
-        written = report.cells_changed if report.written else 0
-        outcome = f"{report.rows} rows read, {written} cells written"
+        outcome = f"{counted(report.rows, 'row')} read, {written_words(report)}"
         if report.waiting:
             self._failed(state, SheetsSyncError(report.waiting), outcome=outcome)
             return

@@ -33,6 +33,7 @@ from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
+from sheets_sync.core.words import counted
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
 from sheets_sync.mail.outbox import Outbox
@@ -60,6 +61,16 @@ class CycleReport:
     @property
     def cells_changed(self) -> int:
         return len(self.plan.changes.cells)
+
+
+def written_words(report: CycleReport) -> str:
+    """What a sync wrote, for `once` and the daemon's log: never "wrote 0 cells" for a write
+    that happened (one that only put back a date format or the colour rules)."""
+    if not report.written:
+        return "nothing written"
+    if not report.cells_changed:
+        return "wrote the managed columns' formatting; no cell changed"
+    return f"wrote {counted(report.cells_changed, 'cell')}"
 
 
 def new_sync_id() -> str:
@@ -222,7 +233,7 @@ def _refuse_sudden_loss(now: int, before: int, config: Config, source: str) -> N
     limit = config.daemon.max_prospect_loss
     if before and (now == 0 or now < before * (1 - limit)):
         raise SuspiciousChange(
-            f"{source} now has {now} prospects, {before} at the last sync: more than "
+            f"{source} now has {counted(now, 'prospect')}, {before:,} at the last sync: more than "
             f"{limit:.0%} are gone, so nothing was written. If the rows were removed on "
             "purpose, run `sheets-sync once --accept-fewer-rows` once; otherwise restore them "
             "(the workbook's backups are in the state folder)"

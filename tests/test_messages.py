@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import ConfigError, load_config, parse_config
 from sheets_sync.core.columns import HeaderNotFound, find_layout
 from sheets_sync.core.owners import missing_staff_sheet
+from sheets_sync.core.plans import Plan, Repeat, Step
+from sheets_sync.core.words import counted
+from sheets_sync.engine import sync, written_words
+from sheets_sync.state import State
 from tests.test_cli import TODAY, run, write_config
+from tests.test_engine import make_config
+from tests.workbooks import make_log
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL: dict[str, object] = {"source": {"kind": "xlsx", "path": "log.xlsx"}}
@@ -152,3 +161,64 @@ def test_a_misnamed_staff_sheet_is_one_headline_in_the_managers_summary(
 def test_a_staff_sheet_present_keeps_its_lines_per_row() -> None:
     assert missing_staff_sheet([["Name", "Email"]], "Staff", ["Log", "Staff"]) is None
     assert missing_staff_sheet(None, None, ["Log"]) is None
+
+
+# --- English that reads right ---------------------------------------------------------------
+
+
+def test_counted_says_one_thing_and_many_things() -> None:
+    assert [counted(1, "minute"), counted(2, "minute"), counted(0, "row")] == [
+        "1 minute",
+        "2 minutes",
+        "0 rows",
+    ]
+    assert counted(1_500, "cell") == "1,500 cells"
+
+
+def test_a_repeat_every_day_reads_as_one_day() -> None:
+    plan = Plan("daily", (Step(1, 0, "Call", "First call"),), Repeat(1, "Call", "Call again"))
+    step = plan.step(3)
+    assert step is not None
+    assert plan.describe(step).startswith("Step 4 (every 1 day)")
+
+
+def test_the_counts_of_once_keep_the_flags_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+
+    code, out, err = run(capsys, "once", "--dry-run", "--config", str(config), "--today", TODAY)
+
+    assert code == 0, err
+    assert (
+        "  67 prospects: 20 overdue, 8 due today, 18 upcoming, 7 nurture, 10 closed, "
+        "4 check data\n" in out
+    )
+
+
+def test_one_prospect_is_counted_as_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    prospect = {"Name": "Ann Ames", "Owner": "Anna Price", "Consultation date": date(2026, 11, 24)}
+    make_log(tmp_path / "log.xlsx", [prospect])
+
+    code, out, err = run(capsys, "once", "--dry-run", "--config", str(config), "--today", TODAY)
+
+    assert code == 0, err
+    assert "  1 prospect: 1 due today\n" in out
+    assert "  would change 8 cells in 2 rows" in out
+
+
+def test_a_write_of_formatting_alone_is_not_called_zero_cells(tmp_path: Path) -> None:
+    backend = MemoryBackend(
+        [["Name", "Owner", "Consultation date"], ["Ann Ames", "Anna", date(2026, 11, 24)]]
+    )
+    config = make_config(tmp_path)
+    with State(tmp_path / "state") as state:
+        first = sync(backend, config, state, today=date(2026, 11, 24))
+        again = sync(backend, config, state, today=date(2026, 11, 24), dry_run=True)
+    assert written_words(first) == "wrote 8 cells"
+    assert again.cells_changed == 0
+    assert written_words(replace(again, written=True)) == (
+        "wrote the managed columns' formatting; no cell changed"
+    )
+    assert written_words(again) == "nothing written"

@@ -14,6 +14,7 @@ from sheets_sync.core.owners import (
 )
 from sheets_sync.core.sync import MANAGED_LABELS, Resorted, RowResult
 from sheets_sync.core.values import CellValue, quoted
+from sheets_sync.core.words import counted
 
 HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
 
@@ -63,7 +64,7 @@ def log_problems(
         has = "has" if len(unaddressed) == 1 else "have"
         problems.insert(
             0,
-            f"{staff_missing}; until then {_count(len(unaddressed), 'owner')} ({names}) {has} "
+            f"{staff_missing}; until then {counted(len(unaddressed), 'owner')} ({names}) {has} "
             "no email address",
         )
     return problems
@@ -77,17 +78,13 @@ def resorted_message(resorted: Sequence[Resorted]) -> str:
     text = f"the log was sorted without the sheets-sync columns ({_rows(matched + afresh)})"
     done = []
     if matched:
-        done.append(f"sheets-sync matched {_count(len(matched), 'row')} to their prospects again")
+        done.append(f"sheets-sync matched {counted(len(matched), 'row')} to their prospects again")
     if afresh:
         done.append(
             f"{_rows(afresh)} could not be told apart from another prospect (the same name and"
             " consultation date) or are new, so they start afresh with a new Sync ID"
         )
     return f"{text}: {'; '.join(done)}. Next time select all columns, or sort with the filter"
-
-
-def _count(number: int, thing: str) -> str:
-    return f"{number} {thing}{'s' if number != 1 else ''}"
 
 
 def _rows(numbers: Sequence[int]) -> str:

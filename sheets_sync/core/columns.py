@@ -8,6 +8,7 @@ from difflib import SequenceMatcher
 from functools import cache
 
 from sheets_sync.core.values import CellValue, normalise_header, read_text
+from sheets_sync.core.words import counted
 
 HEADER_SEARCH_ROWS = 20
 LAST_COLUMN = 16_383  # XFD, 0-based: no sheet has a column right of it
@@ -300,7 +301,7 @@ def _no_room(
     return (
         f"there is no room for the managed columns {names} right of the log: the "
         f"{in_the_way} is in use, and a sheet ends at column XFD. Clear or move what lies "
-        f"right of the log, so that {len(missing)} columns stay free before XFD"
+        f"right of the log, so that {counted(len(missing), 'column')} stay free before XFD"
     )
 
 
@@ -323,7 +324,7 @@ def _make_room_in_table(
         raise NoRoomForManagedColumns(
             f"there is no room for the managed columns {names} right of the log's table "
             f"{table.name} ({table}): a sheet ends at column XFD. Move the table left, so that "
-            f"{len(missing)} columns stay free right of it before XFD"
+            f"{counted(len(missing), 'column')} stay free right of it before XFD"
         )
     top, bottom = table.first_row, table.last_row
     neighbours = [
@@ -361,9 +362,9 @@ def _make_room_in_table(
         what = " and ".join(in_the_way)
         raise NoRoomForManagedColumns(
             f"the log's table {table.name} ({table}) cannot grow to take in the managed "
-            f"columns {names}: {what} lies right of it, over its rows. Insert {len(missing)} "
-            f"empty columns after column {column_letters(table.last_col)}, or move {what} "
-            "elsewhere"
+            f"columns {names}: {what} lies right of it, over its rows. Insert "
+            f"{counted(len(missing), 'empty column')} after column "
+            f"{column_letters(table.last_col)}, or move {what} elsewhere"
         )
 
 
