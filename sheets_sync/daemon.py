@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import filelock
 import schedule
 
-from sheets_sync.backends.base import Backend, Snapshot
+from sheets_sync.backends.base import Backend, Snapshot, SourceBusy
 from sheets_sync.config import Config
 from sheets_sync.core.locale import settings_problems
 from sheets_sync.core.words import counted
@@ -129,7 +129,7 @@ class Daemon:
         seconds = (self.clock.now() - started).total_seconds()
         outcome = f"{counted(report.rows, 'row')} read, {written_words(report)}"
         if report.waiting:
-            self._failed(state, SheetsSyncError(report.waiting), outcome=outcome)
+            self._failed(state, SourceBusy(report.waiting), outcome=outcome)
             return
         log.info("sync: %s (%.1f s)", outcome, seconds)
         self._succeeded(state, outcome)
@@ -209,7 +209,14 @@ class Daemon:
         urgent = isinstance(exc, SuspiciousChange)  # the log looks damaged: say so at once
         if not alerted and (urgent or now - since >= limit):
             local_since = since.astimezone(self._zone)
-            alerted = self._notify(partial(render_alert, since=local_since, problem=problem))
+            alerted = self._notify(
+                partial(
+                    render_alert,
+                    since=local_since,
+                    problem=problem,
+                    waiting=isinstance(exc, SourceBusy),
+                )
+            )
         state.record_health(Health(now, outcome, problem, since, alerted))
 
     def _notify(self, render: Callable[..., EmailMessage]) -> bool:

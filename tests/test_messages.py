@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from sheets_sync.backends.base import SourceBusy
 from sheets_sync.backends.memory import MemoryBackend
+from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import ConfigError, load_config, parse_config
 from sheets_sync.core.columns import HeaderNotFound, find_layout
 from sheets_sync.core.owners import missing_staff_sheet
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.words import counted
+from sheets_sync.daemon import Daemon
 from sheets_sync.engine import sync, written_words
 from sheets_sync.state import State
+from tests.backends.contract import plan
+from tests.backends.test_xlsx_files import excel_owner_file
 from tests.test_cli import TODAY, run, write_config
+from tests.test_daemon import STAFF, FailingWrites, FakeClock, Recorder, local, log_rows
+from tests.test_daemon import make_config as daemon_config
 from tests.test_engine import make_config
 from tests.workbooks import make_log
 
@@ -222,3 +231,95 @@ def test_a_write_of_formatting_alone_is_not_called_zero_cells(tmp_path: Path) ->
         "wrote the managed columns' formatting; no cell changed"
     )
     assert written_words(again) == "nothing written"
+
+
+# --- lock files: who, since when, and a stale one ------------------------------------------
+
+
+LIBREOFFICE_LOCK = b"Anna Price,anna,FRONTDESK,30.11.2026 07:42,file:///home/anna/.config;\n"
+
+
+def busy_message(log: Path, lock_name: str, content: bytes, age: timedelta) -> str:
+    """What writing `log` says with a lock file made `age` ago beside it."""
+    lock = log.with_name(lock_name)
+    lock.write_bytes(content)
+    made = (datetime.now() - age).timestamp()
+    os.utime(lock, (made, made))
+    backend = XlsxBackend(log)
+    snapshot = backend.read()
+    with pytest.raises(SourceBusy) as busy:
+        backend.write(plan(snapshot).changes, snapshot.version)
+    return str(busy.value)
+
+
+def small_log(tmp_path: Path) -> Path:
+    prospect = {"Name": "Ann Ames", "Owner": "Anna Price", "Consultation date": date(2026, 11, 24)}
+    return make_log(tmp_path / "log.xlsx", [prospect])
+
+
+def test_a_libreoffice_lock_says_who_on_which_computer_and_since_when(tmp_path: Path) -> None:
+    made = datetime.now() - timedelta(minutes=5)
+    message = busy_message(
+        small_log(tmp_path), ".~lock.log.xlsx#", LIBREOFFICE_LOCK, timedelta(minutes=5)
+    )
+    assert message.startswith("log.xlsx is open for editing by Anna Price, on FRONTDESK (since ")
+    assert f"{made:%H:%M}" in message
+    assert message.endswith("If it stays open, ask them to save and close it")
+    assert "delete" not in message
+
+
+def test_an_excel_owner_file_says_who_and_since_when(tmp_path: Path) -> None:
+    message = busy_message(
+        small_log(tmp_path), "~$log.xlsx", excel_owner_file("Zoë Price"), timedelta(minutes=5)
+    )
+    assert message.startswith("log.xlsx is open for editing by Zoë Price (since ")
+
+
+def test_a_stale_lock_file_says_how_to_clear_it(tmp_path: Path) -> None:
+    log = small_log(tmp_path)
+    made = datetime.now() - timedelta(hours=30)
+    message = busy_message(log, ".~lock.log.xlsx#", LIBREOFFICE_LOCK, timedelta(hours=30))
+    assert message.startswith(
+        f"log.xlsx has a lock file from {made:%H:%M on %a %d %b} (by Anna Price, on FRONTDESK): "
+        "more than 12 hours old, it was probably left behind by a crash. If nobody has the "
+        f"workbook open, delete {log.with_name('.~lock.log.xlsx#')}"
+    )
+
+
+class KeepingRecorder(Recorder):
+    """A Recorder that keeps each message's text too."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.texts: list[str] = []
+
+    def send(self, message: EmailMessage, key: str) -> None:
+        super().send(message, key)
+        body = message.get_body(("plain",))
+        assert isinstance(body, EmailMessage)
+        self.texts.append(body.get_content())
+
+
+def test_a_workbook_left_open_all_day_alerts_the_manager_with_whose_desk(tmp_path: Path) -> None:
+    config = daemon_config(tmp_path, alert_hours=2)
+    start = local(2026, 11, 24, 8, 0)
+    clock = FakeClock(start, local(2026, 11, 24, 12, 0))
+    held = SourceBusy(
+        "log.xlsx is open for editing by Anna Price, on FRONTDESK (since 08:00; lock file "
+        ".~lock.log.xlsx#); nothing was written, and the sync tries again each cycle. If it "
+        "stays open, ask them to save and close it"
+    )
+    backend = FailingWrites(log_rows(start.date()), STAFF, clock=clock, error=held)
+    recorder = KeepingRecorder(clock)
+    daemon = Daemon(config, environ={}, clock=clock, backend=backend, delivery=lambda: recorder)
+    daemon.run()
+
+    (alert,) = [sent for sent in recorder.notices()]
+    assert alert.subject == (
+        "sheets-sync at Our clinic: the prospect log has been open on someone's desk "
+        "since 08:00 on Tue 24 Nov, so it is not being synced"
+    )
+    text = recorder.texts[recorder.sent.index(alert)]
+    assert "has been waiting since 08:00" in text
+    assert "by Anna Price, on FRONTDESK" in text
+    assert "failing" not in text
