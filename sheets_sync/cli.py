@@ -124,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write even though many prospects are gone since the last sync (removed on purpose)",
     )
+    once.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over a log another state folder synced (after the old one was lost)",
+    )
     once.set_defaults(command=_once)
 
     run = command("run", "the daemon: sync every few minutes, send the digests every morning")
@@ -195,6 +200,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             today=today,
             dry_run=args.dry_run,
             accept_fewer=args.accept_fewer_rows,
+            adopt=args.adopt,
         )
         for line in _summary_lines(config, backend, report, today):
             _say(line)

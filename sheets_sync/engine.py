@@ -33,6 +33,7 @@ from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
+from sheets_sync.core.values import read_text
 from sheets_sync.core.words import counted
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
@@ -186,9 +187,14 @@ def sync(
     today: date,
     dry_run: bool = False,
     accept_fewer: bool = False,
+    adopt: bool = False,
     new_id: Callable[[], str] = new_sync_id,
 ) -> CycleReport:
     """Read, decide and write, starting over when someone saves the log meanwhile.
+
+    A log holding Sync IDs this state folder never made raises AnotherSetup, also in a dry
+    run (the digests are sent from one): another sheets-sync syncs it. `adopt` takes such a
+    log over on purpose, as after a lost state folder.
 
     A log that suddenly has no prospects, or lost more than `[daemon] max_prospect_loss` of
     them since the last sync, raises SuspiciousChange and is not written, unless
@@ -200,6 +206,8 @@ def sync(
         snapshot = backend.read()
         report = CycleReport(snapshot, decide(snapshot, config, today, state, source, new_id))
         plan = report.plan
+        if not adopt:
+            _refuse_another_setup(snapshot, plan, state, config, source)
         if dry_run:
             return report
         if not accept_fewer:
@@ -223,6 +231,51 @@ def sync(
         f"{source} changed {ATTEMPTS} times while it was being synced; nothing was written, "
         "and the next cycle tries again"
     )
+
+
+class AnotherSetup(SourceError):
+    """Another sheets-sync, with another state folder, syncs the same log."""
+
+
+# The shape of the Sync IDs sheets-sync makes (`new_sync_id`); a cell of another shape is no
+# other setup's doing.
+_SYNC_ID = re.compile(r"[0-9a-f]{8}")
+
+
+def _refuse_another_setup(
+    snapshot: Snapshot, plan: SyncPlan, state: State, config: Config, source: str
+) -> None:
+    """Raise AnotherSetup when the log holds Sync IDs this state folder never made.
+
+    Every ID sheets-sync writes is in its state before the write, and staff do not make up
+    eight hex digits, so an unknown one was made by another sheets-sync on this log: two
+    setups send every digest twice. One that never synced the log refuses at its first
+    cycle; of two already running, the one that sees the other's ID on a new row first. A
+    state folder made anew after the old one was lost sees the same; `once --adopt` takes
+    the log over then, and from that sync on its IDs are known.
+    """
+    id_col = plan.changes.layout.managed["sync_id"]
+    in_log = {
+        text
+        for result in plan.rows
+        if id_col < len(cells := snapshot.rows[result.row - 1])
+        and _SYNC_ID.fullmatch(text := read_text(cells[id_col]))
+    }
+    unknown = sorted(state.unknown_sync_ids(in_log))
+    if unknown:
+        ids = (
+            f"Sync IDs {unknown[0]} and {len(unknown) - 1:,} more were"
+            if len(unknown) > 1
+            else f"Sync ID {unknown[0]} was"
+        )
+        raise AnotherSetup(
+            f"{source} is already synced by another sheets-sync: its {ids} not made with "
+            "this state folder "
+            f"({config.daemon.state_dir}), and two setups on one log send every digest twice. "
+            "Run only one: stop the other, or point this one's [daemon] state_dir at the "
+            "other's state folder. If this state folder replaces one that was lost, run "
+            "`sheets-sync once --adopt` once to take the log over"
+        )
 
 
 class SuspiciousChange(SourceError):

@@ -13,19 +13,21 @@ import pytest
 from sheets_sync.backends.base import SourceBusy
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.backends.xlsx import XlsxBackend
-from sheets_sync.config import ConfigError, load_config, parse_config
+from sheets_sync.config import Config, ConfigError, load_config, parse_config
 from sheets_sync.core.columns import HeaderNotFound, find_layout
 from sheets_sync.core.owners import missing_staff_sheet
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.words import counted
 from sheets_sync.daemon import Daemon
-from sheets_sync.engine import sync, written_words
+from sheets_sync.engine import AnotherSetup, sync, written_words
 from sheets_sync.state import State
 from tests.backends.contract import plan
 from tests.backends.test_xlsx_files import excel_owner_file
 from tests.test_cli import TODAY, run, write_config
 from tests.test_daemon import STAFF, FailingWrites, FakeClock, Recorder, local, log_rows
 from tests.test_daemon import make_config as daemon_config
+from tests.test_engine import STAFF as ENGINE_STAFF
+from tests.test_engine import log_rows as engine_log_rows
 from tests.test_engine import make_config
 from tests.workbooks import make_log
 
@@ -323,3 +325,67 @@ def test_a_workbook_left_open_all_day_alerts_the_manager_with_whose_desk(tmp_pat
     assert "has been waiting since 08:00" in text
     assert "by Anna Price, on FRONTDESK" in text
     assert "failing" not in text
+
+
+# --- two setups on one log -----------------------------------------------------------------
+
+
+def two_state_configs(tmp_path: Path) -> tuple[Config, Config]:
+    first = make_config(tmp_path / "front-desk")
+    return first, replace(first, daemon=replace(first.daemon, state_dir=tmp_path / "server"))
+
+
+def test_a_second_setup_with_its_own_state_folder_refuses_the_log(tmp_path: Path) -> None:
+    backend = MemoryBackend(engine_log_rows(), ENGINE_STAFF)
+    first, second = two_state_configs(tmp_path)
+    with State(first.daemon.state_dir) as state:
+        assert sync(backend, first, state, today=date(2026, 11, 24)).written
+    synced = [list(row) for row in backend.rows]
+
+    with State(second.daemon.state_dir) as state:
+        for dry_run in (False, True):  # the digests are sent from a dry run: it refuses too
+            with pytest.raises(AnotherSetup) as raised:
+                sync(backend, second, state, today=date(2026, 11, 25), dry_run=dry_run)
+    message = str(raised.value)
+    assert message.startswith("the in-memory log is already synced by another sheets-sync: its ")
+    assert f"this state folder ({second.daemon.state_dir})" in message
+    assert "Run only one" in message
+    assert "`sheets-sync once --adopt`" in message
+    assert backend.rows == synced
+
+    # The first setup goes on as before.
+    with State(first.daemon.state_dir) as state:
+        sync(backend, first, state, today=date(2026, 11, 25))
+
+
+def test_a_state_folder_made_anew_takes_the_log_over_with_adopt(tmp_path: Path) -> None:
+    backend = MemoryBackend(engine_log_rows(), ENGINE_STAFF)
+    lost, anew = two_state_configs(tmp_path)
+    with State(lost.daemon.state_dir) as state:
+        sync(backend, lost, state, today=date(2026, 11, 24))
+
+    with State(anew.daemon.state_dir) as state:
+        sync(backend, anew, state, today=date(2026, 11, 25), adopt=True)
+        # From then on the log's IDs are this state folder's own.
+        sync(backend, anew, state, today=date(2026, 11, 26))
+        sync(backend, anew, state, today=date(2026, 11, 26), dry_run=True)
+
+
+def test_once_on_a_log_another_setup_syncs_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    assert run(capsys, "once", "--config", str(config), "--today", TODAY)[0] == 0
+    other = config.with_name("other.toml")
+    other.write_text(
+        config.read_text(encoding="utf-8").replace('state_dir = "state"', 'state_dir = "other"')
+    )
+    before = (tmp_path / "log.xlsx").read_bytes()
+
+    code, out, err = run(capsys, "once", "--config", str(other), "--today", TODAY)
+
+    assert code != 0
+    assert "is already synced by another sheets-sync" in out + err
+    assert (tmp_path / "log.xlsx").read_bytes() == before
+    code, out, err = run(capsys, "once", "--adopt", "--config", str(other), "--today", TODAY)
+    assert code == 0, out + err
