@@ -14,7 +14,7 @@ from sheets_sync.backends.base import SourceBusy
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config, ConfigError, load_config, parse_config
-from sheets_sync.core.columns import HeaderNotFound, find_layout
+from sheets_sync.core.columns import HeaderNotFound, column_letters, find_layout
 from sheets_sync.core.owners import missing_staff_sheet
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.words import counted
@@ -22,6 +22,7 @@ from sheets_sync.daemon import Daemon
 from sheets_sync.engine import AnotherSetup, sync, written_words
 from sheets_sync.state import State
 from tests.backends.contract import plan
+from tests.backends.other_editor import save_edited
 from tests.backends.test_xlsx_files import excel_owner_file
 from tests.test_cli import TODAY, run, write_config
 from tests.test_daemon import STAFF, FailingWrites, FakeClock, Recorder, local, log_rows
@@ -389,3 +390,53 @@ def test_once_on_a_log_another_setup_syncs_says_what_to_do(
     assert (tmp_path / "log.xlsx").read_bytes() == before
     code, out, err = run(capsys, "once", "--adopt", "--config", str(other), "--today", TODAY)
     assert code == 0, out + err
+
+
+# --- a renamed managed header ---------------------------------------------------------------
+
+
+def test_a_renamed_managed_header_is_found_again_in_memory(tmp_path: Path) -> None:
+    backend = MemoryBackend(engine_log_rows(), ENGINE_STAFF)
+    config = make_config(tmp_path)
+    with State(config.daemon.state_dir) as state:
+        sync(backend, config, state, today=date(2026, 11, 24))
+        header = list(backend.rows[0])
+        col = header.index("Next touch")
+        backend.edit(1, col, "Next call")
+        due = backend.rows[2][col]
+        backend.edit(3, col, None)  # a Next touch cleared: put back in the renamed column
+
+        report = sync(backend, config, state, today=date(2026, 11, 25))
+
+    assert report.written
+    assert dict(report.plan.changes.layout.new_headers) == {}
+    assert backend.rows[0] == [*header[:col], "Next call", *header[col + 1 :]]
+    assert isinstance(due, date)
+    assert isinstance(backend.rows[2][col], date)
+
+
+def test_a_renamed_managed_header_is_found_again_in_a_workbook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    log = tmp_path / "log.xlsx"
+    assert run(capsys, "once", "--no-digest", "--config", str(config), "--today", TODAY)[0] == 0
+    header = XlsxBackend(log).read().rows[0]
+    col = header.index("Next action")
+    save_edited(log, log.read_bytes(), {f"{column_letters(col)}1": "What to do"})
+
+    code, out, err = run(
+        capsys, "once", "--no-digest", "--config", str(config), "--today", "2026-11-25"
+    )
+
+    assert code == 0, out + err
+    rows = XlsxBackend(log).read().rows
+    assert rows[0] == [*header[:col], "What to do", *header[col + 1 :]]
+    assert all(len(row) <= len(header) for row in rows)  # no second set of columns
+
+
+def test_a_deleted_managed_block_is_not_guessed_from_the_sync_id_alone() -> None:
+    rows = [["Name", "Owner", "Consultation date", "Referral", "Sync ID"], ["Ann", "Bo", 1, "", ""]]
+    layout = find_layout(rows)
+    assert layout.managed["sync_id"] == 4
+    assert set(layout.new_headers.values()) == {"Next touch", "Next action", "Follow-up status"}

@@ -230,6 +230,7 @@ def _layout(
             )
         }
     found = {field: cols[0] for field, cols in headed.items()}
+    found.update(_renamed_managed(found, rows[header_row - 1]))
     repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     missing = [field for field in MANAGED_COLUMNS if field not in found]
     if table is not None:
@@ -259,6 +260,37 @@ def _layout(
     )
     not_prospects |= merged_headings(header_row, found, merges)
     return Layout(header_row, found, managed, new_headers, repeated, table, not_prospects)
+
+
+def _renamed_managed(found: Mapping[str, int], header: Sequence[CellValue]) -> dict[str, int]:
+    """Managed columns whose header staff renamed ("Next touch" to "Next call"), by column.
+
+    sheets-sync makes its columns side by side with the hidden Sync ID last, so one whose
+    header is no longer known is the column at its place left of the Sync ID column, when the
+    block is otherwise where it was made (another managed column still known by its header,
+    each in its place) and that column is headed as nothing else sheets-sync reads. Without this,
+    a second set of managed columns would be made and the renamed one left showing stale
+    dates. Its cells stay protected as any managed cell: a value sheets-sync never wrote
+    there is taken for typed and kept.
+    """
+    fields = list(MANAGED_COLUMNS)
+    sync_col = found.get("sync_id")
+    # With the Sync ID alone left, the columns beside it may be staff's, the block deleted.
+    if sync_col is None or not any(field in found for field in fields[:-1]):
+        return {}
+    place = {field: sync_col - len(fields) + 1 + index for index, field in enumerate(fields)}
+    if any(found[field] != place[field] for field in fields if field in found):
+        return {}  # the block was taken apart: its places say nothing
+    claimed = set(found.values())
+    return {
+        field: place[field]
+        for field in fields
+        if field not in found
+        and place[field] >= 0
+        and place[field] not in claimed
+        and place[field] < len(header)
+        and read_text(header[place[field]])
+    }
 
 
 def merged_headings(
