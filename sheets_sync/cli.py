@@ -18,10 +18,12 @@ from sheets_sync.backends.gsheets.client import google_login, user_token_file
 from sheets_sync.config import Config, ConfigError, config_path_from, load_config
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
-from sheets_sync.core.owners import address_book
+from sheets_sync.core.owners import address_book, missing_staff_sheet
+from sheets_sync.core.rule import Flag
 from sheets_sync.core.survey import placeholder_problems
 from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.core.values import DateOrder, format_day
+from sheets_sync.core.words import counted
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     UNCHANGED,
@@ -34,6 +36,7 @@ from sheets_sync.engine import (
     send_digests,
     sync,
     unchanged_since_last_sync,
+    written_words,
 )
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logging
@@ -129,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
         "--accept-fewer-rows",
         action="store_true",
         help="write even though many prospects are gone since the last sync (removed on purpose)",
+    )
+    once.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over a log another state folder synced (after the old one was lost)",
     )
     once.set_defaults(command=_once)
 
@@ -280,6 +288,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
                 today=today,
                 dry_run=args.dry_run,
                 accept_fewer=args.accept_fewer_rows,
+                adopt=args.adopt,
             )
         except Exception as exc:  # `status` tells of it, as of the daemon's failures
             if not args.dry_run:
@@ -297,7 +306,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             backup = (
                 f"; the previous version is kept in {kept}" if config.source.kind == "xlsx" else ""
             )
-            _say(f"  wrote {report.cells_changed} cells{backup}")
+            _say(f"  {written_words(report)}{backup}")
         elif report.waiting:
             _say(f"  not written: {report.waiting}")
         else:
@@ -352,14 +361,13 @@ def _print_digests(run: DigestRun, config: Config) -> int:
 
 
 def _summary_lines(config: Config, backend: Backend, report: CycleReport, today: date) -> list[str]:
-    flags = Counter(row.decision.flag.value.lower() for row in report.plan.rows)
-    counts = ", ".join(
-        f"{n} {flag}" for flag, n in sorted(flags.items(), key=lambda item: -item[1])
-    )
+    flags = Counter(row.decision.flag for row in report.plan.rows)
+    # In the flags' own order, so that two days' lines read alike.
+    counts = ", ".join(f"{flags[flag]} {flag.value.lower()}" for flag in Flag if flags[flag])
     return [
         f"{config.clinic.name}: {backend.description}, "
         f"{format_day(today, config.clinic.date_order, with_year=True)}",
-        f"  {report.rows} prospects: {counts}",
+        f"  {counted(report.rows, 'prospect')}: {counts}",
     ]
 
 
@@ -377,7 +385,8 @@ def _print_changes(report: CycleReport, date_order: DateOrder) -> None:
         field = "new header" if row == changes.layout.header_row else labels[names[col]]
         by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)
-    _say(f"  would change {count} cells in {len(by_row)} rows (dry run: nothing written):")
+    changes_text = f"{counted(count, 'cell')} in {counted(len(by_row), 'row')}"
+    _say(f"  would change {changes_text} (dry run: nothing written):")
     for row, cells in by_row.items():
         _say(f"    row {row}: " + "; ".join(cells))
 
@@ -391,7 +400,11 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     for col, header in layout.new_headers.items():
         _say(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
-    problems = log_problems(report.plan.rows, layout, book, report.plan.resorted)
+    snapshot = report.snapshot
+    staff_missing = missing_staff_sheet(
+        snapshot.staff, config.source.staff_worksheet, snapshot.sheet_names
+    )
+    problems = log_problems(report.plan.rows, layout, book, report.plan.resorted, staff_missing)
     problems += staff_problems(report.snapshot.staff)
     problems += placeholder_problems(config.owners)
     problems += sheet_settings_problems(report.snapshot, config, today)

@@ -30,10 +30,17 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from sheets_sync.core.columns import MANAGED_COLUMNS, STAFF_COLUMNS
 from sheets_sync.core.digest import DIGEST_MAX_ROWS
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.rule import Settings
-from sheets_sync.core.values import DateOrder, Status, StatusWords, status_word
+from sheets_sync.core.values import (
+    DateOrder,
+    Status,
+    StatusWords,
+    normalise_header,
+    status_word,
+)
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.public_holidays import PublicHolidays, public_holidays
 
@@ -416,8 +423,39 @@ def credentials_problem(path: Path, auth: GoogleAuth) -> str | None:
 
 def _columns(t: _Table) -> Mapping[str, tuple[str, ...]]:
     columns = {name: names for name in FIELDS if (names := t.get(name, _names, ()))}
+    for key in t:
+        if key not in FIELDS and (hint := _header_as_key(key)):
+            t.mark(key)
+            t.problem(None, f"unknown key {_show(key)} {hint}")
     t.finish()
     return MappingProxyType(columns)
+
+
+def _header_as_key(key: str) -> str:
+    """A hint for a `[columns]` key that is a header, not a field (`quote = [...]`, `Consult
+    = [...]`): which field it names, and how the table is written. "" when the key is no
+    header sheets-sync knows, nor close to one (a misspelt field's name gets the plain hint)."""
+    fields = {
+        normalise_header(name): field
+        for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
+        for name in names
+    }
+    header = normalise_header(key)
+    if header in fields:
+        field = fields[header]
+        return (
+            f"(did you mean {_show(field)}? A column headed {_show(key)} is already read as "
+            "the field " + field + "; under [columns] each key is a field and its value the "
+            f'headers it has in your log, e.g. {field} = ["Our header"])'
+        )
+    close = difflib.get_close_matches(header, fields, n=1, cutoff=0.75)
+    if not close or difflib.get_close_matches(key, FIELDS, n=1):
+        return ""  # a misspelt field: the plain did-you-mean says it
+    field = fields[close[0]]
+    return (
+        f"(did you mean {_show(field)}? Under [columns] each key is a field and its value the "
+        f"headers it has in your log: {field} = [{_show(key)}])"
+    )
 
 
 def _owners(t: _Table) -> Mapping[str, str]:
@@ -750,9 +788,28 @@ def _parse_toml(raw: bytes) -> dict[str, object]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise _BadValueError(f"not valid TOML: {exc}") from None
+        raise _BadValueError(f"not valid TOML: {exc}{_date_hint(text, str(exc))}") from None
     except RecursionError:
         raise _BadValueError("not valid TOML: lists or tables nested too deeply") from None
+
+
+def _date_hint(text: str, error: str) -> str:
+    """What TOML's terse "(at line 5, column 14)" means when a date is written the way people
+    write them (`26/12/2026`, `2026-12-5`): TOML reads only year-month-day."""
+    where = re.search(r"at line (\d+), column (\d+)", error)
+    lines = text.splitlines()
+    if where is None or int(where[1]) > len(lines):
+        return ""
+    line, column = lines[int(where[1]) - 1], int(where[2]) - 1
+    for word in re.finditer(r"[\w/.:-]+", line):
+        if word.start() <= column <= word.end() and re.fullmatch(
+            r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", word[0]
+        ):
+            return (
+                f". {word[0]} is not a date TOML can read: write dates as year-month-day "
+                "with two-digit months and days and no quotes, like 2026-12-25"
+            )
+    return ""
 
 
 def _key(key: str) -> str:
@@ -953,7 +1010,10 @@ def _dates(value: object) -> frozenset[date]:
         except ValueError:
             bad.append(_show(item))
     if bad:
-        raise _BadValueError(f"not dates: {', '.join(bad)} (expected dates like 2026-12-25)")
+        raise _BadValueError(
+            f"not dates: {', '.join(bad)} (write dates year-month-day, like 2026-12-25, "
+            "without quotes)"
+        )
     return frozenset(days)
 
 

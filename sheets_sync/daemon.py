@@ -29,10 +29,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import filelock
 import schedule
 
-from sheets_sync.backends.base import Backend, Snapshot
+from sheets_sync.backends.base import Backend, Snapshot, SourceBusy
 from sheets_sync.config import ClinicConfig, Config
 from sheets_sync.core.locale import settings_problems
 from sheets_sync.core.values import format_day
+from sheets_sync.core.words import counted
 from sheets_sync.engine import (
     UNCHANGED,
     SuspiciousChange,
@@ -90,8 +91,8 @@ class Daemon:
         state folder. A cycle under way when `stop` is set is finished first."""
         with self._only_instance(), State(self.config.daemon.state_dir) as state:
             log.info(
-                "sheets-sync is running: a sync every %d minutes, digests at %s (%s)",
-                self.config.daemon.sync_every_minutes,
+                "sheets-sync is running: a sync every %s, digests at %s (%s)",
+                counted(self.config.daemon.sync_every_minutes, "minute"),
                 f"{self.config.mail.digest_time:%H:%M}",
                 self.config.clinic.timezone.key,
             )
@@ -129,7 +130,7 @@ class Daemon:
                 log.warning("the log's settings: %s", problem)
         seconds = (self.clock.now() - started).total_seconds()
         if report.waiting:
-            self._failed(state, SheetsSyncError(report.waiting), outcome=report.outcome)
+            self._failed(state, SourceBusy(report.waiting), outcome=report.outcome)
             return
         log.info("sync: %s (%.1f s)", report.outcome, seconds)
         self._succeeded(state, report.outcome)
@@ -206,7 +207,9 @@ class Daemon:
         urgent = isinstance(exc, SuspiciousChange)  # the log looks damaged: say so at once
         if not health.alert_sent and (urgent or now - since >= limit):
             local_since = since.astimezone(self._zone)
-            if self._notify(partial(render_alert, since=local_since, problem=problem)):
+            waiting = isinstance(exc, SourceBusy)
+            alert = partial(render_alert, since=local_since, problem=problem, waiting=waiting)
+            if self._notify(alert):
                 state.record_health(replace(health, alert_sent=True))
 
     def _notify(self, render: Callable[..., EmailMessage]) -> bool:

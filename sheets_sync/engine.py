@@ -31,8 +31,10 @@ from sheets_sync.config import Config, credentials_problem
 from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
-from sheets_sync.core.owners import address_book, address_problems
+from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
+from sheets_sync.core.values import read_text
+from sheets_sync.core.words import counted
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
 from sheets_sync.mail.outbox import Outbox
@@ -66,7 +68,17 @@ class CycleReport:
     def outcome(self) -> str:
         """What the sync did, in a few words, for `status` and the log."""
         written = self.cells_changed if self.written else 0
-        return f"{self.rows} rows read, {written} cells written"
+        return f"{counted(self.rows, 'row')} read, {counted(written, 'cell')} written"
+
+
+def written_words(report: CycleReport) -> str:
+    """What a sync wrote, for `once` and the daemon's log: never "wrote 0 cells" for a write
+    that happened (one that only put back a date format or the colour rules)."""
+    if not report.written:
+        return "nothing written"
+    if not report.cells_changed:
+        return "wrote the managed columns' formatting; no cell changed"
+    return f"wrote {counted(report.cells_changed, 'cell')}"
 
 
 def new_sync_id() -> str:
@@ -192,9 +204,14 @@ def sync(
     today: date,
     dry_run: bool = False,
     accept_fewer: bool = False,
+    adopt: bool = False,
     new_id: Callable[[], str] = new_sync_id,
 ) -> CycleReport:
     """Read, decide and write, starting over when someone saves the log meanwhile.
+
+    A log holding Sync IDs this state folder never made raises AnotherSetup, also in a dry
+    run (the digests are sent from one): another sheets-sync syncs it. `adopt` takes such a
+    log over on purpose, as after a lost state folder.
 
     A log that suddenly has no prospects, or lost more than `[daemon] max_prospect_loss` of
     them since the last sync, raises SuspiciousChange and is not written, unless
@@ -206,6 +223,8 @@ def sync(
         snapshot = backend.read()
         report = CycleReport(snapshot, decide(snapshot, config, today, state, source, new_id))
         plan = report.plan
+        if not adopt:
+            _refuse_another_setup(snapshot, plan, state, config, source)
         if dry_run:
             return report
         if not accept_fewer:
@@ -231,6 +250,51 @@ def sync(
     )
 
 
+class AnotherSetup(SourceError):
+    """Another sheets-sync, with another state folder, syncs the same log."""
+
+
+# The shape of the Sync IDs sheets-sync makes (`new_sync_id`); a cell of another shape is no
+# other setup's doing.
+_SYNC_ID = re.compile(r"[0-9a-f]{8}")
+
+
+def _refuse_another_setup(
+    snapshot: Snapshot, plan: SyncPlan, state: State, config: Config, source: str
+) -> None:
+    """Raise AnotherSetup when the log holds Sync IDs this state folder never made.
+
+    Every ID sheets-sync writes is in its state before the write, and staff do not make up
+    eight hex digits, so an unknown one was made by another sheets-sync on this log: two
+    setups send every digest twice. One that never synced the log refuses at its first
+    cycle; of two already running, the one that sees the other's ID on a new row first. A
+    state folder made anew after the old one was lost sees the same; `once --adopt` takes
+    the log over then, and from that sync on its IDs are known.
+    """
+    id_col = plan.changes.layout.managed["sync_id"]
+    in_log = {
+        text
+        for result in plan.rows
+        if id_col < len(cells := snapshot.rows[result.row - 1])
+        and _SYNC_ID.fullmatch(text := read_text(cells[id_col]))
+    }
+    unknown = sorted(state.unknown_sync_ids(in_log))
+    if unknown:
+        ids = (
+            f"Sync IDs {unknown[0]} and {len(unknown) - 1:,} more were"
+            if len(unknown) > 1
+            else f"Sync ID {unknown[0]} was"
+        )
+        raise AnotherSetup(
+            f"{source} is already synced by another sheets-sync: its {ids} not made with "
+            "this state folder "
+            f"({config.daemon.state_dir}), and two setups on one log send every digest twice. "
+            "Run only one: stop the other, or point this one's [daemon] state_dir at the "
+            "other's state folder. If this state folder replaces one that was lost, run "
+            "`sheets-sync once --adopt` once to take the log over"
+        )
+
+
 class SuspiciousChange(SourceError):
     """The log suddenly looks wrong (emptied, or most rows gone): nothing is written."""
 
@@ -239,7 +303,7 @@ def _refuse_sudden_loss(now: int, before: int, config: Config, source: str) -> N
     limit = config.daemon.max_prospect_loss
     if before and (now == 0 or now < before * (1 - limit)):
         raise SuspiciousChange(
-            f"{source} now has {now} prospects, {before} at the last sync: more than "
+            f"{source} now has {counted(now, 'prospect')}, {before:,} at the last sync: more than "
             f"{limit:.0%} are gone, so nothing was written. If the rows were removed on "
             "purpose, run `sheets-sync once --accept-fewer-rows` once; otherwise restore them "
             "(the workbook's backups are in the state folder)"
@@ -495,6 +559,10 @@ def _build(
         link=snapshot.link,
         problems=address_problems(snapshot.staff, config.owners),
         resorted=report.plan.resorted,
+        staff_missing=missing_staff_sheet(
+            snapshot.staff, config.source.staff_worksheet, snapshot.sheet_names
+        )
+        or "",
     )
     return [
         _Due(_recipient(d.address, book), _legacy_recipient(d.address, book), d) for d in digests

@@ -249,6 +249,18 @@ class State:
         )
         return dict(rows.fetchall())
 
+    def unknown_sync_ids(self, sync_ids: Iterable[str]) -> set[str]:
+        """Those of `sync_ids` this state folder never wrote into any log nor saw in one: a
+        Sync ID goes into `writing` and `written_before` before it is ever written."""
+        known = {
+            sync_id
+            for (sync_id,) in self.db.execute(
+                "SELECT sync_id FROM written UNION SELECT sync_id FROM writing "
+                "UNION SELECT sync_id FROM written_before UNION SELECT sync_id FROM identities"
+            )
+        }
+        return set(sync_ids) - known
+
     def _add_written_before(self, source: str, rows: Iterable[tuple[str, Managed]]) -> None:
         self.db.executemany(
             "INSERT OR IGNORE INTO written_before VALUES (?, ?, ?, ?)",

@@ -447,7 +447,8 @@ def test_holidays_are_toml_dates_or_iso_text() -> None:
     assert holidays == frozenset({date(2026, 12, 25), date(2026, 12, 28)})
 
     assert problems_of(clinic={"holidays": ["25/12/2026", "2026-02-30"]}) == [
-        '[clinic].holidays: not dates: "25/12/2026", "2026-02-30" (expected dates like 2026-12-25)'
+        '[clinic].holidays: not dates: "25/12/2026", "2026-02-30" (write dates '
+        "year-month-day, like 2026-12-25, without quotes)"
     ]
 
 

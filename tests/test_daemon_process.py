@@ -174,7 +174,7 @@ def test_sigterm_in_the_middle_of_a_write_leaves_the_workbook_whole(
         )
     # The cycle under way is finished before the daemon stops: the write went through.
     assert written != original
-    assert f"sync: {BIG} rows read" in daemon.stderr
+    assert f"sync: {BIG:,} rows read" in daemon.stderr
     assert "sheets-sync stopped" in daemon.stderr
     assert not (tmp_path / "state" / "daemon.pid").exists()
 

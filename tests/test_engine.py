@@ -564,7 +564,7 @@ def test_a_log_that_lost_most_of_its_prospects_is_not_written(config: Config, st
         for col in range(len(HEADER)):
             backend.edit(row, col, None)
 
-    with pytest.raises(SuspiciousChange, match="now has 1 prospects, 4 at the last sync"):
+    with pytest.raises(SuspiciousChange, match="now has 1 prospect, 4 at the last sync"):
         sync(backend, config, state, today=TODAY + timedelta(days=1))
     assert backend.writes == writes
 

@@ -55,6 +55,7 @@ class Snapshot:
     merges: Sequence[Merge] = ()  # the log sheet's merged cells
     tables: Sequence[Table] = ()  # the log sheet's tables, where the backend has them
     settings: SheetSettings | None = None  # its locale and time zone, where it has its own
+    sheet_names: Sequence[str] = ()  # every sheet of the workbook, for messages
 
     def link(self, row: int) -> str | None:
         return self.row_links.format(row=row) if self.row_links else None

@@ -9,10 +9,12 @@ from sheets_sync.core.owners import (
     address_of,
     address_problem,
     invisible_characters,
+    owner_key,
     staff_entries,
 )
 from sheets_sync.core.sync import MANAGED_LABELS, Resorted, RowResult
 from sheets_sync.core.values import CellValue, quoted
+from sheets_sync.core.words import counted
 
 HEADERS = {**{field: names[0] for field, names in STAFF_COLUMNS.items()}, **MANAGED_LABELS}
 
@@ -22,9 +24,12 @@ def log_problems(
     layout: Layout,
     book: Mapping[str, str],
     resorted: Sequence[Resorted] = (),
+    staff_missing: str | None = None,
 ) -> list[str]:
     """Every problem in the decided rows, like `Row 57, Snooze until (L57): ...`, and a log
-    sorted without the sheets-sync columns (`resorted`)."""
+    sorted without the sheets-sync columns (`resorted`). With `staff_missing` (the headline
+    of `missing_staff_sheet`), the owners it leaves without an address are named once under
+    it, not once per row."""
     columns = {**layout.staff, **layout.managed}
 
     def where(row: int, field: str) -> str:
@@ -37,6 +42,7 @@ def log_problems(
     problems = [_repeated_header(field, cols, layout) for field, cols in layout.repeated.items()]
     if resorted:
         problems.append(resorted_message(resorted))
+    unaddressed: dict[str, str] = {}
     for result in rows:
         decision = result.decision
         notes = ([decision.problem] if decision.problem else []) + list(decision.warnings)
@@ -46,11 +52,21 @@ def log_problems(
             problems.append(f"{where(result.row, 'owner')}: {problem}")
         elif owner and "@" in owner and (hidden := invisible_characters(owner)):
             problems.append(f"{where(result.row, 'owner')}: {_left_out(hidden)}")
+        elif owner and address_of(owner, book) is None and staff_missing:
+            unaddressed.setdefault(owner_key(owner), owner)
         elif owner and address_of(owner, book) is None:
             problems.append(
                 f"{where(result.row, 'owner')}: {quoted(owner)} has no email address; add "
                 "them to the Staff sheet or the config's [owners]"
             )
+    if unaddressed:
+        names = ", ".join(sorted(map(quoted, unaddressed.values())))
+        has = "has" if len(unaddressed) == 1 else "have"
+        problems.insert(
+            0,
+            f"{staff_missing}; until then {counted(len(unaddressed), 'owner')} ({names}) {has} "
+            "no email address",
+        )
     return problems
 
 
@@ -62,17 +78,13 @@ def resorted_message(resorted: Sequence[Resorted]) -> str:
     text = f"the log was sorted without the sheets-sync columns ({_rows(matched + afresh)})"
     done = []
     if matched:
-        done.append(f"sheets-sync matched {_count(len(matched), 'row')} to their prospects again")
+        done.append(f"sheets-sync matched {counted(len(matched), 'row')} to their prospects again")
     if afresh:
         done.append(
             f"{_rows(afresh)} could not be told apart from another prospect (the same name and"
             " consultation date) or are new, so they start afresh with a new Sync ID"
         )
     return f"{text}: {'; '.join(done)}. Next time select all columns, or sort with the filter"
-
-
-def _count(number: int, thing: str) -> str:
-    return f"{number} {thing}{'s' if number != 1 else ''}"
 
 
 def _rows(numbers: Sequence[int]) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cache
 
 from sheets_sync.core.values import CellValue, normalise_header, read_text
+from sheets_sync.core.words import counted
 
 HEADER_SEARCH_ROWS = 20
 LAST_COLUMN = 16_383  # XFD, 0-based: no sheet has a column right of it
@@ -134,6 +136,7 @@ def find_layout(
         field: {normalise_header(name) for name in (*names, *extra_names.get(field, ()))}
         for field, names in {**STAFF_COLUMNS, **MANAGED_COLUMNS}.items()
     }
+    closest: tuple[int, dict[str, list[int]]] | None = None  # the row with most required
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         headed: dict[str, list[int]] = {}
         for col, cell in enumerate(row):
@@ -146,11 +149,53 @@ def find_layout(
             # Two columns headed alike: the first is the field, the other stays a staff
             # column nobody reads or writes, and `check` names both.
             return _layout(index + 1, headed, rows, extra_names, merges, tables)
+        holds = sum(field in headed for field in REQUIRED)
+        if holds and (closest is None or holds > sum(f in closest[1] for f in REQUIRED)):
+            closest = (index, headed)
+    if closest is not None:
+        index, headed = closest
+        raise HeaderNotFound(_incomplete_header(index + 1, rows[index], headed))
     wanted = ", ".join(STAFF_COLUMNS[field][0] for field in REQUIRED)
     raise HeaderNotFound(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows holds the columns {wanted} "
         "(or their aliases); add them, or name yours in the config's [columns]"
     )
+
+
+def _incomplete_header(
+    number: int, row: Sequence[CellValue], headed: Mapping[str, list[int]]
+) -> str:
+    """The row that comes closest to a header, what it lacks and how to name it: `row 1 has
+    Name and Owner but no Consultation date (it has: Patient, Owner, Consult, Notes)`. The
+    suggested header is the one of the row's unrecognised headers most like the missing
+    column's names, so the clinic's own `Consult` is offered for the consultation date."""
+    texts = [text for cell in row if (text := read_text(cell))]
+    claimed = {col for cols in headed.values() for col in cols}
+    unclaimed = [read_text(cell) for col, cell in enumerate(row) if col not in claimed]
+    unclaimed = [text for text in unclaimed if text]
+    present = [STAFF_COLUMNS[field][0] for field in REQUIRED if field in headed]
+    missing = [field for field in REQUIRED if field not in headed]
+    labels = _and(STAFF_COLUMNS[field][0] for field in missing)
+    field = missing[0]
+    guess = max(
+        unclaimed,
+        key=lambda text: max(
+            SequenceMatcher(None, normalise_header(text), normalise_header(name)).ratio()
+            for name in STAFF_COLUMNS[field]
+        ),
+        default="Your header",
+    )
+    return (
+        f"row {number} has {_and(present)} but no {labels} (it has: {', '.join(texts)}); "
+        f"rename that header, or name yours in the config, e.g. [columns] {field} = "
+        f'["{guess}"]'
+    )
+
+
+def _and(words: Iterable[str]) -> str:
+    """`Name`, `Name and Owner`, `Name, Owner and Status`."""
+    listed = list(words)
+    return " and ".join(filter(None, [", ".join(listed[:-1]), *listed[-1:]]))
 
 
 def _layout(
@@ -185,6 +230,7 @@ def _layout(
             )
         }
     found = {field: cols[0] for field, cols in headed.items()}
+    found.update(_renamed_managed(found, rows[header_row - 1]))
     repeated = {field: tuple(cols) for field, cols in headed.items() if len(cols) > 1}
     missing = [field for field in MANAGED_COLUMNS if field not in found]
     if table is not None:
@@ -214,6 +260,37 @@ def _layout(
     )
     not_prospects |= merged_headings(header_row, found, merges)
     return Layout(header_row, found, managed, new_headers, repeated, table, not_prospects)
+
+
+def _renamed_managed(found: Mapping[str, int], header: Sequence[CellValue]) -> dict[str, int]:
+    """Managed columns whose header staff renamed ("Next touch" to "Next call"), by column.
+
+    sheets-sync makes its columns side by side with the hidden Sync ID last, so one whose
+    header is no longer known is the column at its place left of the Sync ID column, when the
+    block is otherwise where it was made (another managed column still known by its header,
+    each in its place) and that column is headed as nothing else sheets-sync reads. Without this,
+    a second set of managed columns would be made and the renamed one left showing stale
+    dates. Its cells stay protected as any managed cell: a value sheets-sync never wrote
+    there is taken for typed and kept.
+    """
+    fields = list(MANAGED_COLUMNS)
+    sync_col = found.get("sync_id")
+    # With the Sync ID alone left, the columns beside it may be staff's, the block deleted.
+    if sync_col is None or not any(field in found for field in fields[:-1]):
+        return {}
+    place = {field: sync_col - len(fields) + 1 + index for index, field in enumerate(fields)}
+    if any(found[field] != place[field] for field in fields if field in found):
+        return {}  # the block was taken apart: its places say nothing
+    claimed = set(found.values())
+    return {
+        field: place[field]
+        for field in fields
+        if field not in found
+        and place[field] >= 0
+        and place[field] not in claimed
+        and place[field] < len(header)
+        and read_text(header[place[field]])
+    }
 
 
 def merged_headings(
@@ -256,7 +333,7 @@ def _no_room(
     return (
         f"there is no room for the managed columns {names} right of the log: the "
         f"{in_the_way} is in use, and a sheet ends at column XFD. Clear or move what lies "
-        f"right of the log, so that {len(missing)} columns stay free before XFD"
+        f"right of the log, so that {counted(len(missing), 'column')} stay free before XFD"
     )
 
 
@@ -279,7 +356,7 @@ def _make_room_in_table(
         raise NoRoomForManagedColumns(
             f"there is no room for the managed columns {names} right of the log's table "
             f"{table.name} ({table}): a sheet ends at column XFD. Move the table left, so that "
-            f"{len(missing)} columns stay free right of it before XFD"
+            f"{counted(len(missing), 'column')} stay free right of it before XFD"
         )
     top, bottom = table.first_row, table.last_row
     neighbours = [
@@ -317,9 +394,9 @@ def _make_room_in_table(
         what = " and ".join(in_the_way)
         raise NoRoomForManagedColumns(
             f"the log's table {table.name} ({table}) cannot grow to take in the managed "
-            f"columns {names}: {what} lies right of it, over its rows. Insert {len(missing)} "
-            f"empty columns after column {column_letters(table.last_col)}, or move {what} "
-            "elsewhere"
+            f"columns {names}: {what} lies right of it, over its rows. Insert "
+            f"{counted(len(missing), 'empty column')} after column "
+            f"{column_letters(table.last_col)}, or move {what} elsewhere"
         )
 
 

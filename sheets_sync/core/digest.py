@@ -84,6 +84,7 @@ class ManagerSummary:
     unaddressed_lines: tuple[DigestLine, ...]  # those rows' details, so nobody is dropped
     undelivered: tuple[tuple[str, str], ...] = ()  # (owner, why) for digests not delivered
     resorted: str = ""  # the log was sorted without the sheets-sync columns: what was done
+    staff_missing: str = ""  # the Staff sheet is not there: one headline for every owner
 
 
 def build_digests(
@@ -94,6 +95,7 @@ def build_digests(
     link: Callable[[int], str | None],
     problems: Mapping[str, str] | None = None,
     resorted: Sequence[Resorted] = (),
+    staff_missing: str = "",
 ) -> tuple[list[OwnerDigest], OwnerTally]:
     """Each owner's digest for `day` (only owners with something due), and the tallies the
     manager's summary is made from.
@@ -101,7 +103,8 @@ def build_digests(
     `problems` says, by owner key, why an owner's address from the Staff sheet or [owners]
     cannot be used (`address_problems`); their due rows go to the manager with that reason.
     `resorted` are the rows sorted away from their Sync ID (`SyncPlan.resorted`), which the
-    manager hears of.
+    manager hears of. `staff_missing` (`missing_staff_sheet`) is said once, above the owners
+    it leaves without an address.
     """
     due: dict[str, list[DigestLine]] = {}
     names: dict[str, str] = {}
@@ -157,6 +160,7 @@ def build_digests(
         tuple(unaddressed),
         tuple(unaddressed_lines),
         resorted_message(resorted) if resorted else "",
+        staff_missing if unaddressed else "",
     )
 
 
@@ -169,6 +173,7 @@ class OwnerTally:
     unaddressed: tuple[RowNote, ...]
     unaddressed_lines: tuple[DigestLine, ...]
     resorted: str = ""
+    staff_missing: str = ""
 
     def summary(
         self,
@@ -188,6 +193,7 @@ class OwnerTally:
             self.unaddressed_lines,
             tuple(undelivered),
             self.resorted,
+            self.staff_missing,
         )
 
 

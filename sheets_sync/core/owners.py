@@ -127,6 +127,25 @@ def address_problems(
     return problems
 
 
+def missing_staff_sheet(
+    staff_rows: Sequence[Sequence[CellValue]] | None,
+    staff_worksheet: str | None,
+    sheet_names: Sequence[str],
+) -> str | None:
+    """One headline for a Staff sheet the config names but the log does not have (deleted,
+    renamed, or never made): every owner without an address in [owners] lacks one for this
+    single reason, which a line per owner would bury. None when the sheet is there or none
+    is configured."""
+    if staff_rows is not None or not staff_worksheet:
+        return None
+    has = f" (the log has: {', '.join(map(quoted, sheet_names))})" if sheet_names else ""
+    return (
+        f"the Staff sheet {quoted(staff_worksheet)} is missing{has}: set [source] "
+        "staff_worksheet to the sheet listing the owners' names and addresses, or add the "
+        "owners' addresses under [owners]"
+    )
+
+
 def _named_addresses(
     staff_rows: Sequence[Sequence[CellValue]] | None, configured: Mapping[str, str]
 ) -> dict[str, str]:

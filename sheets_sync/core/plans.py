@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sheets_sync.core.words import counted
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
@@ -63,5 +65,5 @@ class Plan:
         """The `Next action` text: `Step 2/7 · Call · Follow-up call: ...`."""
         position = f"Step {step.number}/{len(self.steps)}"
         if step.number > len(self.steps) and self.repeat is not None:
-            position = f"Step {step.number} (every {self.repeat.every_days} days)"
+            position = f"Step {step.number} (every {counted(self.repeat.every_days, 'day')})"
         return f"{position} · {step.channel} · {step.action}"

@@ -31,9 +31,35 @@ def render_check_message(
 
 
 def render_alert(
-    *, clinic: str, sender: str, to: str, now: datetime, since: datetime, problem: str
+    *,
+    clinic: str,
+    sender: str,
+    to: str,
+    now: datetime,
+    since: datetime,
+    problem: str,
+    waiting: bool = False,
 ) -> EmailMessage:
-    """Syncing has been failing since `since`: what the last attempt said, what to do."""
+    """Syncing has been failing since `since`: what the last attempt said, what to do.
+    `waiting`: nothing failed, the workbook has been open in someone's program since then,
+    and `problem` says whose: the manager has a desk to visit, not a fault to look into."""
+    if waiting:
+        return _notice(
+            clinic=clinic,
+            sender=sender,
+            to=to,
+            now=now,
+            subject=f"sheets-sync at {clinic}: the prospect log has been open on someone's "
+            f"desk since {since:%H:%M on %a %d %b}, so it is not being synced",
+            text=(
+                f"sheets-sync at {clinic} has been waiting since {since:%H:%M on %a %d %b %Y} "
+                "to write the prospect log: it is open for editing in Excel or LibreOffice, "
+                "so Next touch dates and flags are not being kept up to date.\n\n"
+                f"The last attempt said:\n  {problem}\n\n"
+                "Once the workbook is saved and closed, the next cycle syncs it, and you will "
+                "get one more message.\n"
+            ),
+        )
     return _notice(
         clinic=clinic,
         sender=sender,

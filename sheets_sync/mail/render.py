@@ -492,6 +492,7 @@ def _owner_text(digest: OwnerDigest, shown: _Listed, clinic: str, style: _Style)
 # Mail-server trouble reaches the manager first: staff with no digest do not know it.
 _UNDELIVERED = "Digests not delivered"
 _RESORTED = "The log was sorted without its sheets-sync columns"
+_STAFF_MISSING = "The Staff sheet is missing"
 
 
 def _manager_text(capped: _Capped, style: _Style) -> str:
@@ -524,6 +525,8 @@ def _manager_text(capped: _Capped, style: _Style) -> str:
         blocks.append(f"{_underlined('Rows to check (CHECK DATA)')}\n{notes}")
     if capped.more_to_check:
         blocks.append(f"{capped.more_to_check:,} more rows to check are in the sheet.")
+    if summary.staff_missing:
+        blocks.append(f"{_underlined(_STAFF_MISSING)}\n{_sentence(summary.staff_missing)}")
     for group in _unaddressed_by_owner(summary):
         before, after = _unaddressed_title(group)
         title = f"{before}{_isolated(group.owner)}{after}"
@@ -614,6 +617,8 @@ def _manager_html(capped: _Capped, subject: str, style: _Style) -> str:
         ]
     if capped.more_to_check:
         parts.append(_paragraph(f"{capped.more_to_check:,} more rows to check are in the sheet."))
+    if summary.staff_missing:
+        parts += [_subheading(_STAFF_MISSING), _paragraph(_sentence(summary.staff_missing))]
     for group in _unaddressed_by_owner(summary):
         before, after = _unaddressed_title(group)
         heading = f"{escape(before)}{_bdi(group.owner)}{escape(after)}"

@@ -259,7 +259,7 @@ OWNERS: dict[str, tuple[str, bytes, str]] = {
     "LibreOffice's lock file": (
         ".~lock.log.xlsx#",
         b"Anna Price,anna,FRONTDESK,24.11.2026 09:12,file:///home/anna;\n",
-        "by Anna Price (",
+        "by Anna Price, on FRONTDESK (since",
     ),
     "a name with terminal escapes and line breaks": (
         ".~lock.log.xlsx#",
@@ -267,7 +267,7 @@ OWNERS: dict[str, tuple[str, bytes, str]] = {
         "by Eve[31m Adams (",  # the first line only, up to the carriage return
     ),
     "a name far too long": (".~lock.log.xlsx#", b"," + b"N" * 3000 + b",h,", "by " + "N" * 59),
-    "bytes that are no name": ("~$log.xlsx", bytes(range(256))[:165], "open for editing (lock"),
+    "bytes that are no name": ("~$log.xlsx", bytes(range(256))[:165], "open for editing (since"),
 }
 
 

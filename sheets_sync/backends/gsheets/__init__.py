@@ -119,6 +119,10 @@ class GSheetsBackend:
             merges=read.merges,
             tables=[table for table, _ in read.tables],
             settings=self._sheet_settings,
+            sheet_names=[
+                str(sheet.get("properties", {}).get("title", ""))
+                for sheet in (self._layout or {}).get("sheets", [])
+            ],
         )
 
     def version(self) -> None:

@@ -32,7 +32,7 @@ from sheets_sync.backends.xlsx.files import (
     LOCK_FILE_SIZE_LIMIT,
     WORKBOOK_SIZE_LIMIT,
     NotAFile,
-    lock_owner,
+    lock_message,
     read_bounded,
     size_in_words,
 )
@@ -120,7 +120,13 @@ class XlsxBackend:
         except NotAWorkbook as exc:
             raise refusal(self.path, exc, self.backup_dir) from exc
         return Snapshot(
-            rows, staff, fingerprint(data), package.date1904, merges=merges, tables=tables
+            rows,
+            staff,
+            fingerprint(data),
+            package.date1904,
+            merges=merges,
+            tables=tables,
+            sheet_names=tuple(package.sheet_names),
         )
 
     def _workbook(self) -> Path:
@@ -434,18 +440,16 @@ class XlsxBackend:
             ) from exc
         strange = []
         for lock in locks:
+            now = datetime.now()
             try:
-                data, _ = read_bounded(lock, LOCK_FILE_SIZE_LIMIT, follow_links=False)
+                data, found = read_bounded(lock, LOCK_FILE_SIZE_LIMIT, follow_links=False)
+                made = datetime.fromtimestamp(found.st_mtime)
             except NotAFile as exc:
                 strange.append(f"{lock} is {exc.what}")
                 continue
             except OSError:  # a lock file all the same; who made it, it does not say
-                data = b""
-            who = lock_owner(lock, data)
-            raise SourceBusy(
-                f"{self.path.name} is open for editing{f' by {who}' if who else ''} (lock file "
-                f"{lock.name}); nothing was written, and the sync tries again next cycle"
-            )
+                data, made = b"", now
+            raise SourceBusy(lock_message(self.path.name, lock, data, made, now))
         if strange:
             raise SourceError(
                 f"{self.path.name} was not written: {strange[0]}, where Excel and LibreOffice "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from datetime import datetime, timedelta
 from pathlib import Path
 
 # The largest workbook read: a clinic's prospect log is a few megabytes, and the whole file is
@@ -21,6 +22,8 @@ from pathlib import Path
 WORKBOOK_SIZE_LIMIT = 1 << 30
 # Excel's lock files are 165 bytes, LibreOffice's a line of about a hundred.
 LOCK_FILE_SIZE_LIMIT = 4096
+# A lock file older than this is most likely left behind, not a person at their desk.
+STALE_LOCK_HOURS = 12
 # How much of a name read from a lock file a message quotes.
 QUOTED_NAME_LIMIT = 60
 
@@ -106,6 +109,28 @@ def size_in_words(size: int) -> str:
     return f"{size} bytes"
 
 
+def lock_message(workbook: str, lock: Path, data: bytes, made: datetime, now: datetime) -> str:
+    """Why `workbook` cannot be written while `lock` is beside it: who holds it, on which
+    computer and since when (the lock file's time, `made`), and what to do. A lock file more
+    than STALE_LOCK_HOURS old is most likely left behind by a program that crashed or a
+    computer switched off with the workbook open: then how to clear it."""
+    who = lock_owner(lock, data)
+    host = printable(_libreoffice_fields(data)[2]) if not lock.name.startswith("~$") else ""
+    since = f"{made:%H:%M}" if made.date() == now.date() else f"{made:%H:%M on %a %d %b}"
+    holder = ", ".join(filter(None, [who and f"by {who}", host and f"on {host}"]))
+    if now - made > timedelta(hours=STALE_LOCK_HOURS):
+        return (
+            f"{workbook} has a lock file from {since} ({holder or 'nobody named'}): more than "
+            f"{STALE_LOCK_HOURS} hours old, it was probably left behind by a crash. If nobody "
+            f"has the workbook open, delete {lock}; the sync tries again each cycle"
+        )
+    return (
+        f"{workbook} is open for editing{f' {holder}' if holder else ''} (since {since}; lock "
+        f"file {lock.name}); nothing was written, and the sync tries again each cycle. If it "
+        f"stays open, ask {'them' if who else 'whoever has it open'} to save and close it"
+    )
+
+
 def lock_owner(lock: Path, data: bytes) -> str:
     """Who a lock file says has the workbook open, safe to print; "" when it does not say."""
     if lock.name.startswith("~$"):
@@ -128,9 +153,15 @@ def _excel_owner(data: bytes) -> str:
 def _libreoffice_owner(data: bytes) -> str:
     """LibreOffice's `.~lock.log.xlsx#` is one line, `Name,account,host,time,profile;`: the
     name set in its options, often empty, then the computer account's."""
-    line = re.split(rb"[\r\n]", data, maxsplit=1)[0].decode("utf-8", errors="replace")
-    fields = line.split(",")
+    fields = _libreoffice_fields(data)
     return next((field.strip() for field in fields[:2] if field.strip()), "")
+
+
+def _libreoffice_fields(data: bytes) -> list[str]:
+    """The fields of LibreOffice's lock line, at least five (name, account, host, time,
+    profile), missing ones empty."""
+    line = re.split(rb"[\r\n]", data, maxsplit=1)[0].decode("utf-8", errors="replace")
+    return [*line.split(","), "", "", "", "", ""]
 
 
 def printable(text: str) -> str:
