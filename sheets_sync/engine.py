@@ -33,6 +33,7 @@ from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
+from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
 from sheets_sync.core.values import read_text
 from sheets_sync.core.words import counted
 from sheets_sync.errors import SheetsSyncError
@@ -241,13 +242,41 @@ def sync(
             report.waiting = str(busy)
             return report
         report.written = written is not None
-        state.remember(source, remembered, plan.identities)
+        seen, edits = staff_edits(snapshot, plan, config, state, source, today)
+        state.remember(source, remembered, plan.identities, seen=seen, touches=edits)
         state.record_sync(source, written or snapshot.version, today, settings, report.rows)
         return report
     raise SourceError(
         f"{source} changed {ATTEMPTS} times while it was being synced; nothing was written, "
         "and the next cycle tries again"
     )
+
+
+def staff_edits(
+    snapshot: Snapshot, plan: SyncPlan, config: Config, state: State, source: str, today: date
+) -> tuple[dict[str, SeenCells], list[Touch]]:
+    """Each prospect's staff cells as this sync saw them, and the touch log's entries for
+    those staff changed since the last finished sync (`edits_between`).
+
+    A row the rule failed on keeps the cells seen before: it is read again once fixed.
+    """
+    before = state.seen_cells(source)
+    settings = config.rule_settings()
+    seen = {
+        row.sync_id: seen_cells(row.prospect, row.decision, settings, date1904=snapshot.date1904)
+        for row in plan.rows
+        if row.fault is None
+    }
+    seen.update(
+        {
+            row.sync_id: before[row.sync_id]
+            for row in plan.rows
+            if row.fault and row.sync_id in before
+        }
+    )
+    edited = [sync_id for sync_id, cells in seen.items() if before.get(sync_id, cells) != cells]
+    logged = [entry for sync_id in edited for entry in state.touches(source, sync_id)]
+    return seen, edits_between(before, seen, today, logged)
 
 
 class AnotherSetup(SourceError):

@@ -6,6 +6,9 @@
 - `written_before`: every distinct value written into each row on any day, so a restored older
   copy of the log is brought up to date, not taken for typing. A row gathers a few (a date and
   an action per step; flags by their shape), so it stays small on a large log used for years.
+- `touches`: the touch log (SPEC §8), each prospect's touches and changes, only ever added
+  to; `seen_cells`: each prospect's staff cells as the last finished sync saw them, which
+  tell the next cycle what staff edited in between.
 - `identities`: each Sync ID's identity fingerprint (a hash of the staff cells that name the
   prospect), so that a row whose staff cells were sorted away from its ID is found again.
 - `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
 from sheets_sync.core.sync import Managed, Written, written_values
+from sheets_sync.core.touches import SeenCells, Touch
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
 
@@ -139,8 +143,53 @@ CREATE TABLE identities (
     PRIMARY KEY (source, sync_id)
 ) WITHOUT ROWID;
 """,
+    # The touch log (SPEC §8), only ever added to: triggers refuse to change or remove an
+    # entry. `origin` is the entry's source (typed, edited), `source` the log as elsewhere.
+    # And each prospect's staff cells as the last finished sync saw them (`SeenCells`).
+    """
+CREATE TABLE touches (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    happened TEXT NOT NULL,
+    seen TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    note TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX touches_by_prospect ON touches (source, sync_id);
+CREATE TRIGGER touches_kept BEFORE UPDATE ON touches
+BEGIN SELECT RAISE(ABORT, 'the touch log is only added to'); END;
+CREATE TRIGGER touches_not_removed BEFORE DELETE ON touches
+BEGIN SELECT RAISE(ABORT, 'the touch log is only added to'); END;
+CREATE TABLE seen_cells (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    last_touch TEXT NOT NULL,
+    touches TEXT NOT NULL,
+    status TEXT NOT NULL,
+    snooze_until TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id)
+) WITHOUT ROWID
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one: split at each `;` that ends one (a trigger's
+    body holds several)."""
+    statements, pending = [], ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip("\n ;"):
+                statements.append(pending)
+            pending = ""
+    return statements
 
 
 class StateError(SheetsSyncError):
@@ -157,7 +206,7 @@ class State:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             for number, migration in enumerate(_MIGRATIONS[version:], start=version + 1):
                 with self._transaction():
-                    for statement in migration.split(";"):  # executescript would commit early
+                    for statement in _statements(migration):  # executescript commits early
                         self.db.execute(statement)
                     self.db.execute(f"PRAGMA user_version={number}")
         except (OSError, sqlite3.Error) as exc:
@@ -226,12 +275,27 @@ class State:
         source: str,
         rows: Iterable[tuple[str, Managed]],
         identities: Mapping[str, str] | None = None,
+        *,
+        seen: Mapping[str, SeenCells] | None = None,
+        touches: Iterable[Touch] = (),
     ) -> None:
         """Replace what is remembered for `source` with `rows` (Sync ID, values), and, when
-        given, each Sync ID's identity fingerprint; the write under way, if any, is over. The
-        values join those written before."""
+        given, each Sync ID's identity fingerprint and staff cells (`seen`); the write under
+        way, if any, is over. The values join those written before, the `touches` the touch
+        log: all at once, so that a crash before this leaves the next cycle to see the same
+        edits, and one after it never sees them again."""
         rows = list(rows)
         with self._transaction():
+            self._add_touches(source, touches)
+            if seen is not None:
+                self.db.execute("DELETE FROM seen_cells WHERE source = ?", (source,))
+                self.db.executemany(
+                    "INSERT INTO seen_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        (source, sync_id, *(getattr(cells, f.name) for f in fields(SeenCells)))
+                        for sync_id, cells in seen.items()
+                    ),
+                )
             self._replace("written", source, rows)
             self._replace("writing", source, ())
             self._add_written_before(source, rows)
@@ -241,6 +305,73 @@ class State:
                     "INSERT INTO identities VALUES (?, ?, ?)",
                     ((source, sync_id, fingerprint) for sync_id, fingerprint in identities.items()),
                 )
+
+    def seen_cells(self, source: str) -> dict[str, SeenCells]:
+        """Each prospect's staff cells as the last finished sync of `source` saw them."""
+        rows = self.db.execute(
+            "SELECT sync_id, last_touch, touches, status, snooze_until, owner, channel"
+            " FROM seen_cells WHERE source = ?",
+            (source,),
+        )
+        return {sync_id: SeenCells(*cells) for sync_id, *cells in rows}
+
+    # --- the touch log ----------------------------------------------------------------
+
+    def record_touches(self, source: str, touches: Iterable[Touch]) -> None:
+        """Add `touches` to `source`'s touch log (in their order); nothing there changes."""
+        with self._transaction():
+            self._add_touches(source, touches)
+
+    def touches(
+        self, source: str, sync_id: str | None = None, since: date | None = None
+    ) -> list[Touch]:
+        """`source`'s touch log, oldest first as logged: one prospect's or everyone's, those
+        that happened on `since` or later, or all."""
+        query = (
+            "SELECT sync_id, kind, happened, seen, origin, channel, note, value FROM touches"
+            " WHERE source = ?"
+        )
+        arguments: list[str] = [source]
+        if sync_id is not None:
+            query += " AND sync_id = ?"
+            arguments.append(sync_id)
+        if since is not None:
+            query += " AND happened >= ?"
+            arguments.append(since.isoformat())
+        return [
+            Touch(
+                sync_id,
+                kind,
+                date.fromisoformat(happened),
+                date.fromisoformat(seen),
+                origin,
+                channel,
+                note,
+                value,
+            )
+            for sync_id, kind, happened, seen, origin, channel, note, value in self.db.execute(
+                query + " ORDER BY rowid", arguments
+            )
+        ]
+
+    def _add_touches(self, source: str, touches: Iterable[Touch]) -> None:
+        self.db.executemany(
+            "INSERT INTO touches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    source,
+                    t.sync_id,
+                    t.kind,
+                    t.happened.isoformat(),
+                    t.seen.isoformat(),
+                    t.source,
+                    t.channel,
+                    t.note,
+                    t.value,
+                )
+                for t in touches
+            ),
+        )
 
     def identities(self, source: str) -> dict[str, str]:
         """Each Sync ID's identity fingerprint as the last finished sync of `source` saw it."""
