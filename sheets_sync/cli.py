@@ -39,6 +39,13 @@ from sheets_sync.engine import (
     written_words,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.history import (
+    history_lines,
+    history_table,
+    prospect_ids,
+    write_csv,
+    write_xlsx,
+)
 from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
@@ -185,6 +192,18 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the previews (default: preview/ in the state folder)",
     )
     digest.set_defaults(command=_preview)
+
+    history = command("history", "the touch log: one prospect's or everyone's touches and changes")
+    history.add_argument(
+        "prospect", nargs="?", metavar="ROW|NAME|SYNC_ID", help="one prospect (default: all)"
+    )
+    history.add_argument(
+        "--since", type=_day, metavar="YYYY-MM-DD", help="only what happened on this day or later"
+    )
+    export = history.add_mutually_exclusive_group()
+    export.add_argument("--csv", type=Path, metavar="FILE", help="write it as CSV")
+    export.add_argument("--xlsx", type=Path, metavar="FILE", help="write it as a workbook")
+    history.set_defaults(command=_history)
     _init_parser(commands)
     return parser
 
@@ -414,6 +433,23 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
         _say(f"  {problem}")
     _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
+
+
+def _history(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config, os.environ)
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=True)
+        logged = state.touches(backend.description, since=args.since)
+    rows = report.plan.rows
+    chosen = prospect_ids(rows, logged, args.prospect) if args.prospect else None
+    lines = history_lines(rows, logged, chosen)
+    if out := args.csv or args.xlsx:
+        (write_csv if args.csv else write_xlsx)(lines, out)
+        _say(f"Wrote {counted(len(lines), 'entry', 'entries')} of the touch log to {out}.")
+        return 0
+    for line in history_table(lines, config.clinic.date_order):
+        _say(line)
+    return 0
 
 
 def _run(args: argparse.Namespace, config: Config, today: date) -> int:
