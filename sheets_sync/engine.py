@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import partial
@@ -30,7 +30,7 @@ from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config, credentials_problem
 from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
-from sheets_sync.core.digest import OwnerDigest, OwnerTally, build_digests
+from sheets_sync.core.digest import FollowedUp, OwnerDigest, OwnerTally, build_digests, followed_up
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
@@ -56,6 +56,7 @@ class CycleReport:
     plan: SyncPlan
     written: bool = False
     waiting: str | None = None  # why the write waits for a later cycle
+    source: str = ""  # the log, as the state knows it (`Backend.description`)
 
     @property
     def rows(self) -> int:
@@ -222,8 +223,8 @@ def sync(
     settings = settings_key(config)
     for _ in range(ATTEMPTS):
         snapshot = backend.read()
-        report = CycleReport(snapshot, decide(snapshot, config, today, state, source, new_id))
-        plan = report.plan
+        plan = decide(snapshot, config, today, state, source, new_id)
+        report = CycleReport(snapshot, plan, source=source)
         if not adopt:
             _refuse_another_setup(snapshot, plan, state, config, source)
         if dry_run:
@@ -508,7 +509,8 @@ def send_digests(
                     for recipient, why in {**run.waiting, **run.failed}.items()
                     if recipient in owners
                 ]
-                summary = partial(_summary, tally, config, today, undelivered)
+                touches = followed_up_since(report, config, state, today)
+                summary = partial(_summary, tally, config, today, undelivered, touches)
                 deliver("manager", parseaddr(config.mail.manager)[1], summary)
     finally:
         delivery.close()
@@ -644,11 +646,23 @@ def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
     )
 
 
+def followed_up_since(report: CycleReport, config: Config, state: State, today: date) -> FollowedUp:
+    """The touches logged by owner since the last open day's summary: on a Monday, those of
+    Friday and the weekend (at most a fortnight back, after a long closure)."""
+    settings = config.rule_settings()
+    since = today - timedelta(days=1)
+    while not settings.is_open(since) and since > today - timedelta(days=14):
+        since -= timedelta(days=1)
+    logged = state.touches(report.source)
+    return followed_up(report.plan.rows, logged, since=since, day=today)
+
+
 def _summary(
     tally: OwnerTally,
     config: Config,
     today: date,
     undelivered: Sequence[tuple[str, str]] = (),
+    touches: FollowedUp | None = None,
 ) -> EmailMessage:
     manager = config.mail.manager or ""
     summary = tally.summary(
@@ -656,6 +670,7 @@ def _summary(
         clinic=config.clinic.name,
         address=parseaddr(manager)[1],
         undelivered=undelivered,
+        touches=touches,
     )
     return render_manager_summary(
         summary,

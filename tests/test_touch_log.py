@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,8 @@ from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config, parse_config
 from sheets_sync.core.touches import SeenCells, Touch, edits_between
 from sheets_sync.core.values import CellValue
-from sheets_sync.engine import sync
+from sheets_sync.engine import send_digests, sync
+from sheets_sync.mail.outbox import Outbox
 from sheets_sync.state import State
 
 REPO = Path(__file__).resolve().parents[1]
@@ -281,3 +286,59 @@ def test_a_resorted_log_logs_each_edit_on_its_own_prospect(
     sync(backend, config, state, today=TUESDAY)
     assert logged(state, backend) == [(bob, "owner", TUESDAY, "", "Anna")]
     assert sync_id(backend, "Ann Ames") == ann
+
+
+# --- the manager's summary ----------------------------------------------------------------
+
+
+def managers_summary(
+    tmp_path: Path, backend: MemoryBackend, config: Config, state: State, day: date
+) -> EmailMessage:
+    """The manager's summary sent on `day`, after that day's sync."""
+    report = sync(backend, config, state, today=day)
+    with_manager = replace(
+        config, mail=replace(config.mail, manager="Manager <boss@clinic.example>")
+    )
+    outbox = Outbox(tmp_path / f"outbox-{day}")
+    now = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+    send_digests(report, with_manager, state, outbox, today=day, now=now)
+    (path,) = outbox.folder.glob("*manager*.eml")
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text, html = (message.get_body((kind,)) for kind in ("plain", "html"))
+    assert isinstance(text, EmailMessage)
+    assert isinstance(html, EmailMessage)
+    return text.get_content(), html.get_content()
+
+
+def test_the_managers_summary_counts_each_owners_touches_logged_yesterday(
+    tmp_path: Path, backend: MemoryBackend, config: Config, state: State
+) -> None:
+    sync(backend, config, state, today=MONDAY)
+    backend.edit(row_of(backend, "Ann Ames"), LAST_TOUCH, MONDAY)
+    backend.edit(row_of(backend, "Ann Ames"), STATUS, "Booked")  # a change, not a touch
+    sync(backend, config, state, today=TUESDAY)
+    backend.edit(row_of(backend, "Ann Ames"), TOUCHES, 5)  # seen on Wednesday: not yesterday's
+    text, html = parts(managers_summary(tmp_path, backend, config, state, WEDNESDAY))
+    assert "Touches logged yesterday\n========================\n- Anna: 1\n- Ben: 0\n" in text
+    assert "Touches logged yesterday</h2>" in html
+    assert "<bdi>Anna</bdi>: 1</li>" in html
+    assert "<bdi>Ben</bdi>: 0</li>" in html
+
+
+def test_on_a_monday_the_managers_summary_counts_the_touches_since_friday(
+    tmp_path: Path, backend: MemoryBackend, config: Config, state: State
+) -> None:
+    friday, saturday, monday = date(2026, 11, 27), date(2026, 11, 28), date(2026, 11, 30)
+    sync(backend, config, state, today=friday)
+    backend.edit(row_of(backend, "Bob Brown"), LAST_TOUCH, friday)
+    sync(backend, config, state, today=friday)
+    backend.edit(row_of(backend, "Bob Brown"), LAST_TOUCH, saturday)
+    sync(backend, config, state, today=saturday)
+    text, _ = parts(managers_summary(tmp_path, backend, config, state, monday))
+    assert "Touches logged since Fri 27 Nov\n" in text
+    assert "- Anna: 0\n- Ben: 2\n" in text

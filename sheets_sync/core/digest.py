@@ -5,7 +5,7 @@ Building it is pure; `sheets_sync.mail` turns it into messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,6 +14,7 @@ from sheets_sync.core.check import resorted_message
 from sheets_sync.core.owners import address_of, address_problem, is_address, owner_key
 from sheets_sync.core.rule import Decision, Flag
 from sheets_sync.core.sync import Resorted, RowResult
+from sheets_sync.core.touches import Touch
 
 NO_ADDRESS = "owner has no email address"  # a due row's reason when nothing more is known
 
@@ -85,6 +86,37 @@ class ManagerSummary:
     undelivered: tuple[tuple[str, str], ...] = ()  # (owner, why) for digests not delivered
     resorted: str = ""  # the log was sorted without the sheets-sync columns: what was done
     staff_missing: str = ""  # the Staff sheet is not there: one headline for every owner
+    touches: FollowedUp | None = None  # touches logged by owner since the last open day
+
+
+@dataclass(frozen=True)
+class FollowedUp:
+    """Touches the touch log gained, typed or edited, from `since` to the day before the
+    summary's, by owner (every owner with prospects, also at 0): who follows up."""
+
+    since: date
+    by_owner: tuple[tuple[str, int], ...]
+
+
+def followed_up(
+    results: Sequence[RowResult], logged: Iterable[Touch], *, since: date, day: date
+) -> FollowedUp:
+    """Count the touches logged (`seen`) on the days from `since` up to `day`, each for its
+    prospect's owner as the log names them now (`anna` is Anna); a prospect gone from the log
+    is not counted."""
+    key_of: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for result in results:
+        owner = " ".join(result.prospect.text("owner").split())
+        if owner:
+            key_of[result.sync_id] = owner.casefold()
+            names.setdefault(owner.casefold(), owner)
+    counts = dict.fromkeys(sorted(names), 0)
+    for entry in logged:
+        key = key_of.get(entry.sync_id)
+        if entry.kind == "touch" and key and since <= entry.seen < day:
+            counts[key] += 1
+    return FollowedUp(since, tuple((names[key], count) for key, count in counts.items()))
 
 
 def build_digests(
@@ -182,6 +214,7 @@ class OwnerTally:
         clinic: str,
         address: str,
         undelivered: Sequence[tuple[str, str]] = (),
+        touches: FollowedUp | None = None,
     ) -> ManagerSummary:
         return ManagerSummary(
             day,
@@ -194,6 +227,7 @@ class OwnerTally:
             tuple(undelivered),
             self.resorted,
             self.staff_missing,
+            touches,
         )
 
 

@@ -495,6 +495,14 @@ _RESORTED = "The log was sorted without its sheets-sync columns"
 _STAFF_MISSING = "The Staff sheet is missing"
 
 
+def _followed_up_title(summary: ManagerSummary, style: _Style) -> str:
+    """`Touches logged yesterday`, or since the last open day (on a Monday: since Friday)."""
+    since = summary.touches.since if summary.touches else summary.day
+    if (summary.day - since).days <= 1:
+        return "Touches logged yesterday"
+    return f"Touches logged since {style.day(since)}"
+
+
 def _manager_text(capped: _Capped, style: _Style) -> str:
     summary = capped.summary
     owners = "\n".join(
@@ -508,6 +516,12 @@ def _manager_text(capped: _Capped, style: _Style) -> str:
     ]
     if capped.more_owners:
         blocks.append(f"{capped.more_owners:,} more owners are in the sheet.")
+    if summary.touches:
+        counts = "\n".join(
+            f"- {_isolated(_clipped(owner))}: {count:,}"
+            for owner, count in summary.touches.by_owner
+        )
+        blocks.append(f"{_underlined(_followed_up_title(summary, style))}\n{counts}")
     if summary.undelivered:
         failures = "\n".join(
             f"- {_isolated(_clipped(owner))}: {why}" for owner, why in summary.undelivered
@@ -603,6 +617,12 @@ def _manager_html(capped: _Capped, subject: str, style: _Style) -> str:
     ]
     if capped.more_owners:
         parts.append(_paragraph(f"{capped.more_owners:,} more owners are in the sheet."))
+    if summary.touches:
+        counts = [
+            (None, f"{_bdi(_clipped(owner))}: {count:,}")
+            for owner, count in summary.touches.by_owner
+        ]
+        parts += [_subheading(_followed_up_title(summary, style)), _bullets(counts)]
     if summary.undelivered:
         failures = [
             (None, f"{_bdi(_clipped(owner))}: {escape(why)}") for owner, why in summary.undelivered
