@@ -218,6 +218,10 @@ def sync(
     A log that suddenly has no prospects, or lost more than `[daemon] max_prospect_loss` of
     them since the last sync, raises SuspiciousChange and is not written, unless
     `accept_fewer` says the rows were removed on purpose.
+
+    A finished sync (a write, or nothing to write) adds the staff edits since the last one to
+    the touch log, in the same transaction as what it remembers (`staff_edits`); a dry run
+    or a write that waits records nothing, and the next finished sync sees the same edits.
     """
     source = backend.description
     settings = settings_key(config)
