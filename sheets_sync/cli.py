@@ -22,6 +22,7 @@ from sheets_sync.core.owners import address_book, missing_staff_sheet
 from sheets_sync.core.rule import Flag
 from sheets_sync.core.survey import placeholder_problems
 from sheets_sync.core.sync import MANAGED_LABELS
+from sheets_sync.core.touches import Touch
 from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.core.words import counted
 from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
@@ -39,6 +40,7 @@ from sheets_sync.engine import (
     written_words,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.explain import explain_lines, find_prospect, touch_log_lines
 from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
@@ -151,6 +153,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check", "validate the config and the log; list every problem at once")
     check.set_defaults(command=_check)
+
+    explain = command("explain", "why one prospect's next touch is what it is, step by step")
+    explain.add_argument(
+        "prospect", metavar="ROW|NAME|SYNC_ID", help="the row number, the name or the Sync ID"
+    )
+    explain.set_defaults(command=_explain)
 
     send_test = command("send-test", "send one test message, to check the mail settings")
     send_test.add_argument("address", help="where to send it, e.g. you@clinic.example")
@@ -414,6 +422,19 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
         _say(f"  {problem}")
     _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
+
+
+def _explain(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config, os.environ)
+    order = config.clinic.date_order
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=True)
+        changes = report.plan.changes
+        prospect = find_prospect(report.plan.rows, changes, args.prospect)
+        touches: list[Touch] = []  # the state's touch log comes with issue 14's point 1
+    for line in explain_lines(prospect, changes, today, order) + touch_log_lines(touches, order):
+        _say(line)
+    return 0
 
 
 def _run(args: argparse.Namespace, config: Config, today: date) -> int:
