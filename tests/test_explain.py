@@ -53,7 +53,7 @@ def test_explain_a_row_tells_each_step_and_writes_nothing(
         "Row 2: Ann Lee, owner Chloe Martin (no Sync ID yet), on Tue 24 Nov 2026",
         "  1. Status: blank, so active",
         "  2. Plan: long_term, because the value, 1,500, is at least 1,000 (long_term_min_value)",
-        '  3. Touches done: 1, as the Touches cell says ("1")',
+        "  3. Touches done: 1, as the Touches cell says",
         "  4. Next step: Step 2/12 · Call · Follow-up call: answer questions, offer to book",
         "  5. Plan date: the consultation, Thu 19 Nov, + 2 days = Sat 21 Nov",
         "  6. Sat 21 Nov: closed (the clinic does not open on Saturdays), so on to Sun 22 Nov",

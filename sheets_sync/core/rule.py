@@ -248,12 +248,13 @@ def decide(
         warnings.append(Note("value", f"{exc.reason}; counted as blank"))
         value = None
 
-    plan = _choose_plan(prospect.text("plan"), value, settings)
-    reasons.append(Reason("plan", _plan_words(plan, prospect, value, settings)))
+    named = prospect.text("plan")
+    plan = _choose_plan(named, value, settings)
+    reasons.append(Reason("plan", _plan_words(plan, named, value, settings)))
     in_cell = read_count(prospect.cells.get("touches"))
     if in_cell is not None:
         touches = in_cell
-        where = f"as the Touches cell says ({quoted(prospect.cells.get('touches'))})"
+        where = "as the Touches cell says"
     elif last_touch is None:
         touches = 0
         where = "there is no touch count and no last touch"
@@ -386,15 +387,14 @@ def decide(
 
 def _status_words(prospect: Prospect, status: Status, known: bool) -> str:
     cell = prospect.cells.get("status")
-    if not prospect.text("status"):
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
         return "Status: blank, so active"
     if not known:
         return f"Status: {quoted(cell)} is not a word sheets-sync knows, so active"
     return f"Status: {quoted(cell)} means {status.value}"
 
 
-def _plan_words(plan: Plan, prospect: Prospect, value: Decimal | None, settings: Settings) -> str:
-    named = prospect.text("plan")
+def _plan_words(plan: Plan, named: str, value: Decimal | None, settings: Settings) -> str:
     if named and plan.name.casefold() == named.strip().casefold():
         return f"Plan: {plan.name}, as the row's Plan cell says"
     unknown = f"the Plan cell {quoted(named)} names no plan of the clinic's, so " if named else ""

@@ -35,7 +35,7 @@ def test_a_fresh_prospect_step_by_step(settings: Settings) -> None:
     assert words(decision) == [
         "Status: blank, so active",
         "Plan: long_term, because the value, 1,500, is at least 1,000 (long_term_min_value)",
-        'Touches done: 1, as the Touches cell says ("1")',
+        "Touches done: 1, as the Touches cell says",
         "Next step: Step 2/12 · Call · Follow-up call: answer questions, offer to book",
         "Plan date: the consultation, Thu 1 Oct, + 2 days = Sat 3 Oct",
         "Sat 3 Oct: closed (the clinic does not open on Saturdays), so on to Sun 4 Oct",
