@@ -26,21 +26,21 @@ def find_prospect(rows: Sequence[RowResult], changes: Changes, wanted: str) -> R
     its row or its Sync ID. `changes` are what the next sync would write: a Sync ID it only
     plans to write is nowhere in the sheet yet, so it neither finds nor names a prospect."""
     text = wanted.strip()
+    for result in rows:
+        if text.isdigit() and result.row == int(text):
+            return result
+    for result in rows:  # a Sync ID may be all digits too: a row number is tried first
+        if (
+            sync_id := _sync_id_in_sheet(result, changes)
+        ) and sync_id.casefold() == text.casefold():
+            return result
     if text.isdigit():
-        for result in rows:
-            if result.row == int(text):
-                return result
         first, last = (rows[0].row, rows[-1].row) if rows else (0, 0)
         raise ProspectNotFound(
             f"row {text} holds no prospect; the log's prospects are on rows {first} to {last}"
             if rows
             else f"row {text} holds no prospect: the log has none"
         )
-    for result in rows:
-        if (
-            sync_id := _sync_id_in_sheet(result, changes)
-        ) and sync_id.casefold() == text.casefold():
-            return result
     typed = text.casefold().split()
 
     def name(result: RowResult) -> list[str]:

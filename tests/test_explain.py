@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import date
 from pathlib import Path
 
@@ -78,6 +79,20 @@ def test_explain_by_sync_id_after_a_sync(config: Path, capsys: pytest.CaptureFix
     assert by_id.startswith("Row 3: Hannah Walsh, owner Anna Price (Sync ID ")
     _, _, twice = explain(capsys, config, "Ann Lee")
     assert re.search(r"\(row 2: Ann Lee \(Sync ID \w+\); row 4: Ann  Lee \(Sync ID \w+\)\)", twice)
+
+
+def test_a_sync_id_of_digits_only_is_found(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = iter(["00000003", "12345678", "00000005", "00000006"])
+    monkeypatch.setattr(secrets, "token_hex", lambda size: next(ids))  # new_sync_id's source
+    code, _, err = run(capsys, "once", "--config", str(config), "--today", TODAY, "--no-digest")
+    assert code == 0, err
+
+    code, out, err = explain(capsys, config, "12345678")
+
+    assert code == 0, err
+    assert out.startswith("Row 3: Hannah Walsh, owner Anna Price (Sync ID 12345678)")
 
 
 def test_a_name_found_by_the_starts_of_its_words(
