@@ -203,3 +203,30 @@ def test_the_touch_log_in_month_first_order() -> None:
 
 def test_no_touch_log_yet() -> None:
     assert touch_log_lines([], DateOrder.DMY) == ["Touch log: none recorded yet"]
+
+
+def test_a_row_flagged_after_the_rule_says_so_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_log(
+        tmp_path / "mine.xlsx",
+        [
+            {
+                "Name": "Ann Lee",
+                "Owner": "Chloe",
+                "Consultation date": date(2026, 11, 19),
+                "Follow-up status": "rang her, no reply",
+            }
+        ],
+    )
+    config = write_config(tmp_path, path="mine.xlsx")
+
+    code, out, err = explain(capsys, config, "2")
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[-3].startswith("  6. Next touch Thu 19 Nov, 5 days before today")
+    assert lines[-2] == (
+        '  The row shows: CHECK DATA: "Follow-up status" typed by hand; move it to a staff column'
+        " and clear the cell to resume"
+    )
