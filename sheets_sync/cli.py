@@ -39,6 +39,7 @@ from sheets_sync.engine import (
     written_words,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.explain import explain_lines, find_prospect, touch_log_lines
 from sheets_sync.history import (
     history_lines,
     history_table,
@@ -158,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = command("check", "validate the config and the log; list every problem at once")
     check.set_defaults(command=_check)
+
+    explain = command("explain", "why one prospect's next touch is what it is, step by step")
+    explain.add_argument(
+        "prospect", metavar="ROW|NAME|SYNC_ID", help="the row number, the name or the Sync ID"
+    )
+    explain.set_defaults(command=_explain)
 
     send_test = command("send-test", "send one test message, to check the mail settings")
     send_test.add_argument("address", help="where to send it, e.g. you@clinic.example")
@@ -448,6 +455,19 @@ def _history(args: argparse.Namespace, config: Config, today: date) -> int:
         _say(f"Wrote {counted(len(lines), 'entry', 'entries')} of the touch log to {out}.")
         return 0
     for line in history_table(lines, config.clinic.date_order):
+        _say(line)
+    return 0
+
+
+def _explain(args: argparse.Namespace, config: Config, today: date) -> int:
+    backend = open_backend(config, os.environ)
+    order = config.clinic.date_order
+    with State(config.daemon.state_dir) as state:
+        report = sync(backend, config, state, today=today, dry_run=True)
+        changes = report.plan.changes
+        prospect = find_prospect(report.plan.rows, changes, args.prospect)
+        touches = state.touches(backend.description, sync_id=prospect.sync_id)
+    for line in explain_lines(prospect, changes, today, order) + touch_log_lines(touches, order):
         _say(line)
     return 0
 
