@@ -28,6 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
+from sheets_sync.core.outcomes import CarriedOut, OutcomeKey
 from sheets_sync.core.sync import Managed, Written, written_values
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
@@ -139,6 +140,19 @@ CREATE TABLE identities (
     PRIMARY KEY (source, sync_id)
 ) WITHOUT ROWID;
 """,
+    # (The touch log's migration goes here, from the helper that builds it.)
+    # Each typed outcome carried out (SPEC §8), recorded before the write that carries it
+    # out: the same text on the row with the same cells is never logged twice (`plan_sync`).
+    """
+CREATE TABLE outcomes (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    typed TEXT NOT NULL,
+    before TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id, typed, before)
+) WITHOUT ROWID;
+""",
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -241,6 +255,25 @@ class State:
                     "INSERT INTO identities VALUES (?, ?, ?)",
                     ((source, sync_id, fingerprint) for sync_id, fingerprint in identities.items()),
                 )
+
+    def carried_out(self, source: str) -> dict[OutcomeKey, date]:
+        """Every typed outcome carried out in `source`, with the day it was first carried out."""
+        rows = self.db.execute(
+            "SELECT sync_id, typed, before, day FROM outcomes WHERE source = ?", (source,)
+        )
+        return {
+            (sync_id, typed, before): date.fromisoformat(day)
+            for sync_id, typed, before, day in rows
+        }
+
+    def record_outcomes(self, source: str, outcomes: Iterable[CarriedOut]) -> None:
+        """Before the write that carries them out: the outcomes of a plan (`SyncPlan.outcomes`).
+        One already recorded keeps its first day."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?)",
+                ((source, *done.key, done.day.isoformat()) for done in outcomes),
+            )
 
     def identities(self, source: str) -> dict[str, str]:
         """Each Sync ID's identity fingerprint as the last finished sync of `source` saw it."""

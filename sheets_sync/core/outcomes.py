@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sheets_sync.core.touches import Touch
@@ -182,16 +182,24 @@ def _day(text: str, today: date, order: DateOrder) -> date:
     return min(candidates, key=lambda day: abs((day - today).days))
 
 
+# Who and what an outcome was: (Sync ID, text as `typed_key` gives it, the fingerprint of
+# the row's outcome cells before it).
+OutcomeKey = tuple[str, str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class CarriedOut:
     """An outcome carried out, as the state records it before the write, so that it is
-    carried out once (see `plan_sync`): the row's Sync ID, the text as typed (spaces and
-    case aside), the fingerprint of the row's outcome cells before it, and the day."""
+    carried out once (see `plan_sync`): its key and the day it was first carried out."""
 
     sync_id: str
     typed: str
     before: str
-    day: date | None = field(default=None, compare=False)
+    day: date
+
+    @property
+    def key(self) -> OutcomeKey:
+        return (self.sync_id, self.typed, self.before)
 
 
 def typed_key(text: str) -> str:

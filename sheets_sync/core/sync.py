@@ -36,6 +36,7 @@ from sheets_sync.core.outcomes import (
     CarriedOut,
     NotUnderstood,
     Outcome,
+    OutcomeKey,
     OutcomeWords,
     read_outcome,
     touches_of,
@@ -184,7 +185,7 @@ def plan_sync(
     written_before: Mapping[str, Collection[Written]] = {},
     identities: Mapping[str, str] = {},
     outcome_words: OutcomeWords = NO_OWN_WORDS,
-    carried_out: Mapping[CarriedOut, date] = {},
+    carried_out: Mapping[OutcomeKey, date] = {},
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
@@ -277,7 +278,7 @@ def plan_sync(
         not_understood: list[NotUnderstood] = []
         for field in [field for field in typed if field in OUTCOME_CELLS]:
             typed_text = read_text(now[field])
-            key = CarriedOut(sync_id, typed_key(typed_text), _before(staff, date1904))
+            key = (sync_id, typed_key(typed_text), _before(staff, date1904))
             first_day = carried_out.get(key)
             outcome = read_outcome(
                 typed_text,
@@ -311,7 +312,7 @@ def plan_sync(
             prospect = Prospect(number, staff)
             decision, fault = judge(prospect)
             typed.remove(field)
-            records.append(replace(key, day=first_day or today))
+            records.append(CarriedOut(*key, first_day or today))
             if first_day is None:
                 touches.extend(touches_of(outcome, sync_id, today, step_channel))
         if typed:
