@@ -28,7 +28,7 @@ from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
-from sheets_sync.core.outcomes import CarriedOut, OutcomeKey
+from sheets_sync.core.outcomes import CarriedOut
 from sheets_sync.core.sync import Managed, Written, written_values
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
@@ -256,15 +256,15 @@ class State:
                     ((source, sync_id, fingerprint) for sync_id, fingerprint in identities.items()),
                 )
 
-    def carried_out(self, source: str) -> dict[OutcomeKey, date]:
+    def carried_out(self, source: str) -> list[CarriedOut]:
         """Every typed outcome carried out in `source`, with the day it was first carried out."""
         rows = self.db.execute(
             "SELECT sync_id, typed, before, day FROM outcomes WHERE source = ?", (source,)
         )
-        return {
-            (sync_id, typed, before): date.fromisoformat(day)
+        return [
+            CarriedOut(sync_id, typed, before, date.fromisoformat(day))
             for sync_id, typed, before, day in rows
-        }
+        ]
 
     def record_outcomes(self, source: str, outcomes: Iterable[CarriedOut]) -> None:
         """Before the write that carries them out: the outcomes of a plan (`SyncPlan.outcomes`).

@@ -36,7 +36,6 @@ from sheets_sync.core.outcomes import (
     CarriedOut,
     NotUnderstood,
     Outcome,
-    OutcomeKey,
     OutcomeWords,
     read_outcome,
     touches_of,
@@ -185,7 +184,7 @@ def plan_sync(
     written_before: Mapping[str, Collection[Written]] = {},
     identities: Mapping[str, str] = {},
     outcome_words: OutcomeWords = NO_OWN_WORDS,
-    carried_out: Mapping[OutcomeKey, date] = {},
+    carried_out: Collection[CarriedOut] = (),
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
@@ -197,13 +196,15 @@ def plan_sync(
 
     An outcome typed into a row's `Next action` or `Follow-up status` (SPEC §8) is carried
     out in the same write: its staff cells change, the rule decides the row again from them,
-    and the cell shows the next step. It is carried out once. Each one is in `outcomes`, for
-    the state to record before the write: (Sync ID, text, fingerprint of the row's outcome
-    cells before it) and its day. `carried_out` is that record. The same text in a row whose
-    outcome cells are as they were before it (a write that never landed, or a restored older
-    copy) is carried out again as of its first day, which gives the cells the very values it
-    gave them then, and adds nothing to the touch log. Only a row that kept its Sync ID is
-    trusted with one: on a new or re-sorted row it waits a sync.
+    and the cell shows the next step. Each one is in `outcomes`, for the state to record
+    before the write, with the touch log's entries (`touches`): its Sync ID, its text, the
+    fingerprint of the row's outcome cells before it, and its day. `carried_out` is that
+    record. The same text on the same row is the same outcome when the record holds it with
+    the same fingerprint (a write that never landed, or a restored older copy), or with any
+    fingerprint on the same day (a write refused because someone edited the row meanwhile):
+    it is then carried out again as of its first day, onto the cells as they are, and adds
+    nothing to the touch log. Only a row that kept its Sync ID is trusted with an outcome: on
+    a new or re-sorted row it waits a sync.
     """
 
     def ours(sync_id: str) -> frozenset[Written]:
@@ -235,6 +236,8 @@ def plan_sync(
     moved = match_again(held_by, found, identities)
     remember_identities: dict[str, str] = {}
     staff_cells: dict[tuple[int, int], tuple[CellValue, StaffWrite]] = {}
+    by_key = {done.key: done.day for done in carried_out}
+    today_by_text = {done.key[:2] for done in carried_out if done.day == today}
     touches: list[Touch] = []
     records: list[CarriedOut] = []
     for number in range(layout.first_row, len(rows) + 1):
@@ -279,7 +282,7 @@ def plan_sync(
         for field in [field for field in typed if field in OUTCOME_CELLS]:
             typed_text = read_text(now[field])
             key = (sync_id, typed_key(typed_text), _before(staff, date1904))
-            first_day = carried_out.get(key)
+            first_day = by_key.get(key) or (today if key[:2] in today_by_text else None)
             outcome = read_outcome(
                 typed_text,
                 first_day or today,
@@ -315,10 +318,11 @@ def plan_sync(
             records.append(CarriedOut(*key, first_day or today))
             if first_day is None:
                 touches.extend(touches_of(outcome, sync_id, today, step_channel))
-        if typed:
+        if records and records[-1].sync_id == sync_id:  # decided again after an outcome
             managed = _managed(decision)
             wanted = managed.cells()
-            typed = [field for field in typed if not _same(now[field], wanted[field], date1904)]
+            differing = [f for f, value in wanted.items() if not _same(now[f], value, date1904)]
+            typed = [field for field in typed if field in differing]
         if typed:
             decision = _typed_by_hand(decision, typed, not_understood)
             managed = _managed(decision, typed)
