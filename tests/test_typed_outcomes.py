@@ -16,20 +16,24 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_for_hypothesis
+from hypothesis import strategies as st
 
 from sheets_sync.backends.base import Backend, SourceChanged, SourceError
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import ConfigError, parse_config
 from sheets_sync.core.columns import find_layout
-from sheets_sync.core.outcomes import NO_OWN_WORDS, OutcomeWords
+from sheets_sync.core.outcomes import NO_OWN_WORDS, Outcome, OutcomeWords, read_outcome
 from sheets_sync.core.rule import Flag, Settings
-from sheets_sync.core.sync import Changes, SyncPlan, plan_sync
+from sheets_sync.core.sync import OUTCOME_CELLS, OUTCOME_FIELDS, Changes, SyncPlan, plan_sync
 from sheets_sync.core.touches import Touch
-from sheets_sync.core.values import CellValue, read_date
+from sheets_sync.core.values import CellValue, DateOrder, StatusWords, read_date, read_text
 from sheets_sync.state import State
 from tests.backends.gsheets_helpers import backend, calls
 from tests.backends.other_editor import save_edited
+from tests.core.test_sync import grids
 from tests.sheets_fake import FakeSheets
 from tests.workbooks import make_log
 
@@ -154,6 +158,11 @@ class Clinic:
 
     def column(self, header: str) -> int:
         return [str(cell) for cell in self.log.backend.read().rows[0]].index(header)
+
+
+def counter() -> Callable[[], str]:
+    made = itertools.count(1)
+    return lambda: f"{next(made):08x}"
 
 
 def day_in(value: CellValue) -> date | None:
@@ -438,3 +447,42 @@ def test_outcome_words_are_checked_with_their_location() -> None:
         " it under one of them",
         '[outcomes]: unknown key "phoned" (did you mean "done"?)',
     ]
+
+
+@settings_for_hypothesis(max_examples=200)
+@given(grid=grids(), typed=st.sampled_from(["called", "+3", "booked", "no answer - busy", "hi"]))
+def test_a_staff_cell_is_written_only_to_carry_out_what_was_typed_in_its_row(
+    grid: list[list[CellValue]], typed: str
+) -> None:
+    """Whatever the log holds, staff cells change only in a row whose Next action or
+    Follow-up status holds an outcome a person typed, and only the cells outcomes change."""
+    layout = find_layout(grid)
+    first = plan_sync(grid, layout, MONDAY, settings(), remembered={}, new_id=counter())
+    synced = [list(row) for row in grid]
+    for (row, col), value in first.changes.all_cells().items():
+        while len(synced) < row:
+            synced.append([])
+        synced[row - 1].extend([None] * (col + 1 - len(synced[row - 1])))
+        synced[row - 1][col] = value
+    remembered = {row.sync_id: row.remembered for row in first.rows}
+    target = layout.first_row
+    if target <= len(synced):
+        col = layout.managed["next_action"]
+        synced[target - 1].extend([None] * (col + 1 - len(synced[target - 1])))
+        synced[target - 1][col] = typed
+
+    second = plan_sync(
+        synced, find_layout(synced), MONDAY, settings(), remembered=remembered, new_id=counter()
+    )
+
+    layout = second.changes.layout
+    outcome_cols = {layout.staff.get(f) for f in OUTCOME_FIELDS}
+    typed_cols = [layout.managed[field] for field in OUTCOME_CELLS]
+    for row, col in second.changes.staff_cells:
+        assert col in outcome_cols
+        cells = synced[row - 1]
+        said = [read_text(cells[c]) for c in typed_cols if c < len(cells)]
+        assert any(
+            isinstance(read_outcome(text, MONDAY, DateOrder.DMY, StatusWords()), Outcome)
+            for text in said
+        )
