@@ -486,3 +486,20 @@ def test_a_staff_cell_is_written_only_to_carry_out_what_was_typed_in_its_row(
             isinstance(read_outcome(text, MONDAY, DateOrder.DMY, StatusWords()), Outcome)
             for text in said
         )
+
+
+def test_a_column_an_outcome_adds_joins_the_logs_table(tmp_path: Path, state: State) -> None:
+    """In a log that is an Excel table, `Snooze until` is made inside the table, so a sort
+    keeps it with its row."""
+    log = XlsxLog(tmp_path, HEADERS, [list(ANN)])
+    log.path = make_log(log.path, [dict(zip(HEADERS, ANN, strict=True))], table=True)
+    clinic = Clinic(log, state)
+    clinic.cycle(MONDAY - timedelta(days=7))
+    log.type(ANN_ROW, clinic.column("Next action"), "+2w")
+
+    clinic.cycle(MONDAY)
+
+    snapshot = log.backend.read()
+    assert snapshot.rows[0][-1] == "Snooze until"
+    assert [table.last_col for table in snapshot.tables] == [len(snapshot.rows[0]) - 1]
+    assert day_in(clinic.cell(ANN_ROW, "Snooze until")) == date(2026, 12, 14)
