@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sheets_sync.core.columns import MANAGED_COLUMNS, STAFF_COLUMNS
 from sheets_sync.core.digest import DIGEST_MAX_ROWS
+from sheets_sync.core.outcomes import KEYS, NO_OWN_WORDS, OutcomeWords, typed_key
 from sheets_sync.core.plans import Plan, Repeat, Step
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.values import (
@@ -186,6 +187,8 @@ class Config:
     status: StatusWords  # the clinic's own status words, on top of the built-in ones
     mail: MailConfig
     daemon: DaemonConfig
+    # The clinic's own words for typed outcomes (SPEC §8), on top of the built-in ones.
+    outcomes: OutcomeWords = NO_OWN_WORDS
 
     def rule_settings(self) -> Settings:
         """What the follow-up rule (SPEC §3) needs from this configuration."""
@@ -224,15 +227,17 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
     """Validate parsed TOML whole: one `ConfigError` lists every problem, or a `Config`."""
     problems: list[str] = []
     root = _Table(data, "", problems)
+    status = _status(root.table("status"))
     config = Config(
         clinic=_clinic(root.table("clinic")),
         source=_source(root.table("source"), base_dir),
         columns=_columns(root.table("columns")),
         owners=_owners(root.table("owners")),
         plans=_plans(root.table("plans"), base_dir, problems),
-        status=_status(root.table("status")),
+        status=status,
         mail=_mail(root.table("mail"), base_dir),
         daemon=_daemon(root.table("daemon"), base_dir),
+        outcomes=_outcomes(root.table("outcomes"), status),
     )
     root.finish()
     problems += _shared_folders(config)
@@ -339,6 +344,32 @@ def _status(t: _Table) -> StatusWords:
                 )
     t.finish()
     return StatusWords(tuple((word, _STATUS_KEYS[key]) for word, key in words.items()))
+
+
+def _outcomes(t: _Table, status: StatusWords) -> OutcomeWords:
+    """The clinic's own words for each outcome (`called = ["rang", "phoned"]`); one word means
+    one outcome, and no word may already be a status or another outcome's built-in word."""
+    built_in = NO_OWN_WORDS.by_word()
+    words: dict[str, str] = {}
+    for key in KEYS:
+        for text in t.get(key, _words, ()):
+            word = typed_key(text)
+            if not word:
+                t.problem(key, f"{_show(text)} is empty")
+            elif built_in.get(word, key) != key or words.setdefault(word, key) != key:
+                t.problem(
+                    key,
+                    f"{_show(text)} already means {built_in.get(word) or words[word]}: a word"
+                    " can mean only one outcome; keep it under one of them",
+                )
+            elif status.status_of(status_word(text)) not in (None, Status.ACTIVE):
+                t.problem(
+                    key,
+                    f"{_show(text)} is a status word, which a typed outcome reads as that"
+                    " status; choose another word",
+                )
+    t.finish()
+    return OutcomeWords(tuple(words.items()))
 
 
 def _source(t: _Table, base: Path) -> SourceConfig:

@@ -178,6 +178,8 @@ def decide(
         identities=state.identities(source),
         new_id=new_id,
         date1904=snapshot.date1904,
+        outcome_words=config.outcomes,
+        carried_out=state.carried_out(source),
     )
     for row in plan.rows:
         if row.fault is not None:
@@ -238,6 +240,8 @@ def sync(
         remembered = [(row.sync_id, row.remembered) for row in plan.rows]
         if plan.changes:  # killed mid-write, these values may be in the log: ours, not typed
             state.remember_writing(source, remembered)
+        if plan.outcomes:  # recorded before the write: carried out once, also after a crash
+            state.record_outcomes(source, plan.outcomes, plan.touches)
         try:
             written = backend.write(plan.changes, snapshot.version)
         except SourceChanged:

@@ -31,6 +31,7 @@ from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 
+from sheets_sync.core.outcomes import CarriedOut
 from sheets_sync.core.sync import Managed, Written, written_values
 from sheets_sync.core.touches import SeenCells, Touch
 from sheets_sync.errors import SheetsSyncError
@@ -174,6 +175,18 @@ CREATE TABLE seen_cells (
     channel TEXT NOT NULL,
     PRIMARY KEY (source, sync_id)
 ) WITHOUT ROWID
+""",
+    # Each typed outcome carried out (SPEC §8), recorded before the write that carries it
+    # out: the same text on the row with the same cells is never logged twice (`plan_sync`).
+    """
+CREATE TABLE outcomes (
+    source TEXT NOT NULL,
+    sync_id TEXT NOT NULL,
+    typed TEXT NOT NULL,
+    before TEXT NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (source, sync_id, typed, before)
+) WITHOUT ROWID;
 """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -372,6 +385,29 @@ class State:
                 for t in touches
             ),
         )
+
+    def carried_out(self, source: str) -> list[CarriedOut]:
+        """Every typed outcome carried out in `source`, with the day it was first carried out."""
+        rows = self.db.execute(
+            "SELECT sync_id, typed, before, day FROM outcomes WHERE source = ?", (source,)
+        )
+        return [
+            CarriedOut(sync_id, typed, before, date.fromisoformat(day))
+            for sync_id, typed, before, day in rows
+        ]
+
+    def record_outcomes(
+        self, source: str, outcomes: Iterable[CarriedOut], touches: Iterable[Touch]
+    ) -> None:
+        """Before the write that carries them out: the outcomes of a plan (`SyncPlan.outcomes`)
+        and the touch-log entries they make (`SyncPlan.touches`: none for an outcome carried
+        out again), in one transaction. One already recorded keeps its first day."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?)",
+                ((source, *done.key, done.day.isoformat()) for done in outcomes),
+            )
+            self._add_touches(source, touches)
 
     def identities(self, source: str) -> dict[str, str]:
         """Each Sync ID's identity fingerprint as the last finished sync of `source` saw it."""

@@ -59,12 +59,22 @@ class MemoryBackend:
             return None
         if self.busy:
             raise SourceBusy("the log is open elsewhere")
-        for (row, col), value in changes.cells.items():
+        # The generation already proves the log unchanged; a staff cell is checked on its
+        # own too, as the promise is about each one (SPEC §7).
+        for (row, col), (read, _) in changes.staff_cells.items():
+            if self._cell(row, col) != read:
+                raise SourceChanged(f"a staff cell in row {row} changed since it was read")
+        for (row, col), value in changes.all_cells().items():
             self._set(row, col, value)
         self.formatted = True
         self.generation += 1
         self.writes += 1
         return str(self.generation)
+
+    def _cell(self, row: int, col: int) -> CellValue:
+        cells = self.rows[row - 1] if row <= len(self.rows) else []
+        value = cells[col] if col < len(cells) else None
+        return readable(value) if isinstance(value, str) else value
 
     def _set(self, row: int, col: int, value: CellValue) -> None:
         while len(self.rows) < row:

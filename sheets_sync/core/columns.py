@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from functools import cache
 
@@ -329,7 +329,7 @@ def _no_room(
         for number, row in enumerate(rows, start=1)
         if len(row) > last_used and _holds_something(row[last_used])
     )
-    names = ", ".join(MANAGED_COLUMNS[field][0] for field in missing)
+    names = ", ".join(default_header(field) for field in missing)
     return (
         f"there is no room for the managed columns {names} right of the log: the "
         f"{in_the_way} is in use, and a sheet ends at column XFD. Clear or move what lies "
@@ -350,7 +350,7 @@ def _make_room_in_table(
     The way out is one a clinic's IT person can take in a minute: insert as many empty columns
     right of the table as the managed columns need.
     """
-    names = ", ".join(MANAGED_COLUMNS[field][0] for field in missing)
+    names = ", ".join(default_header(field) for field in missing)
     first, last = table.last_col + 1, table.last_col + len(missing)
     if last > LAST_COLUMN:
         raise NoRoomForManagedColumns(
@@ -398,6 +398,31 @@ def _make_room_in_table(
             f"{counted(len(missing), 'empty column')} after column "
             f"{column_letters(table.last_col)}, or move {what} elsewhere"
         )
+
+
+def default_header(field: str) -> str:
+    """The header sheets-sync gives a column it makes for `field`."""
+    return {**STAFF_COLUMNS, **MANAGED_COLUMNS}[field][0]
+
+
+def with_staff_columns(
+    layout: Layout, fields: Sequence[str], rows: Sequence[Sequence[CellValue]]
+) -> Layout:
+    """The layout with new staff columns for `fields` (`Last touch`, `Snooze until`), made
+    right of everything, the managed columns included, when a typed outcome needs them
+    (SPEC §8). A log that is a table grows into them, when the cells there are empty."""
+    last = max([_last_used_column(rows), *layout.managed.values(), *layout.new_headers])
+    if layout.table is not None:
+        grown = replace(layout.table, last_col=max(layout.table.last_col, last))
+        _make_room_in_table(rows, (), (), grown, fields)
+    elif last + len(fields) > LAST_COLUMN:
+        raise NoRoomForManagedColumns(_no_room(rows, (), layout.header_row, last, fields))
+    staff, new_headers = dict(layout.staff), dict(layout.new_headers)
+    for field in fields:
+        last += 1
+        staff[field] = last
+        new_headers[last] = default_header(field)
+    return replace(layout, staff=staff, new_headers=new_headers)
 
 
 def _area(first_row: int, first_col: int, last_row: int, last_col: int) -> str:

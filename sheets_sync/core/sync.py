@@ -13,6 +13,7 @@ kept in the state, finds them again (`match_again`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -22,18 +23,38 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 
-from sheets_sync.core.columns import Layout, column_letters, header_texts
+from sheets_sync.core.columns import (
+    HeaderNotFound,
+    Layout,
+    column_letters,
+    header_texts,
+    with_staff_columns,
+)
+from sheets_sync.core.outcomes import (
+    NO_OWN_WORDS,
+    UNDERSTOOD,
+    CarriedOut,
+    NotUnderstood,
+    Outcome,
+    OutcomeWords,
+    read_outcome,
+    touches_of,
+    typed_key,
+)
 from sheets_sync.core.rule import Decision, Flag, Note, Prospect, Settings, decide
+from sheets_sync.core.touches import Touch
 from sheets_sync.core.values import (
     CellValue,
     DateOrder,
     Unreadable,
     quoted,
+    read_count,
     read_date,
     read_text,
 )
 
 CellWrite = str | date | None
+StaffWrite = str | int | date | None  # a typed outcome's staff cell: int for Touches
 Written = tuple[str, str]  # (managed field, value) the daemon wrote into a row: `written_values`
 MANAGED_LABELS = {
     "next_touch": "Next touch",
@@ -79,15 +100,27 @@ class RowResult:
 
 @dataclass(frozen=True)
 class Changes:
-    """The managed cells to write in one cycle, and what a backend needs to lay them out."""
+    """The managed cells to write in one cycle, and what a backend needs to lay them out.
+
+    `staff_cells` are the staff cells a typed outcome changes (SPEC §8), each with the value
+    it was read as: a backend writes one only while the cell still holds that value, and the
+    whole write not at all otherwise."""
 
     layout: Layout
     cells: Mapping[tuple[int, int], CellWrite]  # (sheet row, 0-based column) -> value
     headers: Mapping[int, str]  # the header row's text by column, after the write
     last_row: int  # the log's last row
+    # (sheet row, 0-based column) -> (the value read, the value to write)
+    staff_cells: Mapping[tuple[int, int], tuple[CellValue, StaffWrite]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def __bool__(self) -> bool:
-        return bool(self.cells)
+        return bool(self.cells or self.staff_cells)
+
+    def all_cells(self) -> dict[tuple[int, int], StaffWrite]:
+        """Every cell to write, managed and staff, for a backend that writes them together."""
+        return {**self.cells, **{at: new for at, (_, new) in self.staff_cells.items()}}
 
 
 @dataclass(frozen=True)
@@ -112,6 +145,10 @@ class SyncPlan:
     # Each Sync ID's identity fingerprint (`identity`), to remember for the next cycle.
     identities: Mapping[str, str]
     resorted: tuple[Resorted, ...] = ()
+    # What the typed outcomes carried out add to the touch log, and the outcomes to record
+    # before the write, so that none is carried out twice (`plan_sync`).
+    touches: tuple[Touch, ...] = ()
+    outcomes: tuple[CarriedOut, ...] = ()
 
     @property
     def afresh(self) -> tuple[int, ...]:
@@ -146,6 +183,8 @@ def plan_sync(
     writing: Mapping[str, Managed] = {},
     written_before: Mapping[str, Collection[Written]] = {},
     identities: Mapping[str, str] = {},
+    outcome_words: OutcomeWords = NO_OWN_WORDS,
+    carried_out: Collection[CarriedOut] = (),
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
@@ -154,6 +193,18 @@ def plan_sync(
     is every value the daemon wrote into each row on any earlier day (`written_values`), which
     a restored older copy of the log shows; `identities` is each Sync ID's identity
     fingerprint as the last finished sync saw it; `new_id` makes a fresh Sync ID.
+
+    An outcome typed into a row's `Next action` or `Follow-up status` (SPEC §8) is carried
+    out in the same write: its staff cells change, the rule decides the row again from them,
+    and the cell shows the next step. Each one is in `outcomes`, for the state to record
+    before the write, with the touch log's entries (`touches`): its Sync ID, its text, the
+    fingerprint of the row's outcome cells before it, and its day. `carried_out` is that
+    record. The same text on the same row is the same outcome when the record holds it with
+    the same fingerprint (a write that never landed, or a restored older copy), or with any
+    fingerprint on the same day (a write refused because someone edited the row meanwhile):
+    it is then carried out again as of its first day, onto the cells as they are, and adds
+    nothing to the touch log. Only a row that kept its Sync ID is trusted with an outcome: on
+    a new or re-sorted row it waits a sync.
     """
 
     def ours(sync_id: str) -> frozenset[Written]:
@@ -184,6 +235,11 @@ def plan_sync(
     held_by = {number: read_text(cell_id) for number, (_, cell_id) in prospects.items()}
     moved = match_again(held_by, found, identities)
     remember_identities: dict[str, str] = {}
+    staff_cells: dict[tuple[int, int], tuple[CellValue, StaffWrite]] = {}
+    by_key = {done.key: done.day for done in carried_out}
+    today_by_text = {done.key[:2] for done in carried_out if done.day == today}
+    touches: list[Touch] = []
+    records: list[CarriedOut] = []
     for number in range(layout.first_row, len(rows) + 1):
         row = rows[number - 1]
         width = len(row)
@@ -222,8 +278,53 @@ def plan_sync(
         # Only a cell that differs from what the rule wants can hold something a person typed.
         written = ours(sync_id) | ours(in_cell) if differing else frozenset()
         typed = [field for field in differing if not _is_ours(field, now[field], written, date1904)]
+        not_understood: list[NotUnderstood] = []
+        for field in [field for field in typed if field in OUTCOME_CELLS]:
+            typed_text = read_text(now[field])
+            key = (sync_id, typed_key(typed_text), _before(staff, date1904))
+            first_day = by_key.get(key) or (today if key[:2] in today_by_text else None)
+            outcome = read_outcome(
+                typed_text,
+                first_day or today,
+                settings.date_order,
+                settings.status_words,
+                outcome_words,
+            )
+            if isinstance(outcome, Outcome) and (sync_id != in_cell or number in moved):
+                outcome = NotUnderstood(typed_text, f"{quoted(typed_text)} {_WAITS}")
+            if isinstance(outcome, Outcome):
+                try:
+                    writes = _carry_out(outcome, staff, settings.date_order, date1904)
+                    missing = [name for name in writes if name not in layout.staff]
+                    if missing:
+                        layout = with_staff_columns(layout, missing, rows)
+                        for name in missing:
+                            col = layout.staff[name]
+                            cells[(layout.header_row, col)] = layout.new_headers[col]
+                except (Unreadable, HeaderNotFound) as exc:
+                    reason = exc.reason if isinstance(exc, Unreadable) else str(exc)
+                    outcome = NotUnderstood(typed_text, f"{quoted(typed_text)}: {reason}")
+            if isinstance(outcome, NotUnderstood):
+                not_understood.append(outcome)
+                continue
+            step_channel = decision.step.channel if decision.step else ""
+            for name, value in writes.items():
+                col = layout.staff[name]
+                staff_cells[(number, col)] = (row[col] if col < width else None, value)
+            staff = {**staff, **writes}
+            prospect = Prospect(number, staff)
+            decision, fault = judge(prospect)
+            typed.remove(field)
+            records.append(CarriedOut(*key, first_day or today))
+            if first_day is None:
+                touches.extend(touches_of(outcome, sync_id, today, step_channel))
+        if records and records[-1].sync_id == sync_id:  # decided again after an outcome
+            managed = _managed(decision)
+            wanted = managed.cells()
+            differing = [f for f, value in wanted.items() if not _same(now[f], value, date1904)]
+            typed = [field for field in typed if field in differing]
         if typed:
-            decision = _typed_by_hand(decision, typed)
+            decision = _typed_by_hand(decision, typed, not_understood)
             managed = _managed(decision, typed)
             wanted = managed.cells()
             differing = [
@@ -237,8 +338,56 @@ def plan_sync(
         results.append(RowResult(number, sync_id, prospect, decision, remember, fault))
 
     resorted = tuple(Resorted(number, sync_id) for number, sync_id in sorted(moved.items()))
-    changes = Changes(layout, cells, headers, last_row)
-    return SyncPlan(tuple(results), changes, remember_identities, resorted)
+    changes = Changes(layout, cells, header_texts(rows, layout), last_row, staff_cells)
+    return SyncPlan(
+        tuple(results),
+        changes,
+        remember_identities,
+        resorted,
+        tuple(touches),
+        tuple(records),
+    )
+
+
+# The managed cells staff may type an outcome into.
+OUTCOME_CELLS = ("next_action", "follow_up_status")
+# The staff cells an outcome may change: the row's fingerprint before one is made of them.
+OUTCOME_FIELDS = ("last_touch", "touches", "snooze_until", "status")
+_WAITS = (
+    "is carried out at the next sync: the row is new to sheets-sync or was sorted, so it is "
+    "not yet certain whose it is"
+)
+
+
+def _before(staff: Mapping[str, CellValue], date1904: bool) -> str:
+    """The fingerprint of a row's outcome cells, which tells a restored older copy (or a
+    write that never landed) from a row an outcome was carried out on."""
+    parts = [_comparable(staff.get(name), date1904) for name in OUTCOME_FIELDS]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _carry_out(
+    outcome: Outcome, staff: Mapping[str, CellValue], order: DateOrder, date1904: bool
+) -> dict[str, StaffWrite]:
+    """The staff cells an outcome changes, by field: `Last touch` never earlier, `Touches`
+    one up when it holds a number, `Snooze until` and `Status` as typed. A date cell that
+    cannot be read is not written over: it raises `Unreadable`."""
+    writes: dict[str, StaffWrite] = {}
+    if outcome.touched is not None:
+        try:
+            last = read_date(staff.get("last_touch"), order, date1904=date1904)
+        except Unreadable as exc:
+            raise Unreadable(f"the Last touch cell {exc.reason}; correct it first") from None
+        if last is None or outcome.touched > last:
+            writes["last_touch"] = outcome.touched
+        count = read_count(staff.get("touches"))
+        if count is not None:
+            writes["touches"] = count + 1
+    if outcome.snooze is not None:
+        writes["snooze_until"] = outcome.snooze
+    if outcome.status:
+        writes["status"] = outcome.status
+    return writes
 
 
 def _staff_cells(row: Sequence[CellValue], layout: Layout) -> dict[str, CellValue]:
@@ -367,11 +516,21 @@ def _managed(decision: Decision, typed: Sequence[str] = ()) -> Managed:
     return Managed(touch, action, decision.status_text)
 
 
-def _typed_by_hand(decision: Decision, typed: Sequence[str]) -> Decision:
+def _typed_by_hand(
+    decision: Decision, typed: Sequence[str], not_understood: Sequence[NotUnderstood] = ()
+) -> Decision:
     """The row is flagged CHECK DATA but keeps its follow-up: the prospect is not frozen
-    while the typed cell waits for a person, and stays in the owner's digest when due."""
+    while the typed cell waits for a person, and stays in the owner's digest when due. Text
+    that looks like no outcome says which outcomes sheets-sync understands (SPEC §8)."""
     names = " and ".join(f'"{MANAGED_LABELS[field]}"' for field in typed)
-    reason = f"{names} typed by hand; move it to a staff column and clear the cell to resume"
+    if not_understood:
+        why = "; ".join(item.reason for item in not_understood)
+        reason = (
+            f"{names} typed by hand: {why}. Outcomes it understands: {UNDERSTOOD}; or move the"
+            " text to a staff column and clear the cell to resume"
+        )
+    else:
+        reason = f"{names} typed by hand; move it to a staff column and clear the cell to resume"
     return replace(
         decision, flag=Flag.CHECK_DATA, status_text=f"CHECK DATA: {reason}", typed_over=tuple(typed)
     )

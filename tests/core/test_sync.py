@@ -55,7 +55,7 @@ def plan(
 def applied(grid: Grid, result: SyncPlan) -> Grid:
     """A copy of `grid` with the plan's changes written, as a backend would."""
     out = [list(row) for row in grid]
-    for (row, col), value in result.changes.cells.items():
+    for (row, col), value in result.changes.all_cells().items():
         while len(out) < row:
             out.append([])
         cells = out[row - 1]
@@ -311,4 +311,8 @@ def test_changes_only_touch_managed_cells(settings: Settings, grid: Grid) -> Non
 def test_a_plan_applied_is_stable(settings: Settings, grid: Grid) -> None:
     first = plan(grid, settings)
     after = applied(grid, first)
-    assert dict(plan(after, settings, memory(first)).changes.cells) == {}
+    second = plan(after, settings, memory(first))
+    if second.outcomes:  # an outcome typed on a row new to sheets-sync waits one sync
+        after = applied(after, second)
+        second = plan(after, settings, memory(second))
+    assert dict(second.changes.cells) == {}

@@ -208,6 +208,8 @@ class GSheetsBackend:
         last = self._last
         if last is None or last.version != version:
             raise SourceChanged(f"{self.description} was read again since this plan was made")
+        if changes.staff_cells:
+            raise SourceError(_outcomes_not_yet(changes))
         rules = rule_requests(last.rules, changes, last.sheet_id)
         cells = uncovered(changes.cells, last.merges)
         widen = widened_frames(changes, last.sheet_id, last.basic_filter, last.tables)
@@ -445,3 +447,17 @@ def widened_frames(
         }
         requests.append({"setBasicFilter": {"filter": {**kept, "range": wider}}})
     return requests
+
+
+def _outcomes_not_yet(changes: Changes) -> str:
+    """Why a Google Sheet with a typed outcome is not written: its values land by position,
+    and a staff cell must never land on a row sorted meanwhile; until the check-after-write
+    covers staff cells, nothing is written rather than an outcome lost."""
+    rows = sorted({number for number, _ in changes.staff_cells})
+    listed = ", ".join(str(number) for number in rows[:10])
+    return (
+        f"{'row' if len(rows) == 1 else 'rows'} {listed}: an outcome typed into Next action or"
+        ' Follow-up status (like "called"); sheets-sync does not yet carry typed outcomes out'
+        " in Google Sheets, so nothing was written. Update Last touch, Touches, Snooze until or"
+        " Status by hand and clear the typed cell; the next cycle then syncs"
+    )

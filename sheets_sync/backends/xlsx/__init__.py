@@ -240,7 +240,9 @@ class XlsxBackend:
 
             edits = cell_edits(
                 sheet,
-                changes.cells,
+                # Staff cells from typed outcomes go in the same write; the version token
+                # checked above proves each still holds what it was read as.
+                changes.all_cells(),
                 date_style=lambda existing: (
                     existing if existing in shown_as_date else styles.date_style
                 ),
@@ -248,7 +250,8 @@ class XlsxBackend:
                 date1904=package.date1904,
                 prefix=prefix,
             )
-            last_col = max(managed.values())
+            # Columns a typed outcome adds (`Last touch`, `Snooze until`) lie right of ours.
+            last_col = max(*managed.values(), *layout.new_headers)
             used = Area(0, 1, last_col, changes.last_row)
             with reading(log):
                 rules = colour_rules(
@@ -285,7 +288,7 @@ class XlsxBackend:
                     prefix=prefix,
                 )
             replacements: dict[str, Iterable[bytes | memoryview]] = {}
-            if changes.cells or frame:
+            if changes or frame:
                 # The frame edits lie before and after the cells: the head's first, the tail's
                 # last. The cell edits are made as the part is written, so their errors too
                 # become the refusal of a damaged part.

@@ -512,7 +512,7 @@ Edit = tuple[int, int, bytes]  # replace the bytes from the first offset to the 
 
 def cell_edits(
     xml: bytes,
-    writes: Mapping[tuple[int, int], str | date | None],
+    writes: Mapping[tuple[int, int], str | int | date | None],
     *,
     date_style: Callable[[int | None], int],
     style_from: tuple[int, int] | None = None,
@@ -528,7 +528,7 @@ def cell_edits(
     style: new headers look like the headers beside them. Every element is written with
     `prefix`, the worksheet's own (`main_prefix`).
     """
-    by_row: dict[int, list[tuple[int, str | date | None]]] = {}
+    by_row: dict[int, list[tuple[int, str | int | date | None]]] = {}
     for (number, col), value in sorted(writes.items()):
         by_row.setdefault(number, []).append((col, value))
     columns = frozenset(col for number, col in writes)
@@ -612,7 +612,7 @@ def _widen_spans(start_tag: bytes, cells: Iterable[int]) -> bytes:
 
 def _cell_xml(
     ref: str,
-    value: str | date | None,
+    value: str | int | date | None,
     existing_style: int | None,
     date_style: Callable[[int | None], int],
     date1904: bool,
@@ -625,6 +625,8 @@ def _cell_xml(
     if isinstance(value, date):
         serial = date_to_serial(value, date1904=date1904)
         return f'<{c} r="{ref}" s="{date_style(existing_style)}"><{v}>{serial}</{v}></{c}>'.encode()
+    if isinstance(value, int):  # a count of touches, carried up by a typed outcome
+        return f'<{c} r="{ref}"{style}><{v}>{value}</{v}></{c}>'.encode()
     text = _xml_text(value)
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return (
