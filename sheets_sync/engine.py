@@ -14,7 +14,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -32,9 +32,10 @@ from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import FollowedUp, OwnerDigest, OwnerTally, build_digests, followed_up
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
+from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
-from sheets_sync.core.values import read_text
+from sheets_sync.core.values import read_status, read_text
 from sheets_sync.core.words import counted
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
@@ -180,6 +181,8 @@ def decide(
         date1904=snapshot.date1904,
         outcome_words=config.outcomes,
         carried_out=state.carried_out(source),
+        seen=state.seen_cells(source),
+        last_synced=last[1] if (last := state.last_sync(source)) else None,
     )
     for row in plan.rows:
         if row.fault is not None:
@@ -265,7 +268,8 @@ def staff_edits(
     snapshot: Snapshot, plan: SyncPlan, config: Config, state: State, source: str, today: date
 ) -> tuple[dict[str, SeenCells], list[Touch]]:
     """Each prospect's staff cells as this sync saw them, and the touch log's entries for
-    those staff changed since the last finished sync (`edits_between`).
+    those staff changed since the last finished sync (`edits_between`); when the log read is
+    an older copy put back, only its touches.
 
     A row the rule failed on keeps the cells seen before: it is read again once fixed.
     """
@@ -284,8 +288,25 @@ def staff_edits(
         }
     )
     edited = [sync_id for sync_id, cells in seen.items() if before.get(sync_id, cells) != cells]
-    logged = [entry for sync_id in edited for entry in state.touches(source, sync_id)]
-    return seen, edits_between(before, seen, today, logged)
+    logged = [
+        as_seen(entry, settings) for sync_id in edited for entry in state.touches(source, sync_id)
+    ]
+    edits = edits_between(before, seen, today, logged)
+    if any(row.older for row in plan.rows):
+        # The log was put back from an older copy: its older statuses, snoozes and owners are
+        # no staff edits (an older copy shows no touch: its Last touch is earlier, if anything).
+        edits = [entry for entry in edits if entry.kind == "touch"]
+    return seen, edits
+
+
+def as_seen(entry: Touch, settings: Settings) -> Touch:
+    """A logged entry as `edits_between` compares it with the cells: a typed status (logged
+    as typed, `Booked`) by its class (`won`), as `SeenCells` holds it. Without this, the
+    Status cell a typed `booked` wrote was logged a second time as an edit."""
+    if entry.kind != "status" or entry.source != "typed":
+        return entry
+    status, _ = read_status(entry.value, settings.status_words)
+    return replace(entry, value=status.value)
 
 
 class AnotherSetup(SourceError):

@@ -42,7 +42,7 @@ from sheets_sync.core.outcomes import (
     typed_key,
 )
 from sheets_sync.core.rule import Decision, Flag, Note, Prospect, Settings, decide
-from sheets_sync.core.touches import Touch
+from sheets_sync.core.touches import SeenCells, Touch, seen_cells
 from sheets_sync.core.values import (
     CellValue,
     DateOrder,
@@ -96,6 +96,9 @@ class RowResult:
     remembered: Managed  # what to remember as written, for telling typed values apart
     # What the rule raised on this row, for the log: a fault of ours, flagged CHECK DATA.
     fault: Exception | None = None
+    # The row's managed cells hold what the daemon wrote on an earlier day, not what it wrote
+    # last: the row is a restored older copy, whose older staff cells are no staff edits.
+    older: bool = False
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,8 @@ def plan_sync(
     identities: Mapping[str, str] = {},
     outcome_words: OutcomeWords = NO_OWN_WORDS,
     carried_out: Collection[CarriedOut] = (),
+    seen: Mapping[str, SeenCells] = {},
+    last_synced: date | None = None,
 ) -> SyncPlan:
     """Decide every prospect row below the header, and the managed cells that must change.
 
@@ -203,8 +208,10 @@ def plan_sync(
     the same fingerprint (a write that never landed, or a restored older copy), or with any
     fingerprint on the same day (a write refused because someone edited the row meanwhile):
     it is then carried out again as of its first day, onto the cells as they are, and adds
-    nothing to the touch log. Only a row that kept its Sync ID is trusted with an outcome: on
-    a new or re-sorted row it waits a sync.
+    nothing to the touch log. But when the last finished sync (on `last_synced`, after that
+    first day) saw the row with these very cells (`seen`), without the word, staff typed it
+    again onto a restored copy: that is a new outcome, of today. Only a row that kept its
+    Sync ID is trusted with an outcome: on a new or re-sorted row it waits a sync.
     """
 
     def ours(sync_id: str) -> frozenset[Written]:
@@ -282,7 +289,12 @@ def plan_sync(
         for field in [field for field in typed if field in OUTCOME_CELLS]:
             typed_text = read_text(now[field])
             key = (sync_id, typed_key(typed_text), _before(staff, date1904))
-            first_day = by_key.get(key) or (today if key[:2] in today_by_text else None)
+            first_day = by_key.get(key)
+            if first_day and last_synced and first_day < last_synced:
+                before = seen_cells(prospect, decision, settings, date1904=date1904)
+                if _same_outcome_cells(seen.get(sync_id), before):
+                    first_day = None  # typed again since the last sync saw these cells
+            first_day = first_day or (today if key[:2] in today_by_text else None)
             outcome = read_outcome(
                 typed_text,
                 first_day or today,
@@ -335,7 +347,10 @@ def plan_sync(
         for field in differing:
             cells[(number, layout.managed[field])] = wanted[field]
         remember = _remember(managed, memory, typed)
-        results.append(RowResult(number, sync_id, prospect, decision, remember, fault))
+        older = _older_copy(
+            now, memory, writing.get(in_cell), written_before.get(in_cell), date1904
+        )
+        results.append(RowResult(number, sync_id, prospect, decision, remember, fault, older))
 
     resorted = tuple(Resorted(number, sync_id) for number, sync_id in sorted(moved.items()))
     changes = Changes(layout, cells, header_texts(rows, layout), last_row, staff_cells)
@@ -364,6 +379,36 @@ def _before(staff: Mapping[str, CellValue], date1904: bool) -> str:
     write that never landed) from a row an outcome was carried out on."""
     parts = [_comparable(staff.get(name), date1904) for name in OUTCOME_FIELDS]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def _older_copy(
+    now: Mapping[str, CellValue],
+    last: Managed | None,
+    stopped: Managed | None,
+    earlier: Collection[Written] | None,
+    date1904: bool,
+) -> bool:
+    """Whether a row's managed cells hold what the daemon wrote there on an earlier day
+    (`earlier`), and neither what it wrote last nor what a stopped write was writing: an
+    older copy of the row, put back. Between two syncs only people change cells, and people
+    do not type yesterday's flag back."""
+    if last is None or not earlier:
+        return False
+    kept = [m.cells() for m in (last, stopped) if m]
+    return any(
+        _comparable(value, date1904)
+        and not any(_same(value, cells[field], date1904) for cells in kept)
+        and _is_ours(field, value, earlier, date1904)
+        for field, value in now.items()
+        if field in MANAGED_LABELS
+    )
+
+
+def _same_outcome_cells(seen: SeenCells | None, now: SeenCells) -> bool:
+    """Whether a row's outcome cells are those the last finished sync saw."""
+    return seen is not None and all(
+        getattr(seen, name) == getattr(now, name) for name in OUTCOME_FIELDS
+    )
 
 
 def _carry_out(
