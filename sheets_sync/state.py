@@ -401,10 +401,13 @@ class State:
     ) -> None:
         """Before the write that carries them out: the outcomes of a plan (`SyncPlan.outcomes`)
         and the touch-log entries they make (`SyncPlan.touches`: none for an outcome carried
-        out again), in one transaction. One already recorded keeps its first day."""
+        out again), in one transaction. One already recorded keeps its first day, unless it
+        is the same words typed again later onto the same cells (after a restore): then the
+        record takes the later day, so that a second read in the same sync knows it."""
         with self._transaction():
             self.db.executemany(
-                "INSERT OR IGNORE INTO outcomes VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outcomes VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET day = excluded.day WHERE excluded.day > day",
                 ((source, *done.key, done.day.isoformat()) for done in outcomes),
             )
             self._add_touches(source, touches)

@@ -9,10 +9,12 @@ none twice and none lost.
 
 What counts as one entry is the touch log's own promise (SPEC §8), which the staff here keep
 to: a prospect has at most one touch a day (a second `Last touch` or `Touches` change on a
-day that already has one is that touch again), and a status, snooze or owner equal to the
-last one logged of its kind is not logged again; so staff re-entering, after a restore, what
-the restore took away add nothing. The staff here do not type an outcome into a row the same
-day it was sorted out from under its Sync ID (such an outcome waits a sync, SPEC §8).
+day that already has one is that touch again, as the same words typed twice in a day are one
+outcome), so staff act on a prospect at most once a day; and a status, snooze or owner equal
+to the last one logged of its kind is not logged again, so staff re-entering, after a
+restore, what the restore took away add nothing. The staff here do not type an outcome
+into a row the same day it was sorted out from under its Sync ID (such an outcome waits a
+sync, SPEC §8).
 
 It runs on the memory and xlsx backends, and on Google Sheets through the API fake; there
 staff only edit by hand, as Google refuses typed outcomes for now. CI plays a bounded slice,
@@ -193,6 +195,7 @@ class Clinic:
     ids: dict[str, str] = field(default_factory=dict)  # name -> Sync ID
     made: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     typing: bool = True  # whether staff type outcomes, or only edit staff cells by hand
+    acted: set[tuple[str, date]] = field(default_factory=set)  # (Sync ID, day) staff acted
 
     def new_id(self) -> str:
         return f"{next(self.made):08x}"
@@ -243,8 +246,8 @@ class Clinic:
     # -- the staff's day --
 
     def work(self, today: date, busy: int) -> None:
-        """Staff act on `busy` open prospects that have no touch today, then the day's sync
-        carries it all out."""
+        """Staff act on `busy` open prospects they have not yet acted on today (`+2w` typed
+        twice in a day is one snooze), then the day's sync carries it all out."""
         grid = self.log.grid()
         col = self.columns(grid)
         edits: dict[Cell, CellValue] = {}
@@ -258,8 +261,9 @@ class Clinic:
             sync_id = self.ids[name]
             cells = grid[rows[name] - 1]
             status = read_text(cells[col["Status"]])
-            if status not in ("", "Open") or self.touched_on(sync_id, today):
+            if status not in ("", "Open") or (sync_id, today) in self.acted:
                 continue
+            self.acted.add((sync_id, today))
             acted += 1
             row = rows[name]
             self.act(today, sync_id, row, cells, col, edits)
@@ -565,3 +569,35 @@ def test_an_owner_put_back_by_a_restore_is_no_owner_change(tmp_path: Path) -> No
         log.restore(morning)
         clinic.cycle(WEDNESDAY)
         assert [(e[1], e[7]) for e in clinic.logged()] == [("status", "won"), ("owner", "Ben")]
+
+
+def test_a_word_typed_again_after_a_restore_is_logged_once_when_the_write_is_retried(
+    ann: tuple[MemoryLog, Clinic],
+) -> None:
+    """Found by the simulation on Google Sheets (whose check-after-write makes the engine read
+    again): Thursday's `called`, typed again onto restored cells, is recorded before the
+    write; a colleague's save makes the write wait and the sync read again. The outcome is
+    Thursday's, already recorded: it is carried out once and logged once."""
+    log, clinic = ann
+    morning = log.keep()
+    log.change({(2, NEXT_ACTION): "called"})
+    clinic.cycle(MONDAY)
+    log.restore(morning)
+    clinic.cycle(WEDNESDAY)
+    log.change({(2, NEXT_ACTION): "called"})
+    write = log.memory.write
+    colleague_saves = iter([True])
+
+    def meanwhile(*args: object) -> str | None:
+        if next(colleague_saves, False):
+            log.memory.generation += 1  # someone saves the log between the read and the write
+        return write(*args)  # type: ignore[arg-type]
+
+    log.memory.write = meanwhile  # type: ignore[method-assign]
+    clinic.cycle(THURSDAY)
+
+    assert log.grid()[1][5] == 3
+    assert [(e[1], e[2], e[4]) for e in clinic.logged()] == [
+        ("touch", MONDAY, "typed"),
+        ("touch", THURSDAY, "typed"),
+    ]
