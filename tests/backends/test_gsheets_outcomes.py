@@ -249,3 +249,43 @@ def test_a_staff_cell_edited_after_the_write_is_not_written_over(
 
 def description(fake: FakeSheets, key: Path) -> str:
     return backend(fake, key, BOOK).description
+
+
+def test_a_row_inserted_during_the_write_keeps_none_of_anothers_outcome(
+    fake: FakeSheets, key: Path, state: State
+) -> None:
+    """A new prospect typed into a row inserted above Ann's as the write goes out: Ann's
+    Last touch and Touches land on the new row by position. The new row is nobody the sync
+    knows yet, so what landed there is cleared, and Ann's go where Ann is now."""
+    add_log(fake)
+    synced_last_week(fake, key, state)
+    type_into(fake, "Ann Lee", "Next action", "called")
+    new_prospect = ["Fay Gee", "Anna", TODAY - timedelta(days=2)]
+
+    fake.before_request = once(
+        lambda: fake.insert_row(BOOK, LOG, ANN_ROW, new_prospect), when=the_write
+    )
+    cycle(fake, key, state)
+
+    fay = by_name(fake)["Fay Gee"]
+    assert not any(fay[LAST_TOUCH : TOUCHES + 1])  # blank, as the row was typed
+    assert_only_ann_touched(fake, touches=4)
+
+
+def test_a_column_an_outcome_adds_joins_the_logs_table(
+    fake: FakeSheets, key: Path, state: State
+) -> None:
+    """The log is a Google Sheets table across the sheets-sync columns: the Snooze until
+    column an outcome adds to its right is made part of it, so a sort from the table's menu
+    moves it with its row."""
+    add_log(fake)
+    synced_last_week(fake, key, state)
+    width = len(fake.values(BOOK, LOG)[0])
+    fake.add_table(BOOK, LOG, "Prospects", columns=(0, width - 1), rows=(1, len(PROSPECTS) + 1))
+    type_into(fake, "Ann Lee", "Next action", "+2w")
+
+    cycle(fake, key, state)
+
+    (table,) = fake.tables(BOOK, LOG)
+    assert fake.values(BOOK, LOG)[0][width] == "Snooze until"
+    assert table["range"]["endColumnIndex"] == width + 1
