@@ -289,3 +289,19 @@ def test_a_column_an_outcome_adds_joins_the_logs_table(
     (table,) = fake.tables(BOOK, LOG)
     assert fake.values(BOOK, LOG)[0][width] == "Snooze until"
     assert table["range"]["endColumnIndex"] == width + 1
+
+
+def test_a_date_written_into_a_blank_cell_shows_as_a_date(
+    fake: FakeSheets, key: Path, state: State
+) -> None:
+    """A blank Last touch has no date format: the serial number written there (values RAW)
+    would show as 46356 unless the cell is given one."""
+    add_log(fake)
+    synced_last_week(fake, key, state)
+    fake.set_cell(BOOK, LOG, ANN_ROW, LAST_TOUCH, None)
+    type_into(fake, "Ann Lee", "Next action", "called")
+
+    cycle(fake, key, state)
+
+    assert by_name(fake)["Ann Lee"][LAST_TOUCH] == serial(TODAY)
+    assert backend(fake, key, BOOK).read().rows[ANN_ROW - 1][LAST_TOUCH] == TODAY

@@ -434,9 +434,10 @@ def widened_frames(
     tables: list[tuple[Table, str]],
 ) -> list[dict[str, Any]]:
     """Requests that stretch the log's table, and a basic filter over the log, across the
-    managed columns, so that a sort through them moves a row's managed cells and Sync ID
-    with its staff cells (as the xlsx path widens an autofilter). A filter or table that
-    covers the log's header row from its first column on is the log's; others stay as made.
+    managed columns (and a column a typed outcome adds right of them), so that a sort
+    through them moves a row's managed cells and Sync ID with its staff cells (as the xlsx
+    path widens an autofilter). A filter or table that covers the log's header row from its
+    first column on is the log's; others stay as made.
     """
     layout = changes.layout
     first_col = min(layout.staff.values())
@@ -481,27 +482,30 @@ def outcome_date_formats(changes: Changes, sheet_id: int) -> list[dict[str, Any]
     otherwise each cell that did not show a date when read. A cell already showing a date
     keeps the format staff gave it."""
     layout = changes.layout
-    date_format = {"numberFormat": {"type": "DATE"}}
-    areas: list[dict[str, int]] = []
-    new_columns: set[int] = set()
-    for (number, col), (before, value) in sorted(changes.staff_cells.items()):
-        if not isinstance(value, date) or col in new_columns:
-            continue
-        if col in layout.new_headers:
-            new_columns.add(col)
-            areas.append({"startRowIndex": layout.first_row - 1})
-        elif not isinstance(before, date):
-            areas.append({"startRowIndex": number - 1, "endRowIndex": number})
-        else:
-            continue
-        areas[-1].update(sheetId=sheet_id, startColumnIndex=col, endColumnIndex=col + 1)
+    dates = [
+        (number, col, before)
+        for (number, col), (before, value) in sorted(changes.staff_cells.items())
+        if isinstance(value, date)
+    ]
+    new_columns = sorted({col for _, col, _ in dates if col in layout.new_headers})
+    areas = [(layout.first_row - 1, None, col) for col in new_columns] + [
+        (number - 1, number, col)
+        for number, col, before in dates
+        if col not in layout.new_headers and not isinstance(before, date)
+    ]
     return [
         {
             "repeatCell": {
-                "range": area,
-                "cell": {"userEnteredFormat": date_format},
+                "range": {
+                    "sheetId": sheet_id,
+                    "startRowIndex": first,
+                    **({} if end is None else {"endRowIndex": end}),
+                    "startColumnIndex": col,
+                    "endColumnIndex": col + 1,
+                },
+                "cell": {"userEnteredFormat": {"numberFormat": {"type": "DATE"}}},
                 "fields": "userEnteredFormat.numberFormat",
             }
         }
-        for area in areas
+        for first, end, col in areas
     ]
