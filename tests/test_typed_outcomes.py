@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import settings as settings_for_hypothesis
 from hypothesis import strategies as st
 
-from sheets_sync.backends.base import Backend, SourceChanged, SourceError
+from sheets_sync.backends.base import Backend, SourceChanged
 from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import ConfigError, parse_config
@@ -393,24 +393,29 @@ class GoogleLog(Log):
         self.fake.set_cell(SHEET, "Prospects", row, col, value)
 
 
-def test_google_sheets_refuses_typed_outcomes_for_now(
+def test_google_sheets_carries_a_typed_call_out_in_one_write(
     fake: FakeSheets, tmp_path: Path, state: State
 ) -> None:
-    """Until its check-after-write covers staff cells, a Google Sheet is not written at all
-    rather than an outcome lost or a staff cell put on a row sorted meanwhile; the message
-    says what to do, and the typed word stays."""
+    """The same outcome on a Google Sheet: the staff cells go in the managed cells' one
+    `values:batchUpdate`, after one read of the rows just before it (tests/backends/
+    test_gsheets_outcomes.py plays the sorts and edits that read and the check are for)."""
     clinic = Clinic(
-        GoogleLog(fake, fake.service_account_key(tmp_path / "keys"), [list(ANN)]), state
+        GoogleLog(fake, fake.service_account_key(tmp_path / "keys"), [list(ANN), list(BOB)]),
+        state,
     )
     clinic.cycle(MONDAY - timedelta(days=7))
     clinic.log.type(ANN_ROW, clinic.column("Next action"), "called")
     fake.requests.clear()
 
-    with pytest.raises(SourceError, match="does not yet carry typed outcomes out in Google"):
-        clinic.cycle(MONDAY)
+    plan = clinic.cycle(MONDAY)
 
-    assert calls(fake) == ["GET " + SHEET]  # the read; no write was sent
-    assert clinic.cell(ANN_ROW, "Next action") == "called"
+    writes = [call for call in calls(fake) if call.startswith("POST")]
+    assert writes == [f"POST {SHEET}/values:batchUpdate"]
+    assert day_in(clinic.cell(ANN_ROW, "Last touch")) == MONDAY
+    assert count_in(clinic.cell(ANN_ROW, "Touches")) == 4
+    assert str(clinic.cell(ANN_ROW, "Next action")).startswith("Step 5/7")
+    assert [touch.kind for touch in plan.touches] == ["touch"]
+    assert not clinic.cycle(MONDAY).changes
 
 
 # --- the config ------------------------------------------------------------------------------

@@ -15,12 +15,17 @@ where it just created one, or where its own misplaced write covered the row's ol
 write it reads the sheet again and checks that every row holds the values computed for its ID
 (new rows: for its staff cells); where one does not, it writes the right values to where that
 row is now, and checks again.
+
+A typed outcome's staff cells (SPEC §8) go in the same write. The rows they are for are read
+again just before it, and the write refused if any of them changed; the check then puts back
+any staff cell a row that moved took from the write, and writes the outcome where its
+prospect is now, into cells still holding what was read (check.py, `Expected`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -208,15 +213,13 @@ class GSheetsBackend:
         last = self._last
         if last is None or last.version != version:
             raise SourceChanged(f"{self.description} was read again since this plan was made")
-        if changes.staff_cells:
-            raise SourceError(_outcomes_not_yet(changes))
         rules = rule_requests(last.rules, changes, last.sheet_id)
-        cells = uncovered(changes.cells, last.merges)
+        cells: dict[tuple[int, int], CellValue] = uncovered(changes.all_cells(), last.merges)
         widen = widened_frames(changes, last.sheet_id, last.basic_filter, last.tables)
         if not cells and not rules and not widen:
             return None
         updates: list[dict[str, Any]] = []
-        width = max(changes.layout.managed.values()) + 1
+        width = max(*changes.layout.managed.values(), *(col for _, col in cells)) + 1
         if width > int(last.grid.get("columnCount", 26)):
             updates.append(
                 {
@@ -233,6 +236,7 @@ class GSheetsBackend:
         if rules:
             updates += [*rules, date_format(changes, last.sheet_id)]
         updates += widen
+        updates += outcome_date_formats(changes, last.sheet_id)
         if updates:
             try:
                 self._google.call(
@@ -246,6 +250,8 @@ class GSheetsBackend:
                     self._rules_now(last), changes, last.sheet_id
                 ):
                     raise
+        if changes.staff_cells:
+            self._outcome_rows_as_read(changes, last)
         expected = Expected.of(changes, last.rows)
         rows = last.rows  # the rows the cells were computed for
         written: dict[int, set[object]] = {}
@@ -267,7 +273,22 @@ class GSheetsBackend:
             "writing and checking); the next cycle tries again"
         )
 
-    def _write_cells(self, title: str, cells: Mapping[tuple[int, int], str | date | None]) -> None:
+    def _outcome_rows_as_read(self, changes: Changes, last: _Read) -> None:
+        """Read the log again just before a write that carries out typed outcomes, and refuse
+        it (SourceChanged: the cycle reads again and plans anew) when a row an outcome is for
+        no longer holds what it held at the plan's read: a person changed it, or rows were
+        sorted, inserted or deleted meanwhile. The API writes by position with no condition,
+        so this leaves the write one request's time to go wrong in; the check after it puts
+        right what does."""
+        now = self._read()
+        for number in sorted({number for number, _ in changes.staff_cells}):
+            if _row(now.rows, number) != _row(last.rows, number):
+                raise SourceChanged(
+                    f"{self.description}: row {number}, where an outcome was typed, changed "
+                    "while it was being synced"
+                )
+
+    def _write_cells(self, title: str, cells: Mapping[tuple[int, int], CellValue]) -> None:
         """One range per run of rows in a column, values RAW; one body when it fits in 2 MB.
 
         A bigger write (a first sync of some 40,000 rows) goes in several bodies, one after
@@ -413,13 +434,14 @@ def widened_frames(
     tables: list[tuple[Table, str]],
 ) -> list[dict[str, Any]]:
     """Requests that stretch the log's table, and a basic filter over the log, across the
-    managed columns, so that a sort through them moves a row's managed cells and Sync ID
-    with its staff cells (as the xlsx path widens an autofilter). A filter or table that
-    covers the log's header row from its first column on is the log's; others stay as made.
+    managed columns (and a column a typed outcome adds right of them), so that a sort
+    through them moves a row's managed cells and Sync ID with its staff cells (as the xlsx
+    path widens an autofilter). A filter or table that covers the log's header row from its
+    first column on is the log's; others stay as made.
     """
     layout = changes.layout
     first_col = min(layout.staff.values())
-    last_col = max(layout.managed.values())
+    last_col = max(*layout.managed.values(), *layout.new_headers)  # and a column an outcome adds
     requests: list[dict[str, Any]] = []
     for table, table_id in tables:
         if table == layout.table and table.last_col < last_col:
@@ -449,15 +471,41 @@ def widened_frames(
     return requests
 
 
-def _outcomes_not_yet(changes: Changes) -> str:
-    """Why a Google Sheet with a typed outcome is not written: its values land by position,
-    and a staff cell must never land on a row sorted meanwhile; until the check-after-write
-    covers staff cells, nothing is written rather than an outcome lost."""
-    rows = sorted({number for number, _ in changes.staff_cells})
-    listed = ", ".join(str(number) for number in rows[:10])
-    return (
-        f"{'row' if len(rows) == 1 else 'rows'} {listed}: an outcome typed into Next action or"
-        ' Follow-up status (like "called"); sheets-sync does not yet carry typed outcomes out'
-        " in Google Sheets, so nothing was written. Update Last touch, Touches, Snooze until or"
-        " Status by hand and clear the typed cell; the next cycle then syncs"
-    )
+def _row(rows: Sequence[Sequence[CellValue]], number: int) -> list[CellValue]:
+    return list(rows[number - 1]) if number <= len(rows) else []
+
+
+def outcome_date_formats(changes: Changes, sheet_id: int) -> list[dict[str, Any]]:
+    """Show the dates a typed outcome writes (as serial numbers, values RAW) as dates, in the
+    spreadsheet's own date format (a number format with no pattern takes the locale's,
+    Sheets API reference, NumberFormat.pattern): the whole column when this write adds it,
+    otherwise each cell that did not show a date when read. A cell already showing a date
+    keeps the format staff gave it."""
+    layout = changes.layout
+    dates = [
+        (number, col, before)
+        for (number, col), (before, value) in sorted(changes.staff_cells.items())
+        if isinstance(value, date)
+    ]
+    new_columns = sorted({col for _, col, _ in dates if col in layout.new_headers})
+    areas = [(layout.first_row - 1, None, col) for col in new_columns] + [
+        (number - 1, number, col)
+        for number, col, before in dates
+        if col not in layout.new_headers and not isinstance(before, date)
+    ]
+    return [
+        {
+            "repeatCell": {
+                "range": {
+                    "sheetId": sheet_id,
+                    "startRowIndex": first,
+                    **({} if end is None else {"endRowIndex": end}),
+                    "startColumnIndex": col,
+                    "endColumnIndex": col + 1,
+                },
+                "cell": {"userEnteredFormat": {"numberFormat": {"type": "DATE"}}},
+                "fields": "userEnteredFormat.numberFormat",
+            }
+        }
+        for first, end, col in areas
+    ]

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sheets_sync.backends.gsheets.grid import EPOCH
 from sheets_sync.core.columns import Merge
-from sheets_sync.core.sync import IDENTITY_FIELDS, Changes
+from sheets_sync.core.sync import IDENTITY_FIELDS, Changes, StaffWrite
 from sheets_sync.core.values import CellValue
 
 Position = tuple[int, int]  # (sheet row, 0-based column)
@@ -40,10 +40,14 @@ class Expected:
         managed_cols: Sequence[int],
         named: dict[str, str],  # an ID -> the cells naming its prospect, when the cycle began
         naming_cols: Sequence[int],
+        staff_read: dict[str, dict[int, CellValue]],  # an ID -> its outcome columns, as read
+        staff_writes: dict[str, dict[int, tuple[CellValue, StaffWrite]]],
     ) -> None:
         self.values, self.identity, self.new_ids = values, identity, new_ids
         self.sync_col, self.staff_cols, self.managed_cols = sync_col, staff_cols, managed_cols
         self.named, self.naming_cols = named, naming_cols
+        self.staff_read, self.staff_writes = staff_read, staff_writes
+        self.outcome_cols = sorted({col for cols in staff_read.values() for col in cols})
         self.naming = Counter(named.values())  # how many IDs' prospects each name was
         self.named_once = {n: sync_id for sync_id, n in named.items() if self.naming[n] == 1}
 
@@ -51,7 +55,8 @@ class Expected:
     def of(cls, changes: Changes, rows: Sequence[Sequence[CellValue]]) -> Expected:
         layout = changes.layout
         sync_col = layout.managed["sync_id"]
-        staff_cols = sorted(layout.staff.values())
+        outcome_cols = sorted({col for _, col in changes.staff_cells})
+        staff_cols = sorted(set(layout.staff.values()) - set(outcome_cols))
         naming_cols = [layout.staff[field] for field in IDENTITY_FIELDS if field in layout.staff]
         managed_cols = [col for field, col in layout.managed.items() if field != "sync_id"]
         by_row: dict[int, dict[int, CellValue]] = {}
@@ -62,6 +67,8 @@ class Expected:
         seen: Counter[str] = Counter()
         new_ids: dict[str, str] = {}
         named: dict[str, str] = {}
+        staff_read: dict[str, dict[int, CellValue]] = {}
+        staff_writes: dict[str, dict[int, tuple[CellValue, StaffWrite]]] = {}
         for number in range(layout.first_row, len(rows) + 1):
             row = rows[number - 1]
             written = by_row.get(number, {})
@@ -75,8 +82,15 @@ class Expected:
             values[sync_id] = {col: written.get(col, cell(row, col)) for col in managed_cols}
             identity[key] = sync_id
             named[sync_id] = staff_key(row, naming_cols)
+            staff_read[sync_id] = {col: cell(row, col) for col in outcome_cols}
+            for col in outcome_cols:
+                if (number, col) in changes.staff_cells:
+                    staff_writes.setdefault(sync_id, {})[col] = changes.staff_cells[(number, col)]
         unique = {key: sync_id for key, sync_id in identity.items() if seen[key] == 1}
-        return cls(values, unique, new_ids, sync_col, staff_cols, managed_cols, named, naming_cols)
+        return cls(
+            values, unique, new_ids, sync_col, staff_cols, managed_cols, named, naming_cols,
+            staff_read, staff_writes,
+        )  # fmt: skip
 
     def key(self, row: Sequence[CellValue]) -> str:
         """A row's staff cells, as one string: who the row is, when no ID says so."""
@@ -99,7 +113,7 @@ class Expected:
         changes: Changes,
         written: Mapping[int, set[object]],
         placed: Mapping[tuple[int, int], tuple[str, object]],
-    ) -> dict[tuple[int, int], str | date | None]:
+    ) -> dict[Position, CellValue]:
         """The cells that put every row right again; none when all are right.
 
         `written` holds, by column, every value this write has put anywhere; `placed`, for
@@ -107,9 +121,10 @@ class Expected:
         value. On a row that is no known prospect, a cell holding one of our values is kept
         only where it was put for this very row; elsewhere it is ours, misplaced by a row
         that moved (staff inserted or deleted rows meanwhile), and is cleared. Anything
-        else there is left as the person made it.
+        else there is left as the person made it. The outcome columns are put right as
+        `_outcome_fixes` says.
         """
-        fixes: dict[tuple[int, int], str | date | None] = {}
+        fixes: dict[Position, CellValue] = {}
         for number in range(changes.layout.first_row, len(rows) + 1):
             row = rows[number - 1]
             sync_id = str(cell(row, self.sync_col) or "")
@@ -128,6 +143,7 @@ class Expected:
                         ours = value not in (None, "") and comparable(value) in written.get(col, ())
                         if ours and placed.get((number, col)) != (key, comparable(value)):
                             fixes[(number, col)] = None
+                    fixes.update(self._outcome_fixes(number, row, "", key, placed))
                     continue
                 # A write lands by position and may hit a moved row, so an ID written here
                 # (a new one, or the row's own old one that a misplaced write covered) is
@@ -142,6 +158,41 @@ class Expected:
             for col in self.managed_cols:
                 if not same(cell(row, col), wanted.get(col)):
                     fixes[(number, col)] = writable(wanted.get(col))
+            fixes.update(self._outcome_fixes(number, row, sync_id, key, placed))
+        return fixes
+
+    def _outcome_fixes(
+        self,
+        number: int,
+        row: Sequence[CellValue],
+        sync_id: str,
+        key: str,
+        placed: Mapping[Position, tuple[str, object]],
+    ) -> dict[Position, CellValue]:
+        """The outcome columns of row `number`, now prospect `sync_id` ("" for nobody known),
+        put right (SPEC §8: a staff cell is written only to carry out what was typed in that
+        row, and only while it holds what was read).
+
+        A cell where the last round put a value meant for another row was hit by a row that
+        moved: it gets back what it held when the cycle began (a row that is no known prospect
+        is cleared, as it was before the write as far as anyone can tell). The prospect's own
+        outcome is written where the prospect is now, into a cell still holding what was read
+        (or a value of ours meant for another row); a cell a person changed meanwhile is left
+        as they made it.
+        """
+        fixes: dict[Position, CellValue] = {}
+        read = self.staff_read.get(sync_id, {})
+        writes = self.staff_writes.get(sync_id, {})
+        for col in self.outcome_cols:
+            now = cell(row, col)
+            put = placed.get((number, col))  # (for whom, what) the last round wrote here
+            misplaced = put is not None and put[0] != key and put[1] == comparable(now)
+            if col in writes:
+                old, new = writes[col]
+                if not same(now, new) and (same(now, old) or misplaced):
+                    fixes[(number, col)] = new
+            elif misplaced and not same(now, read.get(col)):
+                fixes[(number, col)] = read.get(col)
         return fixes
 
 

@@ -114,10 +114,13 @@ def person_chip(cell: Mapping[str, Any]) -> str | None:
     return readable(str(email)) if email else None
 
 
-def raw(value: str | date | None) -> str | int:
-    """A value for a RAW write: dates as serial numbers, blanks as empty strings."""
+def raw(value: CellValue) -> str | int | float | bool:
+    """A value for a RAW write: dates as serial numbers, blanks as empty strings. A staff
+    cell put back as it was read may hold a date and time, or a number or a tick box."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return (value - datetime.combine(EPOCH, datetime.min.time())) / timedelta(days=1)
     if isinstance(value, date):
         return (value - EPOCH).days
     return value

@@ -1,5 +1,8 @@
 """The managed cells to write, as the value ranges of `values:batchUpdate` bodies.
 
+The same bodies carry the staff cells a typed outcome changes (SPEC §8), and a staff cell
+put back where a sort made a write land on another row: numbers stay numbers.
+
 A first sync of 10,000 rows writes some 40,000 cells. Sent one range per cell, that was one
 4 MB body, twice the largest payload Google recommends (2 MB, developers.google.com/workspace/
 sheets/api/limits); at 50,000 rows it was 20 MB, which Google's front end refuses ("Request
@@ -11,11 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import date
 from typing import Any
 
 from sheets_sync.backends.gsheets.grid import raw
 from sheets_sync.core.columns import column_letters
+from sheets_sync.core.values import CellValue
 
 MAX_BODY = 2_000_000  # bytes in one request body: Google's recommended maximum payload
 _BODY = len(json.dumps({"valueInputOption": "RAW", "data": []}))
@@ -25,7 +28,7 @@ _GAP = 10  # rows not to be written that a run bridges with nulls
 
 
 def value_batches(
-    sheet: str, cells: Mapping[tuple[int, int], str | date | None], limit: int = MAX_BODY
+    sheet: str, cells: Mapping[tuple[int, int], CellValue], limit: int = MAX_BODY
 ) -> list[list[dict[str, Any]]]:
     """The `data` of each `values:batchUpdate` body that writes `cells` ((sheet row, 0-based
     column) -> value) in the quoted sheet, each body at most `limit` bytes as requests sends
@@ -46,8 +49,8 @@ def value_batches(
 
 
 def _runs(
-    cells: Mapping[tuple[int, int], str | date | None], limit: int
-) -> Iterator[tuple[int, int, list[str | int | None]]]:
+    cells: Mapping[tuple[int, int], CellValue], limit: int
+) -> Iterator[tuple[int, int, list[str | int | float | bool | None]]]:
     """(column, first row, values) for each run of rows in a column, cut where its values
     would pass `limit` bytes.
 
@@ -55,7 +58,7 @@ def _runs(
     it is (ValueRange.values: "Null values will be skipped"). So a run bridges a few rows
     that are not to be written with nulls, cheaper than starting a new range (some 70 bytes
     against 6 a row), and no cell outside `cells` is ever touched."""
-    run: list[str | int | None] = []
+    run: list[str | int | float | bool | None] = []
     start = previous = (0, -1)
     size = 0
     for row, col in sorted(cells, key=lambda cell: (cell[1], cell[0])):
