@@ -16,9 +16,9 @@ restore, what the restore took away add nothing. The staff here do not type an o
 into a row the same day it was sorted out from under its Sync ID (such an outcome waits a
 sync, SPEC §8).
 
-It runs on the memory and xlsx backends, and on Google Sheets through the API fake; there
-staff only edit by hand, as Google refuses typed outcomes for now. CI plays a bounded slice,
-two clinics per backend (about 16 s in all); SHEETS_SYNC_FUZZ_EXAMPLES (as in
+It runs on the memory and xlsx backends, and on Google Sheets through the API fake. CI
+plays a bounded slice,
+two clinics per backend (about 25 s in all); SHEETS_SYNC_FUZZ_EXAMPLES (as in
 tests/test_fuzz_input.py) sets how many, e.g. 50. What the simulation found is pinned at the
 end, each case on its own.
 """
@@ -194,7 +194,6 @@ class Clinic:
     expected: list[Entry] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)  # name -> Sync ID
     made: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    typing: bool = True  # whether staff type outcomes, or only edit staff cells by hand
     acted: set[tuple[str, date]] = field(default_factory=set)  # (Sync ID, day) staff acted
 
     def new_id(self) -> str:
@@ -283,7 +282,7 @@ class Clinic:
         snooze = day_of(cells[col["Snooze until"]])
         choice = self.rng.choices(
             ["typed", "last touch", "touches", "both", "status", "snooze", "owner", "outcome"],
-            weights=[10, 3, 2, 2, 1, 2, 1, 1] if self.typing else [0, 3, 2, 2, 1, 2, 1, 0],
+            weights=[10, 3, 2, 2, 1, 2, 1, 1],
         )[0]
         typed_into = col["Next action" if self.rng.random() < 0.8 else "Follow-up status"]
         if choice == "typed":
@@ -301,7 +300,7 @@ class Clinic:
             word, status = self.rng.choice([("booked", "booked"), ("declined", "declined")])
             edits[(row, typed_into)] = word
             self.expect(sync_id, "status", today, "typed", value=status)
-        elif choice == "snooze" and self.typing and self.rng.random() < 0.5:
+        elif choice == "snooze" and self.rng.random() < 0.5:
             edits[(row, typed_into)] = "+2w"
             value = (today + timedelta(weeks=2)).isoformat()
             self.expect(sync_id, "snooze", today, "typed", value=value)
@@ -395,7 +394,7 @@ def config_for(folder: Path) -> Config:
 MakeLog = Callable[[list[list[CellValue]]], Log]
 
 
-def play(make: MakeLog, config: Config, seed: int, state: State, *, typing: bool = True) -> Clinic:
+def play(make: MakeLog, config: Config, seed: int, state: State) -> Clinic:
     """Three months of the clinic, on open days: a sort now and then (whole rows; once, on
     day 33, the staff columns only), staff work and a sync, sometimes an afternoon's work and
     another sync. Twice a copy kept five open days earlier is put back before the day's work:
@@ -403,7 +402,7 @@ def play(make: MakeLog, config: Config, seed: int, state: State, *, typing: bool
     (carried out once, on the day they were typed)."""
     rng = random.Random(seed)
     rows = prospects(rng)
-    clinic = Clinic(make(rows), config, state, rng, typing=typing)
+    clinic = Clinic(make(rows), config, state, rng)
     days = list(open_days())
     clinic.cycle(days[0])
     kept: object = None
@@ -446,7 +445,7 @@ ALL_STAFF_DO = {
 }
 
 
-def play_clinics(folder: Path, make: Callable[[Path], MakeLog], *, typing: bool = True) -> None:
+def play_clinics(folder: Path, make: Callable[[Path], MakeLog]) -> None:
     """CLINICS clinics, each checked; between them, staff did all they can."""
     did: set[tuple[str, str]] = set()
     for seed in range(CLINICS):
@@ -454,10 +453,10 @@ def play_clinics(folder: Path, make: Callable[[Path], MakeLog], *, typing: bool 
         clinic_folder.mkdir()
         with State(clinic_folder / "state") as state:
             config = config_for(clinic_folder)
-            clinic = play(make(clinic_folder), config, seed, state, typing=typing)
+            clinic = play(make(clinic_folder), config, seed, state)
             check(clinic)
         did |= {(entry[1], entry[4]) for entry in clinic.expected}
-    assert did == (ALL_STAFF_DO if typing else {e for e in ALL_STAFF_DO if e[1] == "edited"})
+    assert did == ALL_STAFF_DO
 
 
 @pytest.mark.fuzz
@@ -471,11 +470,9 @@ def test_three_months_of_a_clinic_in_a_workbook(tmp_path: Path) -> None:
 
 
 @pytest.mark.fuzz
-def test_three_months_of_a_clinic_in_google_sheets_editing_by_hand(tmp_path: Path) -> None:
-    """Google Sheets refuses typed outcomes for now (tests/test_typed_outcomes.py): there,
-    staff edit their cells by hand, sort and restore, and type no outcome."""
+def test_three_months_of_a_clinic_in_google_sheets(tmp_path: Path) -> None:
     with FakeSheets() as fake:
-        play_clinics(tmp_path, lambda folder: partial(GoogleLog, fake, folder), typing=False)
+        play_clinics(tmp_path, lambda folder: partial(GoogleLog, fake, folder))
 
 
 # --- what the simulation found, each pinned on its own ---------------------------------------
