@@ -497,7 +497,12 @@ def _send_test(args: argparse.Namespace, config: Config, today: date) -> int:
     now = datetime.now(config.clinic.timezone)
     route = _route(config)
     message = render_check_message(
-        clinic=config.clinic.name, sender=config.mail.sender, to=args.address, route=route, now=now
+        clinic=config.clinic.name,
+        sender=config.mail.sender,
+        to=args.address,
+        route=route,
+        now=now,
+        date_order=config.clinic.date_order,
     )
     delivery = open_delivery(config, os.environ)
     try:

@@ -219,7 +219,11 @@ class Daemon:
             return False
         now = self._local(self.clock.now())
         message = render(
-            clinic=self.config.clinic.name, sender=self.config.mail.sender, to=manager, now=now
+            clinic=self.config.clinic.name,
+            sender=self.config.mail.sender,
+            to=manager,
+            now=now,
+            date_order=self.config.clinic.date_order,
         )
         delivery = self._delivery()
         try:
