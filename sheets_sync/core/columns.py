@@ -27,6 +27,7 @@ STAFF_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "status": ("Status", "Stage"),
     "last_touch": ("Last touch", "Last contact", "Last contacted", "Last follow-up"),
     "touches": ("Touches", "Touch count", "Follow-ups done"),
+    "booked_on": ("Booked on", "Booking date", "Date booked"),
     "snooze_until": ("Snooze until", "Hold until", "Next touch override"),
     "value": ("Value", "Estimated value", "Est. value", "Quote"),
     "plan": ("Plan",),
