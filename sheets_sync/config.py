@@ -213,14 +213,19 @@ def config_path_from(arg: str | None, environ: Mapping[str, str]) -> Path:
 
 def load_config(path: Path) -> Config:
     """Read and validate the config file; relative paths in it are taken from its folder."""
-    try:
-        data = _read_toml(path)
-    except _BadValueError as exc:
-        raise ConfigError([str(exc)], path=path) from None
+    data = read_config_file(path)
     try:
         return parse_config(data, base_dir=path.absolute().parent)
     except ConfigError as exc:
         raise ConfigError(exc.problems, path=path) from None
+
+
+def read_config_file(path: Path) -> dict[str, object]:
+    """A config file's TOML, unchecked; a `ConfigError` when it cannot be read as TOML."""
+    try:
+        return _read_toml(path)
+    except _BadValueError as exc:
+        raise ConfigError([str(exc)], path=path) from None
 
 
 def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
