@@ -16,8 +16,10 @@ import logging
 import os
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
@@ -46,10 +48,10 @@ from sheets_sync.engine import (
 )
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
-from sheets_sync.logs import record_unexpected
+from sheets_sync.logs import clinic_logged, record_unexpected
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.mail.notices import render_alert, render_recovery
-from sheets_sync.state import State
+from sheets_sync.state import State, StateError
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +89,21 @@ class Daemon:
     _settings_told: bool = field(default=False, init=False)  # the sheet's settings, once a run
 
     def run(self) -> None:
-        """Sync and send until `stop` is set; raises AlreadyRunning if another daemon has the
-        state folder. A cycle under way when `stop` is set is finished first."""
-        with self._only_instance(), State(self.config.daemon.state_dir) as state:
-            log.info(
-                "sheets-sync is running: a sync every %s, digests at %s (%s)",
-                counted(self.config.daemon.sync_every_minutes, "minute"),
-                f"{self.config.mail.digest_time:%H:%M}",
-                self.config.clinic.timezone.key,
-            )
-            scheduler = schedule.Scheduler()
-            with _scheduled_by(self.clock):
-                minutes = self.config.daemon.sync_every_minutes
-                scheduler.every(minutes).minutes.do(self._contained, self.sync_once, state)
-                scheduler.every(1).minutes.do(self._contained, self.digests_if_due, state)
-                scheduler.run_all()  # straight away: a sync, and any digests still due
-                while not self.stop.is_set():
-                    scheduler.run_pending()
-                    wait = scheduler.idle_seconds
-                    self.clock.sleep(min(max(wait or 0.0, 1.0), 60.0), self.stop)
-            log.info("sheets-sync stopped")
+        """Sync and send until `stop` is set: a service of this one clinic (`Service`)."""
+        Service([("", self)], stop=self.stop, clock=self.clock).run()
+
+    def say_running(self) -> None:
+        log.info(
+            "sheets-sync is running: a sync every %s, digests at %s (%s)",
+            counted(self.config.daemon.sync_every_minutes, "minute"),
+            f"{self.config.mail.digest_time:%H:%M}",
+            self.config.clinic.timezone.key,
+        )
+
+    def contained(self, job: str, state: State) -> None:
+        """Run one job ("sync" or "digests"); whatever it raises is logged and recorded, and
+        kept from the service."""
+        self._contained(self.sync_once if job == "sync" else self.digests_if_due, state)
 
     # --- the two jobs ---------------------------------------------------------------------
 
@@ -254,28 +251,148 @@ class Daemon:
             return self.delivery()
         return open_delivery(self.config, self.environ)
 
-    @contextmanager
-    def _only_instance(self) -> Iterator[None]:
-        folder = private_folder(self.config.daemon.state_dir)
-        lock = filelock.FileLock(str(folder / "daemon.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            raise AlreadyRunning(
-                f"another sheets-sync is already running with the state folder {folder}"
-                f"{_pid_note(folder)}; stop it first, or give this one another"
-                " [daemon].state_dir"
-            ) from None
-        pid_file = folder / "daemon.pid"
-        pid_file.write_text(str(os.getpid()), encoding="ascii")
-        try:
-            yield
-        finally:
-            pid_file.unlink(missing_ok=True)
-            lock.release()
+
+# Clinics synced at the same moment, at most. Most of a sync is waiting on a file share or on
+# Google; a few workers keep a stalled clinic from holding up the rest.
+WORKERS = 8
 
 
-def _pid_note(folder: Path) -> str:
+@dataclass
+class Service:
+    """One service for one clinic or a group (SPEC §11): each clinic's syncs and digests,
+    side by side.
+
+    `schedule` says when each clinic's jobs are due: its sync every `sync_every_minutes`,
+    and every minute a check whether its digests are due (in its own time zone, at its own
+    `digest_time`). A due job joins the clinic's queue; a pool of worker threads runs the
+    queues, one job of a clinic at a time, clinics side by side. So a clinic whose workbook
+    is locked, whose Google key was revoked or whose file share stalls holds up its own queue
+    and one worker, never another clinic's sync or digests; its failure is recorded and told
+    for that clinic alone (`Daemon.contained`).
+    """
+
+    clinics: Sequence[tuple[str, Daemon]]  # (the clinic's key in a group, "" alone; its jobs)
+    stop: threading.Event = field(default_factory=threading.Event)
+    clock: Clock = field(default_factory=SystemClock)
+    workers: int = WORKERS
+
+    def run(self) -> None:
+        """Until `stop` is set; raises AlreadyRunning if another service holds any of the
+        clinics' state folders. Jobs under way when `stop` is set are finished first."""
+        queues = [_Queue(key, daemon) for key, daemon in self.clinics]
+        folders = sorted({daemon.config.daemon.state_dir for _, daemon in self.clinics})
+        workers = max(1, min(self.workers, len(queues)))
+        with (
+            only_instance(folders),
+            _closing(queues),
+            ThreadPoolExecutor(workers, "clinic") as pool,
+        ):
+            self._say_running(queues)
+            scheduler = schedule.Scheduler()
+            with scheduled_by(self.clock):
+                for queue in queues:
+                    minutes = queue.daemon.config.daemon.sync_every_minutes
+                    scheduler.every(minutes).minutes.do(queue.add, "sync", pool)
+                    scheduler.every(1).minutes.do(queue.add, "digests", pool)
+                scheduler.run_all()  # straight away: a sync each, and any digests still due
+                while not self.stop.is_set():
+                    scheduler.run_pending()
+                    # Wait for the jobs under way, but never past the next due job: a stalled
+                    # clinic holds up its own queue only.
+                    _settle(queues, scheduler.idle_seconds)
+                    wait = scheduler.idle_seconds
+                    self.clock.sleep(min(max(wait or 0.0, 1.0), 60.0), self.stop)
+        log.info("sheets-sync stopped")
+
+    def _say_running(self, queues: Sequence[_Queue]) -> None:
+        if len(queues) > 1:
+            keys = ", ".join(queue.key for queue in queues)
+            log.info("sheets-sync is running for %d clinics: %s", len(queues), keys)
+        for queue in queues:
+            with clinic_logged(queue.key):
+                queue.daemon.say_running()
+
+
+@dataclass
+class _Queue:
+    """One clinic's due jobs, run one at a time in the order they fell due."""
+
+    key: str
+    daemon: Daemon
+    pending: list[str] = field(default_factory=list)
+    running: Future[None] | None = None
+    state: State | None = None  # opened by the clinic's first job, kept for the run
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, job: str, pool: ThreadPoolExecutor) -> None:
+        """Queue `job` (once: one already waiting covers it), and start the queue unless a
+        worker is on it."""
+        with self.lock:
+            if job not in self.pending:
+                self.pending.append(job)
+            if self.running is None or self.running.done():
+                self.running = pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        with clinic_logged(self.key):
+            while True:
+                with self.lock:
+                    if not self.pending:
+                        return
+                    job = self.pending.pop(0)
+                try:
+                    if self.state is None:
+                        self.state = State(self.daemon.config.daemon.state_dir)
+                except StateError as exc:  # this clinic's alone; tried again on its next job
+                    log.warning("%s: %s", job, exc)
+                    continue
+                self.daemon.contained(job, self.state)
+
+    def close(self) -> None:
+        if self.state is not None:
+            self.state.close()
+
+
+@contextmanager
+def _closing(queues: Sequence[_Queue]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for queue in queues:
+            queue.close()
+
+
+def _settle(queues: Sequence[_Queue], seconds: float | None) -> None:
+    """Wait until the jobs under way are done, or `seconds` (of the computer's time) pass."""
+    running = [q.running for q in queues if q.running is not None and not q.running.done()]
+    if running:
+        futures.wait(running, timeout=min(max(seconds or 0.0, 1.0), 60.0))
+
+
+@contextmanager
+def only_instance(folders: Sequence[Path]) -> Iterator[None]:
+    """Hold each clinic's state folder for the whole run: a second service, or `sheets-sync
+    run` with one clinic's own file, is refused instead of syncing the same log twice."""
+    with ExitStack() as held:
+        for folder in folders:
+            private = private_folder(folder)
+            lock = filelock.FileLock(str(private / "daemon.lock"))
+            try:
+                lock.acquire(timeout=0)
+            except filelock.Timeout:
+                raise AlreadyRunning(
+                    f"another sheets-sync is already running with the state folder {private}"
+                    f"{pid_note(private)}; stop it first, or give this one another"
+                    " [daemon].state_dir"
+                ) from None
+            held.callback(lock.release)
+            pid_file = private / "daemon.pid"
+            pid_file.write_text(str(os.getpid()), encoding="ascii")
+            held.callback(pid_file.unlink, missing_ok=True)
+        yield
+
+
+def pid_note(folder: Path) -> str:
     try:
         return f" (process {int((folder / 'daemon.pid').read_text(encoding='ascii'))})"
     except (OSError, ValueError):
@@ -287,7 +404,7 @@ def _job_name(job: Callable[..., object]) -> str:
 
 
 @contextmanager
-def _scheduled_by(clock: Clock) -> Iterator[None]:
+def scheduled_by(clock: Clock) -> Iterator[None]:
     """`schedule` reads `datetime.datetime.now()`; make it read `clock`, as naive UTC, so
     the jobs follow the daemon's clock and intervals never jump at a daylight-saving change.
     """
@@ -394,6 +511,6 @@ def _running(folder: Path) -> str | None:
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        return f"the daemon is running{_pid_note(folder)}"
+        return f"the daemon is running{pid_note(folder)}"
     lock.release()
     return None

@@ -13,6 +13,9 @@ import logging
 import sys
 import traceback
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -65,6 +68,21 @@ def _visible(char: str) -> str:
     return char
 
 
+# The clinic whose job is running in this thread, for the service of a group: its key.
+_CLINIC: ContextVar[str] = ContextVar("clinic", default="")
+
+
+@contextmanager
+def clinic_logged(key: str) -> Iterator[None]:
+    """Lines logged inside name the clinic (`[harbour] sync: ...`): in a group's service, whose
+    line each is. An empty key (a clinic alone) names none."""
+    token = _CLINIC.set(key)
+    try:
+        yield
+    finally:
+        _CLINIC.reset(token)
+
+
 class TextFormatter(logging.Formatter):
     """`time LEVEL message`, the message on one line; a traceback follows indented, so that
     only the first line of an entry starts at the margin."""
@@ -77,7 +95,9 @@ class TextFormatter(logging.Formatter):
         return moment.isoformat(timespec="seconds")
 
     def format(self, record: logging.LogRecord) -> str:
-        lines = [f"{self.formatTime(record)} {record.levelname} {one_line(record.getMessage())}"]
+        clinic = f"[{_CLINIC.get()}] " if _CLINIC.get() else ""
+        message = one_line(clinic + record.getMessage())
+        lines = [f"{self.formatTime(record)} {record.levelname} {message}"]
         if record.exc_info:
             lines.append(_indented(self.formatException(record.exc_info)))
         if record.stack_info:
@@ -99,6 +119,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": one_line(record.getMessage()),
         }
+        if _CLINIC.get():
+            entry["clinic"] = _CLINIC.get()
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

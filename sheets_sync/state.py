@@ -214,7 +214,9 @@ class State:
         path = folder / "state.sqlite3"
         try:
             private_folder(folder)
-            self.db = sqlite3.connect(path, isolation_level=None)
+            # A service hands a clinic's state from job to job, one at a time, across its
+            # worker threads: never two threads at once.
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             for number, migration in enumerate(_MIGRATIONS[version:], start=version + 1):
@@ -243,6 +245,9 @@ class State:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.db.close()
 
     def _transaction(self) -> _Transaction:

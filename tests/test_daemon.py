@@ -23,7 +23,14 @@ from sheets_sync.backends.memory import MemoryBackend
 from sheets_sync.config import Config, parse_config
 from sheets_sync.core.sync import Changes
 from sheets_sync.core.values import CellValue
-from sheets_sync.daemon import AlreadyRunning, Clock, Daemon, SystemClock, status_lines
+from sheets_sync.daemon import (
+    AlreadyRunning,
+    Clock,
+    Daemon,
+    SystemClock,
+    only_instance,
+    status_lines,
+)
 from sheets_sync.state import State
 
 REPO = Path(__file__).resolve().parents[1]
@@ -433,9 +440,6 @@ def test_no_alert_before_alert_after_hours(tmp_path: Path) -> None:
 
 def test_a_second_daemon_on_the_same_state_folder_is_refused(config: Config) -> None:
     clock = FakeClock(local(2026, 11, 24, 6, 0), local(2026, 11, 24, 9, 0))
-    first = Daemon(
-        config, environ={}, clock=clock, backend=MemoryBackend(log_rows(date(2026, 11, 24)), STAFF)
-    )
     second_backend = CountingBackend(log_rows(date(2026, 11, 24)), STAFF)
     recorder = Recorder(clock)
     second = Daemon(
@@ -443,7 +447,7 @@ def test_a_second_daemon_on_the_same_state_folder_is_refused(config: Config) -> 
     )
     folder = config.daemon.state_dir
 
-    with first._only_instance():
+    with only_instance([folder]):
         with pytest.raises(AlreadyRunning) as refused:
             second.run()
         assert (folder / "daemon.pid").exists()  # the refused one left the first's alone
