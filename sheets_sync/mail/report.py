@@ -361,7 +361,8 @@ def _pipeline_table(report: Report, style: _Style) -> _Table:
         ("Age", "By plan", "Open", "Value"),
         rows,
         f"{counted(report.overdue, 'overdue prospect')}, with"
-        f" {style.money(report.overdue_value)} waiting in them.",
+        f" {style.money(report.overdue_value)} waiting in"
+        f" {'it' if report.overdue == 1 else 'them'}.",
         words=2,
     )
 
