@@ -126,6 +126,7 @@ class _Table:
     rows: tuple[tuple[str, ...], ...]  # the first cell names the row (may be sheet text)
     note: str = ""
     words: int = 1  # the first columns hold words, which wrap; the others figures
+    labels_wrap: bool = True  # False: the first column is short fixed words ("over 365 days")
     stacked: bool = False  # in HTML each row a block of "Header: cell" (too many for a phone)
 
 
@@ -345,7 +346,7 @@ def _pipeline_table(report: Report, style: _Style) -> _Table:
         (
             row.age,
             ", ".join(
-                f"{plan or 'no plan'} {count:,}"
+                f"{_clipped(plan) or 'no plan'} {count:,}"
                 for plan, count in zip(report.plans, row.by_plan, strict=True)
                 if count
             )
@@ -364,6 +365,7 @@ def _pipeline_table(report: Report, style: _Style) -> _Table:
         f" {style.money(report.overdue_value)} waiting in"
         f" {'it' if report.overdue == 1 else 'them'}.",
         words=2,
+        labels_wrap=False,
     )
 
 
@@ -522,7 +524,7 @@ def _table_html(table: _Table) -> str:
     rows = "".join(
         "<tr>"
         + "".join(
-            f'<td style="{_CELL}{_WRAP}">{_bdi(cell)}</td>'
+            f'<td style="{_CELL}{_label_wrap(table, column)}">{_bdi(cell)}</td>'
             if column < table.words
             else f'<td style="{_NUMBER}">{_bdi(cell)}</td>'
             for column, cell in enumerate(row)
@@ -536,6 +538,10 @@ def _table_html(table: _Table) -> str:
         f"<table {_TABLE}><tr>{header}</tr>{rows}</table>"
         f'<div style="margin:8px 0 0;">{note}</div></div>'
     )
+
+
+def _label_wrap(table: _Table, column: int) -> str:
+    return "white-space:nowrap;" if column == 0 and not table.labels_wrap else _WRAP
 
 
 def _stacked_html(table: _Table) -> str:
