@@ -215,7 +215,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--xlsx", type=Path, metavar="FILE", help="write it as a workbook")
     history.set_defaults(command=_history)
 
-    report = command("report", "does follow-up pay? bookings, income by age, touches, owners")
+    report = command(
+        "report",
+        "does follow-up pay? bookings, income by age, touches, owners, the pipeline"
+        " (default: the 12 months ending today)",
+    )
     period = report.add_mutually_exclusive_group()
     period.add_argument("--month", metavar="YYYY-MM", help="one month, e.g. 2026-10")
     period.add_argument("--year", metavar="YYYY", help="one calendar year, e.g. 2026")
