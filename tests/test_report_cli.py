@@ -20,8 +20,9 @@ MONDAY, TUESDAY = "2026-11-23", "2026-11-24"
 
 @pytest.fixture
 def clinic(tmp_path: Path) -> str:
-    """A log synced on Monday; on Tuesday staff mark Bob booked (£2,500) and the touch log
-    sees it. Returns the config file."""
+    """A log synced on Monday, Cara booked already (before the touch log began: dated by her
+    last touch); on Tuesday staff mark Bob booked (£2,500) and the touch log sees it. Returns
+    the config file."""
     path = make_log(
         tmp_path / "log.xlsx",
         [
@@ -41,6 +42,14 @@ def clinic(tmp_path: Path) -> str:
                 "Status": "Open",
                 "Touches": 1,
                 "Value": 2500,
+            },
+            {
+                "Name": "Cara Cole",
+                "Owner": "Anna Price",
+                "Consultation date": date(2026, 10, 1),
+                "Status": "Booked",
+                "Last touch": date(2026, 11, 10),
+                "Touches": 6,
             },
         ],
     )
@@ -93,11 +102,22 @@ def test_a_month_is_printed_with_its_booking(
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "Follow-up report for November 2026 so far"
-    assert "1 booking, worth £2,500." in lines
-    assert "Days from consultation to booking: youngest 15, median 15, oldest 15." in lines
-    # On this computer the report names the booking, also with minimal mail.
-    assert any(
-        line.startswith("- Bob Brown: owner Ben Okafor, booked on 24 Nov 2026") for line in lines
+    assert "2 bookings, worth £2,500." in lines
+    assert "Days from consultation to booking: youngest 15, median 27.5, oldest 40." in lines
+    # Cara was booked before the touch log saw her: dated by her last touch, and said so.
+    assert (
+        "≈ 1 booking dated by their last touch: booked before the touch log began on 24 Nov 2026."
+        in lines
+    )
+    assert "1 booking has no value in the log." in lines
+    # On this computer the report names the bookings, also with minimal mail.
+    assert (
+        "- Cara Cole: owner Anna Price, booked on ≈ 10 Nov 2026, days to booking 40, touches 6,"
+        " value none" in lines
+    )
+    assert (
+        "- Bob Brown: owner Ben Okafor, booked on 24 Nov 2026, days to booking 15, touches 1,"
+        " value £2,500" in lines
     )
     assert "- Anna Price: touches logged 0, open 1, overdue 1, oldest overdue 15 days" in lines
     assert "- Ben Okafor: touches logged 1, open 0, overdue 0, oldest overdue none" in lines
@@ -108,12 +128,12 @@ def test_a_year_a_span_and_the_default(capsys: pytest.CaptureFixture[str], clini
     assert report(capsys, clinic, "--year", "2026")[1].startswith(
         "Follow-up report for 2026 so far\n"
     )
-    _, out, _ = report(capsys, clinic, "--from", "2026-10-01", "--to", "2026-11-23")
-    assert out.startswith("Follow-up report for 1 Oct 2026 to 23 Nov 2026\n")
-    assert "No bookings in 1 Oct 2026 to 23 Nov 2026." in out
+    _, out, _ = report(capsys, clinic, "--from", "2026-10-01", "--to", "2026-11-09")
+    assert out.startswith("Follow-up report for 1 Oct 2026 to 9 Nov 2026\n")
+    assert "No bookings in 1 Oct 2026 to 9 Nov 2026." in out
     _, out, _ = report(capsys, clinic)
     assert out.startswith("Follow-up report for the 12 months to 24 Nov 2026\n")
-    assert "1 booking, worth £2,500." in out
+    assert "2 bookings, worth £2,500." in out
 
 
 def test_the_page_and_the_workbook_are_written(
@@ -128,8 +148,10 @@ def test_the_page_and_the_workbook_are_written(
     assert f"Wrote the report's tables to {book}." in out
     assert "Bob Brown" in page.read_text(encoding="utf-8")
     summary = dict(openpyxl.load_workbook(book)["Summary"].iter_rows(values_only=True))
-    assert summary["Bookings"] == 1
+    assert summary["Bookings"] == 2
     assert summary["Value of bookings"] == 2500
+    assert summary["Bookings with no value"] == 1
+    assert summary["Bookings dated by their last touch (approximate)"] == 1
 
 
 @pytest.mark.parametrize(
