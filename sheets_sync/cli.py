@@ -51,6 +51,9 @@ from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logg
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
+from sheets_sync.mail.report import report_text
+from sheets_sync.report import clinic_report, report_period, write_html
+from sheets_sync.report import write_xlsx as write_report_xlsx
 from sheets_sync.setup import InitOptions, init
 from sheets_sync.state import State
 
@@ -211,6 +214,22 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--csv", type=Path, metavar="FILE", help="write it as CSV")
     export.add_argument("--xlsx", type=Path, metavar="FILE", help="write it as a workbook")
     history.set_defaults(command=_history)
+
+    report = command(
+        "report",
+        "does follow-up pay? bookings, income by age, touches, owners, the pipeline"
+        " (default: the 12 months ending today)",
+    )
+    period = report.add_mutually_exclusive_group()
+    period.add_argument("--month", metavar="YYYY-MM", help="one month, e.g. 2026-10")
+    period.add_argument("--year", metavar="YYYY", help="one calendar year, e.g. 2026")
+    period.add_argument(
+        "--from", dest="first", metavar="YYYY-MM-DD", help="from this day (to today, or --to)"
+    )
+    report.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="to this day, with --from")
+    report.add_argument("--html", type=Path, metavar="FILE", help="also write it as a page")
+    report.add_argument("--xlsx", type=Path, metavar="FILE", help="also write its tables")
+    report.set_defaults(command=_report)
     _init_parser(commands)
     return parser
 
@@ -456,6 +475,27 @@ def _history(args: argparse.Namespace, config: Config, today: date) -> int:
         return 0
     for line in history_table(lines, config.clinic.date_order):
         _say(line)
+    return 0
+
+
+def _report(args: argparse.Namespace, config: Config, today: date) -> int:
+    """The report (default: the 12 months ending today), printed; as a page or a workbook."""
+    period = report_period(
+        today=today, month=args.month, year=args.year, first=args.first, last=args.last
+    )
+    backend = open_backend(config, os.environ)
+    with State(config.daemon.state_dir) as state:
+        cycle = sync(backend, config, state, today=today, dry_run=True)
+        report = clinic_report(cycle, config, state, period, today)
+    order, currency = config.clinic.date_order, config.clinic.currency
+    for line in report_text(report, date_order=order, currency=currency).splitlines():
+        _say(line)
+    if args.html:
+        write_html(report, args.html, date_order=order, currency=currency)
+        _say(f"Wrote the report as a page to {args.html}.")
+    if args.xlsx:
+        write_report_xlsx(report, args.xlsx, date_order=order)
+        _say(f"Wrote the report's tables to {args.xlsx}.")
     return 0
 
 

@@ -10,7 +10,7 @@ keeps them out of email.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +21,7 @@ from sheets_sync.core.sync import RowResult
 from sheets_sync.core.touches import Touch
 from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.export import inert, write_workbook, written
 
 COLUMNS = ("Day", "Row", "Name", "Kind", "Channel", "Value", "Note", "Source", "Seen", "Sync ID")
 _HEX_ID = re.compile(r"[0-9a-f]{8}")
@@ -135,36 +136,10 @@ def write_csv(lines: Sequence[HistoryLine], path: Path) -> None:
     `@…`) starts with an apostrophe, as OWASP's advice on CSV injection has it."""
     frame = history_frame(lines)
     for column in ("Name", "Channel", "Value", "Note", "Source"):
-        frame[column] = frame[column].map(_inert)
-    _written(path, lambda: frame.to_csv(path, index=False, date_format="%Y-%m-%d"))
+        frame[column] = frame[column].map(inert)
+    written(path, "the touch log", lambda: frame.to_csv(path, index=False, date_format="%Y-%m-%d"))
 
 
 def write_xlsx(lines: Sequence[HistoryLine], path: Path) -> None:
     """A workbook with one sheet, `Touch log`; a note starting with `=` stays text."""
-
-    def write() -> None:
-        with pd.ExcelWriter(path, engine="openpyxl") as writer:
-            history_frame(lines).to_excel(writer, sheet_name="Touch log", index=False)
-            sheet = writer.sheets["Touch log"]
-            for cells in sheet.iter_rows():
-                for cell in cells:
-                    if cell.data_type == "f":  # openpyxl takes text starting with = for a formula
-                        cell.data_type = "s"
-                    if isinstance(cell.value, date):
-                        cell.number_format = "yyyy-mm-dd"
-
-    _written(path, write)
-
-
-def _inert(text: str) -> str:
-    return f"'{text}" if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
-
-
-def _written(path: Path, write: Callable[[], object]) -> None:
-    try:
-        write()
-    except OSError as exc:
-        raise SheetsSyncError(
-            f"the touch log could not be written to {path} ({exc.strerror or exc}); check the "
-            "folder exists and the file is not open in another program"
-        ) from exc
+    write_workbook(path, {"Touch log": history_frame(lines)}, "the touch log")

@@ -59,6 +59,17 @@ window.addEventListener("load", function () {
     b.clientWidth = el.clientWidth;
     return b;
   });
+  var marked = Array.prototype.map.call(
+    document.querySelectorAll("[data-chart], [data-bar], [data-table]"), function (el) {
+      var b = box(el);
+      b.chart = el.getAttribute("data-chart");
+      b.bar = el.getAttribute("data-bar");
+      b.table = el.getAttribute("data-table");
+      b.text = el.textContent;
+      b.scrollWidth = el.scrollWidth;
+      b.clientWidth = el.clientWidth;
+      return b;
+    });
   var maxRight = 0;
   Array.prototype.forEach.call(document.body.querySelectorAll("*"), function (el) {
     if (el.id !== "measure" && el.tagName !== "SCRIPT") {
@@ -72,7 +83,8 @@ window.addEventListener("load", function () {
     maxRight: maxRight,
     scripts: document.getElementsByTagName("script").length,
     images: document.getElementsByTagName("img").length,
-    blocks: blocks
+    blocks: blocks,
+    marked: marked
   });
   document.getElementById("measure").textContent = measured;
   if (window.parent !== window) {
@@ -114,8 +126,9 @@ def chromium_path() -> str | None:
 def render_page(html_path: Path, width: int) -> dict[str, Any]:
     """Lay out the page at `html_path` in a `width`-pixel-wide window; return what the
     injected script measured: scrollWidth, innerWidth, clientWidth, maxRight (the rightmost
-    edge of any element), scripts and images (element counts), and blocks (one box per
-    `data-row` element, with its `row` and `text`)."""
+    edge of any element), scripts and images (element counts), blocks (one box per
+    `data-row` element, with its `row` and `text`), and marked (one box per element with a
+    data-chart, data-bar or data-table, with those attributes and its `text`)."""
     with tempfile.TemporaryDirectory(prefix="chromium-") as tmp:
         host = _host_page(html_path, width, Path(tmp))
         dom = _run(Path(tmp), width, "--dump-dom", host.as_uri())

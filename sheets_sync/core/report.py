@@ -75,6 +75,19 @@ class Period:
         last = day.replace(day=1) - timedelta(days=1)
         return cls.month(last.year, last.month)
 
+    @classmethod
+    def twelve_months_to(cls, day: date) -> Period:
+        """The year ending on `day`: what `sheets-sync report` shows by default."""
+        try:
+            year_before = day.replace(year=day.year - 1)
+        except ValueError:  # 29 February: a year back there is none
+            year_before = day.replace(year=day.year - 1, day=28)
+        return cls(year_before + timedelta(days=1), day)
+
+    @property
+    def whole_year(self) -> bool:
+        return self == Period.year(self.first.year)
+
     @property
     def whole_month(self) -> bool:
         return self.first.day == 1 and Period.month(self.first.year, self.first.month) == self
@@ -176,6 +189,11 @@ class Report:
     @property
     def approximate(self) -> int:
         return sum(1 for b in self.bookings if b.approximate)
+
+    @property
+    def without_age(self) -> int:
+        """Bookings with no consultation date: counted, but in no age band."""
+        return sum(1 for b in self.bookings if b.days_to_book is None)
 
     @property
     def days_to_book(self) -> DaysToBook | None:
