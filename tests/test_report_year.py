@@ -1,12 +1,14 @@
 """A year in a clinic, counted twice (issue 15, point 5).
 
 A seeded clinic plays 2025 and 2026 day by day: consultations arrive on open days, owners
-touch their prospects when the plan says (some late, some giving up after one or two
+touch their prospects when the plan says (some late, some giving up after one to four
 touches), prospects book after 1 to 400 days (a long tail) or decline or neither, some
-bookings carry no value. The daemon starts mid-January 2026: from then on the staff's edits
-are made in the workbook with openpyxl (`XlsxLog`, as in tests/test_clinic_simulation.py) and
-the real `engine.sync` runs after each open day's work. What happened before its first day
-is in the log only as the rows show it: bookings made then are dated by their last touch.
+bookings carry no value, some are confirmed by a call days later. The daemon starts
+mid-January 2026: from then on the staff's edits are made in the workbook with openpyxl
+(`XlsxLog`, as in tests/test_clinic_simulation.py) and the real `engine.sync` runs after each
+open day's work. What happened before its first day is in the log only as the rows show it:
+bookings made then are dated by their last touch. From April staff fill a `Booked on` column
+for most bookings, sometimes days after the booking (the column's day is the real one).
 
 The simulation keeps its own ground truth (each prospect's touches, its booking day, value
 and consultation) and counts the report's figures from it directly, with the plan's days and
@@ -14,7 +16,7 @@ the follow-up rule written out here again (SPEC §3) rather than taken from `she
 the report built from a dry-run cycle and the touch log, as `sheets-sync report` builds it,
 must say the same, at a few month ends and for every month and the whole year at the end.
 
-CI plays one clinic (about 20 s); SHEETS_SYNC_FUZZ_EXAMPLES plays that many seeds. The edge
+CI plays one clinic (about 30 s); SHEETS_SYNC_FUZZ_EXAMPLES plays that many seeds. The edge
 cases follow, each on its own.
 """
 
@@ -47,10 +49,20 @@ HISTORY_STARTS = date(2025, 1, 1)
 DAEMON_STARTS = date(2026, 1, 14)  # a Wednesday: the touch log begins mid-month
 YEAR_ENDS = date(2026, 12, 31)
 MONTH_ENDS = (date(2026, 1, 30), date(2026, 6, 30), date(2026, 9, 30))  # checked on the way
-HEADERS = ["Name", "Owner", "Consultation date", "Value", "Status", "Last touch", "Touches"]
-COLUMN = {header: index for index, header in enumerate(HEADERS)}
-# Each owner's chance of giving up on a prospect after one or two touches, and of making a
-# due touch on a given open day (the rest slip to a later day).
+HEADERS = [
+    "Name",
+    "Owner",
+    "Consultation date",
+    "Value",
+    "Status",
+    "Last touch",
+    "Touches",
+    "Booked on",
+]
+BOOKED_ON_FROM = date(2026, 4, 1)  # staff start filling the Booked on column
+# Each owner's chance of giving up on a prospect (mostly after one or two touches, as the seeds
+# say, sometimes after three or four), and of making a due touch on a given open day (the rest
+# slip to a later day).
 OWNERS = {"Anna": (0.05, 0.8), "Ben": (0.45, 0.6), "Chloe": (0.2, 0.7), "Dev": (0.6, 0.4)}
 # Days from consultation to booking: mostly within three months, a long tail to 400.
 BOOKING_DELAYS = (
@@ -94,6 +106,7 @@ class Prospect:
     touches: list[date] = field(default_factory=list)
     status: str = "Open"
     closed_on: date | None = None  # the day staff marked the status
+    booked_on: date | None = None  # the booking's day, typed by staff in `Booked on`
     confirmed_on: date | None = None  # a call to confirm the appointment, after the booking
 
     @property
@@ -129,6 +142,7 @@ class Prospect:
             self.status,
             last,
             len(self.touches),
+            self.booked_on,
         ]
 
 
@@ -160,7 +174,7 @@ class Clinic:
             value=value,
             fate=fate,
             fate_day=today + timedelta(days=delay) if fate else None,
-            gives_up_after=rng.choice([1, 2]) if rng.random() < give_up else None,
+            gives_up_after=rng.choice([1, 1, 1, 2, 2, 3, 4]) if rng.random() < give_up else None,
             row=len(self.prospects) + 2,
         )
         self.prospects.append(prospect)
@@ -178,7 +192,16 @@ class Clinic:
                 continue
             _, diligence = OWNERS[prospect.owner]
             if prospect.fate_day is not None and prospect.fate_day <= today:
-                if self.rng.random() < 0.6:  # the booking call is a touch
+                late = 0
+                if (
+                    prospect.fate == "Booked"
+                    and today >= BOOKED_ON_FROM
+                    and self.rng.random() < 0.6
+                ):
+                    # Staff type the booking's day, sometimes when they mark it days later.
+                    late = self.rng.choice([0, 0, 1, 2, 3])
+                    prospect.booked_on = max(today - timedelta(days=late), prospect.consultation)
+                if not late and self.rng.random() < 0.6:  # the booking call is a touch
                     prospect.touches.append(today)
                 prospect.status, prospect.closed_on = prospect.fate or "", today
                 # Before the touch log, a later call would be indistinguishable from the
@@ -202,6 +225,11 @@ class Clinic:
         for _ in range(2 if self.rng.random() < 0.1 else 1 if self.rng.random() < 0.3 else 0):
             edits.update(self.cells_of(self.arrive(today)))
         return edits
+
+    def book_before_the_daemon(self, today: date) -> None:
+        booked = next(p for p in self.prospects if p.status == "Open" and today not in p.touches)
+        booked.touches.append(today)
+        booked.status, booked.closed_on, booked.fate_day = "Booked", today, None
 
     def cells_of(self, prospect: Prospect) -> dict[tuple[int, int], CellValue]:
         return {(prospect.row, col): value for col, value in enumerate(prospect.cells())}
@@ -249,14 +277,14 @@ def expected(
         if p.status != "Booked":
             continue
         assert p.closed_on is not None
-        exact = p.closed_on > started  # seen by a sync after the first
+        exact = p.booked_on is not None or p.closed_on > started  # after the first sync
         if not exact and not p.touches:
             undated += 1
             continue
-        day = p.closed_on if exact else p.touches[-1]
+        day = p.booked_on or p.closed_on if exact else p.touches[-1]
         if not period.first <= day <= period.last:
             continue
-        before = sum(1 for touch in p.touches if touch <= p.closed_on)
+        before = sum(1 for touch in p.touches if touch <= (p.booked_on or p.closed_on))
         bookings.append(
             (day, p.row, p.name, not exact, p.value, (day - p.consultation).days, before)
         )
@@ -361,13 +389,16 @@ def figures(report: Report) -> dict[str, Any]:
 
 def play_year(folder: Path, seed: int, state: State) -> tuple[Clinic, dict[str, Report]]:
     """The clinic from HISTORY_STARTS to the year's end; returns it and the reports checked
-    on the way, by name."""
+    on the way, by name. Whatever the seed, one prospect books with a call two days before the
+    daemon's first day: a booking the report can date only by its last touch."""
     clinic = Clinic(random.Random(seed), folder, config_for(folder), state)
     checked: dict[str, Report] = {}
     day = HISTORY_STARTS
     while day <= YEAR_ENDS:
         if is_open_day(day):
             edits = clinic.work(day)
+            if day == DAEMON_STARTS - timedelta(days=2):
+                clinic.book_before_the_daemon(day)
             if day == DAEMON_STARTS:
                 clinic.log = YearLog(folder, clinic.prospects)
                 clinic.cycle(day)
@@ -399,8 +430,12 @@ def test_a_year_in_a_clinic_the_report_equals_the_clinics_own_count(
 
     # The simulation covers what the report must handle.
     assert on_the_way["January"].approximate > 0  # booked before the daemon's first day
-    # The touch log's first entries are the staff's edits of the daemon's second day.
-    assert on_the_way["January"].log_began == DAEMON_STARTS + timedelta(days=1)
+    # The touch log's first entries are staff's edits after the daemon's first day.
+    log_began = on_the_way["January"].log_began
+    assert log_began is not None
+    assert DAEMON_STARTS < log_began < date(2026, 2, 1)
+    assert {b.source for b in year.bookings} == {"column", "touch log", "last touch"}
+    assert any(p.booked_on and p.booked_on < (p.closed_on or p.booked_on) for p in clinic.prospects)
     assert year.without_value > 0
     assert year.days_to_book is not None
     assert year.days_to_book.oldest > 365
@@ -542,3 +577,16 @@ def test_a_call_after_the_booking_is_no_touch_before_it(small: Clinic) -> None:
     edit(small, date(2026, 3, 19), booked, touch=True)  # confirming the appointment
     report = month_report(small, 2026, 3, date(2026, 3, 31))
     assert [b.touches for b in report.bookings] == [4]  # two in February, two in March
+
+
+def test_over_200_days_means_201_and_more(small: Clinic) -> None:
+    """The seeds' "opportunities over 200 days old": a booking 200 days after its consultation
+    is not one, a booking 201 days after is."""
+    for prospect in small.prospects:
+        prospect.consultation = date(2025, 8, 22)
+    start(small)
+    edit(small, date(2026, 3, 10), small.prospects[0], status="Booked")  # 200 days, 450
+    edit(small, date(2026, 3, 11), small.prospects[2], status="Booked")  # 201 days, 2500
+    report = month_report(small, 2026, 3, date(2026, 3, 31))
+    assert [b.days_to_book for b in report.bookings] == [200, 201]
+    assert report.long_term_share == Decimal(2500) / Decimal(2950)
