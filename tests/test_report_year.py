@@ -424,9 +424,11 @@ def test_a_year_in_a_clinic_the_report_equals_the_clinics_own_count(
         assert figures(year) == expected(clinic.prospects, Period.year(YEAR), YEAR_ENDS)
         months = [Period.month(YEAR, month) for month in range(1, 13)]
         cycle = sync(clinic.log.backend, clinic.config, state, today=YEAR_ENDS, dry_run=True)  # type: ignore[union-attr]
+        monthly = []
         for month in months:
             report = clinic_report(cycle, clinic.config, state, month, YEAR_ENDS)
             assert figures(report) == expected(clinic.prospects, month, YEAR_ENDS), month
+            monthly.append(f"{month.first:%b} {len(report.bookings)} ({report.booked_value})")
 
     # The simulation covers what the report must handle.
     assert on_the_way["January"].approximate > 0  # booked before the daemon's first day
@@ -442,6 +444,7 @@ def test_a_year_in_a_clinic_the_report_equals_the_clinics_own_count(
     assert year.long_term_share
     assert any(any(owner.left_after) for owner in year.owners)
     print(summary(year))
+    print("bookings by month:", ", ".join(monthly))
 
 
 def summary(report: Report) -> str:
