@@ -279,8 +279,13 @@ def build_report(
             continue
         if day not in period:
             continue
-        logged_before = sum(1 for d in touch_days.get(result.sync_id, ()) if d <= day)
-        in_cell = read_count(result.prospect.cells.get("touches"))
+        days_logged = touch_days.get(result.sync_id, ())
+        logged_before = sum(1 for d in days_logged if d <= day)
+        # The Touches cell counts every touch, also a call after the booking (to confirm the
+        # appointment): those the log saw after the booking day were not before it.
+        in_cell = (read_count(result.prospect.cells.get("touches")) or 0) - (
+            len(days_logged) - logged_before
+        )
         try:
             value = read_money(result.prospect.cells.get("value"))
         except Unreadable:
@@ -295,7 +300,7 @@ def build_report(
                 source=source,
                 consultation=day_of(result, "consultation_date"),
                 value=value,
-                touches=max(logged_before, in_cell or 0),
+                touches=max(logged_before, in_cell),
                 plan=result.prospect.text("plan"),
             )
         )
