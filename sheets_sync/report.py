@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sheets_sync.config import Config
+from sheets_sync.core.owners import address_book
 from sheets_sync.core.report import LONG_TERM_DAYS, Period, Report, build_report
 from sheets_sync.core.values import DateOrder
 from sheets_sync.engine import CycleReport
@@ -44,6 +45,7 @@ def clinic_report(
         settings=config.rule_settings(),
         clinic=config.clinic.name,
         date1904=cycle.snapshot.date1904,
+        book=address_book(cycle.snapshot.staff, config.owners),
     )
 
 

@@ -13,12 +13,13 @@ approximate. A booking with none of them has no day and is only counted.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from sheets_sync.core.owners import owner_key
 from sheets_sync.core.rule import Flag, Settings
 from sheets_sync.core.sync import RowResult
 from sheets_sync.core.touches import Touch
@@ -243,9 +244,11 @@ def build_report(
     settings: Settings,
     clinic: str = "",
     date1904: bool = False,
+    book: Mapping[str, str] | None = None,
 ) -> Report:
     """The report for `period`, from the log's rows as the rule decided them today and the
-    clinic's touch log."""
+    clinic's touch log. `book` (owner key -> address, `address_book`) makes an owner cell
+    holding an address count for the owner it belongs to."""
     logged = list(logged)
     touch_days: dict[str, list[date]] = {}
     first_won: dict[str, date] = {}
@@ -315,7 +318,7 @@ def build_report(
         undated=undated,
         income_by_age=_income_by_age(bookings),
         touches_before_booking=_touches_before_booking(bookings),
-        owners=_owners(rows, logged, period),
+        owners=_owners(rows, logged, period, book or {}),
         plans=pipeline.plans,
         pipeline=pipeline.pipeline,
         overdue=pipeline.overdue,
@@ -382,14 +385,19 @@ def _is_open(result: RowResult) -> bool:
 
 
 def _owners(
-    rows: Sequence[RowResult], logged: Sequence[Touch], period: Period
+    rows: Sequence[RowResult], logged: Sequence[Touch], period: Period, book: Mapping[str, str]
 ) -> tuple[OwnerFigures, ...]:
+    owner_by_address = {address.casefold(): key for key, address in sorted(book.items())}
     owner_of: dict[str, str] = {}
     names: dict[str, str] = {}
     for result in rows:
         if owner := _owner(result):
-            owner_of[result.sync_id] = owner.casefold()
-            names.setdefault(owner.casefold(), owner)
+            known = owner_by_address.get(owner.casefold(), owner_key(owner))
+            owner_of[result.sync_id] = known
+            if owner_key(owner) == known:  # shown as the log names them, first met
+                names.setdefault(known, owner)
+    for known in owner_of.values():
+        names.setdefault(known, book.get(known, known))  # named only by address
     touches = dict.fromkeys(names, 0)
     for entry in logged:
         key = owner_of.get(entry.sync_id)
