@@ -32,7 +32,7 @@ from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import FollowedUp, OwnerDigest, OwnerTally, build_digests, followed_up
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
-from sheets_sync.core.report import Period
+from sheets_sync.core.report import Period, Report
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
@@ -541,12 +541,12 @@ def send_digests(
         log unreadable) wait for a later cycle, with no record begun."""
         key = monthly_report_key(month)
         try:
-            made = monthly_report_message(report, config, state, month, today)
+            figures = clinic_report(report, config, state, month, today)
         except Exception as exc:
-            run.waiting[key] = f"the report could not be made ({_kind(exc)})"
-            log.debug("the report %s could not be made", key, exc_info=True)
+            run.waiting[key] = f"the report's figures could not be made ({_kind(exc)})"
+            log.debug("the figures of %s could not be made", key, exc_info=True)
             return
-        deliver(key, address, lambda: made, day=month.first)
+        deliver(key, address, partial(_report_message, figures, config), day=month.first)
 
     try:
         for index, due in enumerate(digests):
@@ -613,14 +613,25 @@ def monthly_report_due(
 def monthly_report_message(
     report: CycleReport, config: Config, state: State, month: Period, today: date
 ) -> EmailMessage:
-    """The manager's report on `month`, from this cycle's rows and the touch log; raises when
-    the figures cannot be made."""
-    from sheets_sync.report import clinic_report  # it reads a CycleReport from here
+    """The manager's report on `month`, from this cycle's rows and the touch log."""
+    return _report_message(clinic_report(report, config, state, month, today), config)
 
+
+def clinic_report(
+    report: CycleReport, config: Config, state: State, month: Period, today: date
+) -> Report:
+    """`sheets_sync.report.clinic_report`, imported when called: that module imports
+    CycleReport from here."""
+    from sheets_sync import report as reports
+
+    return reports.clinic_report(report, config, state, month, today)
+
+
+def _report_message(figures: Report, config: Config) -> EmailMessage:
     return render_monthly_report(
-        clinic_report(report, config, state, month, today),
+        figures,
         sender=config.mail.sender,
-        to=config.mail.manager or "",
+        to=parseaddr(config.mail.manager or "")[1],
         detail=config.mail.detail,
         date_order=config.clinic.date_order,
         currency=config.clinic.currency,
