@@ -509,3 +509,44 @@ def test_a_state_file_of_schema_11_keeps_its_digests_and_learns_when_they_go(
     assert new is not None
     assert new.sent_at == local(2026, 11, 2, 7, 30)
     assert first == date(2026, 11, 2)
+
+
+def test_status_says_when_the_report_is_due(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    drive(config, FakeClock(local(2026, 10, 30, 6), local(2026, 10, 30, 9)))
+
+    with State(config.daemon.state_dir) as state:
+        lines = status_lines(config, state, local(2026, 11, 1, 12))
+
+    assert "Monthly report: October 2026, due with the digests of Mon 2 Nov" in lines
+
+
+def test_force_digest_tries_a_report_given_up_again_but_never_resends_a_sent_one(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    backend = CountingBackend(log_rows(date(2026, 10, 30)), STAFF)
+    clock = FakeClock(local(2026, 11, 2, 8), local(2026, 11, 2, 9))
+    refuse = True
+
+    def fail(key: str) -> Exception | None:
+        return PermanentFailure("550: no such mailbox") if refuse and OCTOBER in key else None
+
+    recorder = Recorder(clock, fail)
+
+    def once(day: date, *, force: bool = False) -> None:
+        with State(config.daemon.state_dir) as state:
+            report = engine.sync(backend, config, state, today=day)
+            now = local(day.year, day.month, day.day, 8)
+            engine.send_digests(report, config, state, recorder, today=day, now=now, force=force)
+
+    once(date(2026, 10, 30))
+    once(date(2026, 11, 2))
+    once(date(2026, 11, 3))
+    assert recorder.tries.count(f"2026-10-01-{OCTOBER}") == 1  # given up
+
+    refuse = False
+    once(date(2026, 11, 3), force=True)
+    once(date(2026, 11, 4), force=True)
+
+    assert [sent.key for sent in recorder.reports()] == [f"2026-10-01-{OCTOBER}"]
