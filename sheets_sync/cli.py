@@ -30,6 +30,9 @@ from sheets_sync.engine import (
     CycleReport,
     DigestRun,
     digest_messages,
+    monthly_report_due,
+    monthly_report_key,
+    monthly_report_message,
     open_backend,
     open_delivery,
     password_problem,
@@ -376,6 +379,8 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
         )
         if not run.waiting:  # as the daemon does: `status` then names the next day's
             state.mark_digests_done(today)
+        if any(key.startswith("report-") for key in run.sent):
+            _say("  last month's report sent to the manager")
     return _print_digests(run, config)
 
 
@@ -600,8 +605,11 @@ def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
     backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=day, dry_run=True)
+        messages = digest_messages(report, config, day)
+        if month := monthly_report_due(config, state, day):  # last month's, when it would go
+            made = monthly_report_message(report, config, state, month, day)
+            messages.append((monthly_report_key(month), made))
     folder = args.out or config.daemon.state_dir / "preview"
-    messages = digest_messages(report, config, day)
     for recipient, message in messages:
         for path in write_preview(message, folder, f"{day.isoformat()}-{recipient}"):
             _say(str(path))

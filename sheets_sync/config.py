@@ -178,6 +178,12 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    # The manager gets last month's report (SPEC §10) on the first open day of each month.
+    monthly: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     clinic: ClinicConfig
     source: SourceConfig
@@ -189,6 +195,7 @@ class Config:
     daemon: DaemonConfig
     # The clinic's own words for typed outcomes (SPEC §8), on top of the built-in ones.
     outcomes: OutcomeWords = NO_OWN_WORDS
+    report: ReportConfig = ReportConfig()
 
     def rule_settings(self) -> Settings:
         """What the follow-up rule (SPEC §3) needs from this configuration."""
@@ -243,6 +250,7 @@ def parse_config(data: Mapping[str, object], *, base_dir: Path) -> Config:
         mail=_mail(root.table("mail"), base_dir),
         daemon=_daemon(root.table("daemon"), base_dir),
         outcomes=_outcomes(root.table("outcomes"), status),
+        report=_report(root.table("report")),
     )
     root.finish()
     problems += _shared_folders(config)
@@ -697,6 +705,12 @@ def _daemon(t: _Table, base: Path) -> DaemonConfig:
     return daemon
 
 
+def _report(t: _Table) -> ReportConfig:
+    report = ReportConfig(monthly=t.get("monthly", _boolean, ReportConfig.monthly))
+    t.finish()
+    return report
+
+
 # --- tables and locations ------------------------------------------------------------------
 
 _T = TypeVar("_T")
@@ -885,6 +899,12 @@ def _text(value: object) -> str:
             f"must be one line without control characters, got {_show(value.strip())}"
         )
     return value.strip()
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _BadValueError(f"expected true or false, got {_show(value)}")
+    return value
 
 
 def _choice(*options: str) -> _Kind[str]:

@@ -34,12 +34,14 @@ import schedule
 from sheets_sync.backends.base import Backend, Snapshot, SourceBusy
 from sheets_sync.config import ClinicConfig, Config
 from sheets_sync.core.locale import settings_problems
+from sheets_sync.core.report import Period
 from sheets_sync.core.values import format_day
 from sheets_sync.core.words import counted
 from sheets_sync.engine import (
     UNCHANGED,
     SuspiciousChange,
     digests_for,
+    monthly_report_key,
     open_backend,
     open_delivery,
     send_digests,
@@ -449,7 +451,8 @@ def sheet_settings_problems(snapshot: Snapshot, config: Config, today: date) -> 
 def status_lines(config: Config, state: State, now: datetime) -> list[str]:
     """What `sheets-sync status` shows: the last sync, by the daemon or by `sheets-sync once`,
     its outcome and error, the next sync (when a daemon runs) and the next digests, in the
-    clinic's time with its zone, and today's digests that failed, with why."""
+    clinic's time with its zone, today's digests that failed, with why, and whether the manager
+    got last month's report."""
     zone = config.clinic.timezone
     local = now.astimezone(zone)
     daemon = _running(config.daemon.state_dir)
@@ -473,6 +476,8 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
         every = timedelta(minutes=config.daemon.sync_every_minutes)
         lines.append(f"Next sync: {_when(max(health.last_sync + every, now), config.clinic)}")
     lines.append(f"Next digests: {_next_digests(config, state, local, daemon is not None)}")
+    if config.mail.manager is not None and config.report.monthly:
+        lines.append(f"Monthly report: {_monthly_report(config, state, local)}")
     undelivered: dict[str, list[str]] = {}
     for recipient, address, why in state.undelivered_digests(local.date()):
         undelivered.setdefault(why, []).append(address or recipient)
@@ -482,12 +487,15 @@ def status_lines(config: Config, state: State, now: datetime) -> list[str]:
     return lines
 
 
-def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -> str:
-    settings = config.rule_settings()
+def _next_digest_day(config: Config, state: State, local: datetime) -> date:
     day = local.date()
     if state.digests_done(day) or local.time() >= config.mail.digest_cutoff:
         day += timedelta(days=1)
-    day = settings.next_open_day(day)
+    return config.rule_settings().next_open_day(day)
+
+
+def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -> str:
+    day = _next_digest_day(config, state, local)
     due = datetime.combine(day, config.mail.digest_time, local.tzinfo)
     when = _when(due, config.clinic)
     if due > local:
@@ -495,6 +503,31 @@ def _next_digests(config: Config, state: State, local: datetime, daemon: bool) -
     if daemon:
         return f"due now ({when}, not sent yet)"
     return f"due since {when}, not sent yet: the next `sheets-sync once` sends them"
+
+
+def _monthly_report(config: Config, state: State, local: datetime) -> str:
+    """Last month's report: when it was sent, or why not yet."""
+    month = Period.month_before(local.date())
+    name = f"{month.first:%B %Y}"
+    record = state.digest(month.first, monthly_report_key(month))
+    if record is not None and record.status == "sent":
+        return f"{name}, sent" + (
+            f" {_when(record.sent_at, config.clinic)}" if record.sent_at else ""
+        )
+    if record is not None and record.status == "failed":
+        return (
+            f"{name}, not delivered: {record.error}; `sheets-sync once --force-digest` tries again"
+        )
+    if record is not None and record.error:
+        return f"{name}, not sent yet, tried again with the next cycle: {record.error}"
+    began = state.first_digest_day("manager")
+    if began is None or began > month.last:
+        this_month = f"{local:%B %Y}"
+        return f"the first will be on {this_month}, sent on the first open day after it"
+    day = _next_digest_day(config, state, local)
+    if (day.year, day.month) != (local.year, local.month):
+        return f"{name}, not sent: no open day was left for it this month"
+    return f"{name}, due with the digests of {format_day(day, config.clinic.date_order)}"
 
 
 def _when(moment: datetime, clinic: ClinicConfig) -> str:

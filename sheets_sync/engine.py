@@ -32,6 +32,7 @@ from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import FollowedUp, OwnerDigest, OwnerTally, build_digests, followed_up
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
+from sheets_sync.core.report import Period, Report
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
@@ -41,6 +42,7 @@ from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
 from sheets_sync.mail.outbox import Outbox
 from sheets_sync.mail.render import render_manager_summary, render_owner_digest
+from sheets_sync.mail.report import render_monthly_report
 from sheets_sync.mail.smtp import Secret, SmtpDelivery
 from sheets_sync.state import State
 
@@ -469,32 +471,40 @@ def send_digests(
     }
     _adopt_earlier_records(state, today, digests)
 
-    def give_up(recipient: str, why: str) -> None:
-        state.digest_failed(today, recipient, why, for_good=True)
+    def give_up(recipient: str, why: str, day: date) -> None:
+        state.digest_failed(day, recipient, why, for_good=True)
         run.failed[recipient] = why
 
-    def deliver(recipient: str, address: str, render: Callable[[], EmailMessage]) -> bool:
-        """Try one message; False when the round must stop (the setup is broken)."""
-        record = state.digest(today, recipient)
-        if record is not None and not force:
+    def deliver(
+        recipient: str,
+        address: str,
+        render: Callable[[], EmailMessage],
+        *,
+        day: date = today,
+        again: bool = force,
+    ) -> bool:
+        """Try one message, recorded under (`day`, `recipient`); False when the round must
+        stop (the setup is broken). `again` sends it anew though it was sent or given up."""
+        record = state.digest(day, recipient)
+        if record is not None and not again:
             if record.status in ("sent", "failed"):
                 return True
             if past_cutoff and record.attempts:
                 reason = f"not delivered by the cut-off ({config.mail.digest_cutoff:%H:%M})"
-                give_up(recipient, f"{record.error}; {reason}")
+                give_up(recipient, f"{record.error}; {reason}", day)
                 return True
-        reuse = record is not None and record.status == "pending" and not force
+        reuse = record is not None and record.status == "pending" and not again
         message_id = record.message_id if record and reuse else make_msgid(domain=_domain(config))
-        state.digest_pending(today, recipient, message_id, address=address)
+        state.digest_pending(day, recipient, message_id, address=address)
         try:
             message = render()
             message["Message-ID"] = message_id
             message["Date"] = format_datetime(now)
         except Exception as exc:  # one digest's bad data must not stop the others
-            give_up(recipient, _unsendable("could not be made", exc))
+            give_up(recipient, _unsendable("could not be made", exc), day)
             log.debug("the digest for %s could not be made", recipient, exc_info=True)
             return True
-        key = f"{today.isoformat()}-{recipient}"
+        key = f"{day.isoformat()}-{recipient}"
         tries = SEND_ATTEMPTS if not run.waiting else 1  # the server is down: no long waits
         for attempt in range(tries):
             try:
@@ -505,22 +515,38 @@ def send_digests(
                     sleep(2.0**attempt)
                 continue
             except PermanentFailure as exc:
-                give_up(recipient, str(exc))
+                give_up(recipient, str(exc), day)
                 return True
             except SetupFailure as exc:
-                state.digest_failed(today, recipient, str(exc), for_good=False)
+                state.digest_failed(day, recipient, str(exc), for_good=False)
                 run.waiting[recipient] = str(exc)
                 return False
             except Exception as exc:  # a message the delivery chokes on stays this one's problem
-                give_up(recipient, _unsendable("could not be delivered", exc))
+                give_up(recipient, _unsendable("could not be delivered", exc), day)
                 log.debug("the digest for %s could not be delivered", recipient, exc_info=True)
                 return True
-            state.digest_sent(today, recipient)
+            state.digest_sent(day, recipient, at=now)
             run.sent.append(recipient)
             return True
-        state.digest_failed(today, recipient, problem, for_good=False)
+        state.digest_failed(day, recipient, problem, for_good=False)
         run.waiting[recipient] = problem
         return True
+
+    month = monthly_report_due(config, state, today, again=force)
+    if month is not None:
+        run.names[monthly_report_key(month)] = f"the manager ({month.first:%B %Y} report)"
+
+    def send_report(month: Period, address: str) -> None:
+        """Last month's report, after the summary; figures that cannot be made (the touch
+        log unreadable) wait for a later cycle, with no record begun."""
+        key = monthly_report_key(month)
+        try:
+            figures = clinic_report(report, config, state, month, today)
+        except Exception as exc:
+            run.waiting[key] = f"the report's figures could not be made ({_kind(exc)})"
+            log.debug("the figures of %s could not be made", key, exc_info=True)
+            return
+        deliver(key, address, partial(_report_message, figures, config), day=month.first)
 
     try:
         for index, due in enumerate(digests):
@@ -528,7 +554,9 @@ def send_digests(
             if not deliver(due.recipient, due.digest.address, message):
                 # The setup is broken: everyone after waits for the same fix.
                 held = [later.recipient for later in digests[index + 1 :]]
-                for recipient in held + (["manager"] if config.mail.manager else []):
+                held += ["manager"] if config.mail.manager else []
+                held += [monthly_report_key(month)] if month else []
+                for recipient in held:
                     run.waiting[recipient] = run.waiting[due.recipient]
                 break
         else:
@@ -540,12 +568,74 @@ def send_digests(
                 ]
                 touches = followed_up_since(report, config, state, today)
                 summary = partial(_summary, tally, config, today, undelivered, touches)
-                deliver("manager", parseaddr(config.mail.manager)[1], summary)
+                address = parseaddr(config.mail.manager)[1]
+                if deliver("manager", address, summary) and month is not None:
+                    send_report(month, address)
     finally:
         delivery.close()
     for line in run.problems():
         log.warning("%s", line)
     return run
+
+
+def monthly_report_key(month: Period) -> str:
+    """The monthly report's key in the state and the outbox, `report-2026-10`: recorded under
+    the first day of the month it reports, so each month's report has one record."""
+    return f"report-{month.first:%Y-%m}"
+
+
+def monthly_report_due(
+    config: Config, state: State, today: date, *, again: bool = False
+) -> Period | None:
+    """The month whose report (SPEC §10) the manager gets today, if any: last month's, on an
+    open day, until it is sent or given up. The first open day of a month sends it; a day
+    missed (the computer off) leaves it to the next open day of the same month, and never
+    to the month after. `again` (`--force-digest`) tries a report given up anew; a sent one
+    is never sent twice.
+
+    Only a month in which the manager was already getting the daily summary is reported: a
+    clinic that starts sheets-sync mid-November gets no report on an October it never saw.
+    """
+    if config.mail.manager is None or not config.report.monthly:
+        return None
+    if not config.rule_settings().is_open(today):
+        return None
+    month = Period.month_before(today)
+    began = state.first_digest_day("manager")
+    if began is None or began > month.last:
+        return None
+    record = state.digest(month.first, monthly_report_key(month))
+    if record is None or record.status == "pending" or (again and record.status == "failed"):
+        return month
+    return None
+
+
+def monthly_report_message(
+    report: CycleReport, config: Config, state: State, month: Period, today: date
+) -> EmailMessage:
+    """The manager's report on `month`, from this cycle's rows and the touch log."""
+    return _report_message(clinic_report(report, config, state, month, today), config)
+
+
+def clinic_report(
+    report: CycleReport, config: Config, state: State, month: Period, today: date
+) -> Report:
+    """`sheets_sync.report.clinic_report`, imported when called: that module imports
+    CycleReport from here."""
+    from sheets_sync import report as reports
+
+    return reports.clinic_report(report, config, state, month, today)
+
+
+def _report_message(figures: Report, config: Config) -> EmailMessage:
+    return render_monthly_report(
+        figures,
+        sender=config.mail.sender,
+        to=parseaddr(config.mail.manager or "")[1],
+        detail=config.mail.detail,
+        date_order=config.clinic.date_order,
+        currency=config.clinic.currency,
+    )
 
 
 def _unsendable(what: str, exc: Exception) -> str:

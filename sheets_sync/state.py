@@ -12,7 +12,8 @@
 - `identities`: each Sync ID's identity fingerprint (a hash of the staff cells that name the
   prospect), so that a row whose staff cells were sorted away from its ID is found again.
 - `digests`: each recipient's digest for each day, pending and then sent, under a Message-ID
-  fixed before the send, so a day's digest goes out once, also across restarts.
+  fixed before the send, so a day's digest goes out once, also across restarts; the
+  manager's monthly report too, as `report-YYYY-MM` on the first day of the month it reports.
 - `synced`: the version of the log that the last finished sync left it at, with the day and
   the settings it was synced for: the same log on the same day needs no sync.
 - `digest_days`: the days whose digests are all done (sent, or given up at the cut-off).
@@ -187,6 +188,11 @@ CREATE TABLE outcomes (
     day TEXT NOT NULL,
     PRIMARY KEY (source, sync_id, typed, before)
 ) WITHOUT ROWID;
+""",
+    # When each message was sent, in the clinic's time: `status` says when the manager got
+    # last month's report (kept under the digests as `report-YYYY-MM`, SPEC §10).
+    """
+ALTER TABLE digests ADD COLUMN sent_at TEXT;
 """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -484,11 +490,15 @@ class State:
     def digest(self, day: date, recipient: str) -> DigestRecord | None:
         """The recipient's digest for the day, if one was begun."""
         row = self.db.execute(
-            "SELECT message_id, status, attempts, error FROM digests"
+            "SELECT message_id, status, attempts, error, sent_at FROM digests"
             " WHERE day = ? AND recipient = ?",
             (day.isoformat(), recipient),
         ).fetchone()
-        return DigestRecord(*row) if row else None
+        if row is None:
+            return None
+        message_id, status, attempts, error, sent_at = row
+        sent = datetime.fromisoformat(sent_at) if sent_at else None
+        return DigestRecord(message_id, status, attempts, error, sent)
 
     def digest_pending(
         self, day: date, recipient: str, message_id: str, *, address: str = ""
@@ -525,19 +535,30 @@ class State:
         )
         return [(recipient, address, error) for recipient, address, error in rows]
 
-    def digest_sent(self, day: date, recipient: str) -> None:
-        self._digest_outcome(day, recipient, "sent", "")
+    def first_digest_day(self, recipient: str) -> date | None:
+        """The first day a digest for `recipient` was begun: since when sheets-sync has been
+        mailing them."""
+        (day,) = self.db.execute(
+            "SELECT min(day) FROM digests WHERE recipient = ?", (recipient,)
+        ).fetchone()
+        return date.fromisoformat(day) if day else None
+
+    def digest_sent(self, day: date, recipient: str, at: datetime | None = None) -> None:
+        """Sent (`at`, in the clinic's time, when the caller knows it)."""
+        self._digest_outcome(day, recipient, "sent", "", at)
 
     def digest_failed(self, day: date, recipient: str, error: str, *, for_good: bool) -> None:
         """An attempt failed: for good (no more tries today), or to be tried again."""
         self._digest_outcome(day, recipient, "failed" if for_good else "pending", error)
 
-    def _digest_outcome(self, day: date, recipient: str, status: str, error: str) -> None:
+    def _digest_outcome(
+        self, day: date, recipient: str, status: str, error: str, at: datetime | None = None
+    ) -> None:
         with self._transaction():
             self.db.execute(
-                "UPDATE digests SET status = ?, error = ?, attempts = attempts + 1"
-                " WHERE day = ? AND recipient = ?",
-                (status, error, day.isoformat(), recipient),
+                "UPDATE digests SET status = ?, error = ?, attempts = attempts + 1,"
+                " sent_at = ? WHERE day = ? AND recipient = ?",
+                (status, error, at.isoformat() if at else None, day.isoformat(), recipient),
             )
 
     def digests_done(self, day: date) -> bool:
@@ -612,6 +633,7 @@ class DigestRecord:
     status: str  # pending, sent or failed
     attempts: int
     error: str  # the last failure, for people
+    sent_at: datetime | None = None  # when it was sent (not kept before schema 12)
 
 
 class _Transaction:

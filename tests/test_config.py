@@ -187,6 +187,10 @@ sync_every_minutes = 0
         ),
         ({"daemon": {"every": 5}}, '[daemon]: unknown key "every"'),
         (
+            {"report": {"montly": False}},
+            '[report]: unknown key "montly" (did you mean "monthly"?)',
+        ),
+        (
             {
                 "plans": {
                     "standard": {"steps": [{"day": 0, "channel": "Call", "action": "a", "x": 1}]}
@@ -618,3 +622,18 @@ def test_keep_backups_is_a_positive_whole_number() -> None:
     assert parse(daemon={"keep_backups": 3}).daemon.keep_backups == 3
     [problem] = problems_of(daemon={"keep_backups": 0})
     assert problem.startswith("[daemon].keep_backups:")
+
+
+# --- [report] ------------------------------------------------------------------------------
+
+
+def test_the_monthly_report_is_on_unless_turned_off() -> None:
+    assert parse().report.monthly is True
+    assert parse(report={"monthly": False}).report.monthly is False
+    assert load_config(CONFIG_DIR / "sheets_sync.toml").report.monthly is True
+
+
+def test_monthly_must_be_true_or_false() -> None:
+    assert problems_of(report={"monthly": "no"}) == [
+        '[report].monthly: expected true or false, got "no"'
+    ]
