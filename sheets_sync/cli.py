@@ -29,6 +29,7 @@ from sheets_sync.engine import (
     UNCHANGED,
     CycleReport,
     DigestRun,
+    clinic_report,
     digest_messages,
     monthly_report_due,
     monthly_report_key,
@@ -55,7 +56,7 @@ from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
 from sheets_sync.mail.report import report_text
-from sheets_sync.report import clinic_report, report_period, write_html
+from sheets_sync.report import report_period, write_html
 from sheets_sync.report import write_xlsx as write_report_xlsx
 from sheets_sync.setup import InitOptions, init
 from sheets_sync.state import State

@@ -32,7 +32,7 @@ from sheets_sync.core.check import resorted_message
 from sheets_sync.core.columns import HeaderNotFound, Layout, find_layout
 from sheets_sync.core.digest import FollowedUp, OwnerDigest, OwnerTally, build_digests, followed_up
 from sheets_sync.core.owners import address_book, address_problems, missing_staff_sheet
-from sheets_sync.core.report import Period, Report
+from sheets_sync.core.report import Period, Report, build_report
 from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
@@ -618,13 +618,20 @@ def monthly_report_message(
 
 
 def clinic_report(
-    report: CycleReport, config: Config, state: State, month: Period, today: date
+    report: CycleReport, config: Config, state: State, period: Period, today: date
 ) -> Report:
-    """`sheets_sync.report.clinic_report`, imported when called: that module imports
-    CycleReport from here."""
-    from sheets_sync import report as reports
-
-    return reports.clinic_report(report, config, state, month, today)
+    """The clinic's report (SPEC §10) for `period`, from a cycle's rows (a dry run will do)
+    and its touch log."""
+    return build_report(
+        report.plan.rows,
+        state.touches(report.source),
+        period,
+        today=today,
+        settings=config.rule_settings(),
+        clinic=config.clinic.name,
+        date1904=report.snapshot.date1904,
+        book=address_book(report.snapshot.staff, config.owners),
+    )
 
 
 def _report_message(figures: Report, config: Config) -> EmailMessage:

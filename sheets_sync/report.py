@@ -14,15 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sheets_sync.config import Config
-from sheets_sync.core.owners import address_book
-from sheets_sync.core.report import LONG_TERM_DAYS, Period, Report, build_report
+from sheets_sync.core.report import LONG_TERM_DAYS, Period, Report
 from sheets_sync.core.values import DateOrder
-from sheets_sync.engine import CycleReport
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.export import write_workbook, written
 from sheets_sync.mail.report import period_title, report_html
-from sheets_sync.state import State
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _YEAR = re.compile(r"\d{4}")
@@ -30,23 +26,6 @@ _YEAR = re.compile(r"\d{4}")
 
 class PeriodError(SheetsSyncError):
     """The period asked for is not one a report can cover."""
-
-
-def clinic_report(
-    cycle: CycleReport, config: Config, state: State, period: Period, today: date
-) -> Report:
-    """The clinic's report for `period`, from a cycle's rows (a dry run will do) and its
-    touch log."""
-    return build_report(
-        cycle.plan.rows,
-        state.touches(cycle.source),
-        period,
-        today=today,
-        settings=config.rule_settings(),
-        clinic=config.clinic.name,
-        date1904=cycle.snapshot.date1904,
-        book=address_book(cycle.snapshot.staff, config.owners),
-    )
 
 
 def report_period(

@@ -268,8 +268,8 @@ def test_questions_settle_what_the_log_does_not_tell(folder: Path) -> None:
 
     assert script.questions[0].startswith("Which column holds the name? (required)")
     assert script.questions[1] == (
-        'Column D "Deposit": is it one of status, last touch, touches, snooze until, value, '
-        "plan, procedure, phone, email, notes? (Enter if none)"
+        'Column D "Deposit": is it one of status, last touch, touches, booked on, snooze until,'
+        " value, plan, procedure, phone, email, notes? (Enter if none)"
     )
     # "day first" is not one of the answers offered, so it is asked again
     assert script.questions[2] == script.questions[3]

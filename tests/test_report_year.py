@@ -38,8 +38,7 @@ from sheets_sync.backends.xlsx import XlsxBackend
 from sheets_sync.config import Config
 from sheets_sync.core.report import Period, Report
 from sheets_sync.core.values import CellValue
-from sheets_sync.engine import sync
-from sheets_sync.report import clinic_report
+from sheets_sync.engine import clinic_report, sync
 from sheets_sync.state import State
 from tests.test_clinic_simulation import XlsxLog, config_for
 from tests.workbooks import make_log
