@@ -111,6 +111,8 @@ def _each_chosen_clinic(args: argparse.Namespace, group: Group) -> int:
     on its own today in its own time zone unless `--today` says the day."""
     clinics = group.select(args.clinic)
     several = len(clinics) > 1
+    if several and args.command_name == "google-login":
+        clinics = _on_google_sheets(clinics)
 
     def today(clinic: Clinic) -> date:
         return args.today or datetime.now(clinic.config.clinic.timezone).date()
@@ -128,14 +130,14 @@ def _each_chosen_clinic(args: argparse.Namespace, group: Group) -> int:
 
         return each_clinic(group, clinics, glance, command=name, headings=False)
     if several and name in _SEARCHES and args.prospect:
-        look, show = _SEARCHES[name]
+        look, show, not_found = _SEARCHES[name]
         return find_in_clinics(
             group,
             clinics,
             args.prospect,
             lambda clinic: look(args, clinic.config, today(clinic)),
             lambda clinic, found: show(args, clinic.config, found),
-            not_found=(ExplainNotFound, HistoryNotFound),
+            not_found=not_found,
             command=name,
         )
     return each_clinic(group, clinics, act, command=name)
@@ -580,11 +582,11 @@ def _say_lines(args: argparse.Namespace, config: Config, lines: list[str]) -> in
     return 0
 
 
-# Commands about one prospect: how to look for it in a clinic, and how to show what was found
-# (`find_in_clinics`, when no `--clinic` says where it is).
-_SEARCHES: dict[str, tuple[Callable[..., Any], Callable[..., int]]] = {
-    "explain": (_explained, _say_lines),
-    "history": (_history_of, _show_history),
+# Commands about one prospect: how to look for it in a clinic, how to show what was found, and
+# what a clinic without it raises (`find_in_clinics`, when no `--clinic` says where it is).
+_SEARCHES: dict[str, tuple[Callable[..., Any], Callable[..., int], type[SheetsSyncError]]] = {
+    "explain": (_explained, _say_lines, ExplainNotFound),
+    "history": (_history_of, _show_history, HistoryNotFound),
 }
 
 
@@ -685,6 +687,18 @@ def _google_login(args: argparse.Namespace, config: Config, today: date) -> int:
     if config.source.auth != "user":
         say('Set auth = "user" in [source] so that sheets-sync signs in this way.')
     return 0
+
+
+def _on_google_sheets(clinics: Sequence[Clinic]) -> tuple[Clinic, ...]:
+    """The clinics whose log is a Google Sheet: `google-login` over a group signs in for each
+    of them, and for no clinic whose log is a workbook."""
+    chosen = tuple(clinic for clinic in clinics if clinic.config.source.kind == "gsheets")
+    if not chosen:
+        raise SheetsSyncError(
+            "no clinic of the group keeps its log in a Google Sheet: there is nothing to sign in"
+            " to (for one clinic whose log moves to Google, pass --clinic NAME)"
+        )
+    return chosen
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:

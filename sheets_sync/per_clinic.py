@@ -85,7 +85,7 @@ def find_in_clinics(
     look: Callable[[Clinic], Found],
     show: Callable[[Clinic, Found], int],
     *,
-    not_found: tuple[type[SheetsSyncError], ...],
+    not_found: type[SheetsSyncError],
     command: str,
 ) -> int:
     """One prospect (`explain`, `history`) without `--clinic`: `look` for it in every clinic

@@ -9,6 +9,7 @@ that the broken clinic sits between two that work.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from sheets_sync import cli
+from sheets_sync.backends.gsheets.client import user_token_file
 from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.daemon import only_instance
 from sheets_sync.group import load_group
@@ -393,6 +395,41 @@ def test_report_as_a_page_writes_one_per_clinic_and_says_which(
 
     assert code == 0, err
     assert f"Wrote the report as a page to {page}." in out
+
+
+def test_google_login_signs_in_for_each_clinic_on_a_google_sheet_and_no_other(
+    group: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = group.parent / "client.json"
+    client.write_text(json.dumps({"installed": {"client_id": "sheets-sync.example"}}))
+    (group.parent / "clinics" / "online.toml").write_text(
+        '[clinic]\nname = "Online Consults"\n\n[source]\nkind = "gsheets"\n'
+        'spreadsheet_id = "1LoGiNaBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"\n'
+        'auth = "user"\ncredentials = "../client.json"\n',
+        encoding="utf-8",
+    )
+    signed_in: list[tuple[Path, Path]] = []
+
+    def google_login(client_file: Path, token: Path, **how: object) -> None:
+        signed_in.append((client_file, token))  # Google's own flow: tests/test_google_login.py
+
+    monkeypatch.setattr(cli, "google_login", google_login)
+
+    code, out, err = run(capsys, "google-login", "--config", str(group))
+
+    assert code == 0, err
+    assert headings(out) == ["=== Online Consults (online) ==="]
+    assert signed_in == [(client, user_token_file(group.parent / "state" / "online"))]
+
+
+def test_google_login_over_a_group_of_workbooks_says_there_is_nothing_to_sign_in_to(
+    group: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "google-login", "--config", str(group))
+
+    assert code == 1
+    assert out == ""
+    assert "no clinic of the group keeps its log in a Google Sheet" in err
 
 
 # --- containment ---------------------------------------------------------------------------
