@@ -397,6 +397,21 @@ def test_report_as_a_page_writes_one_per_clinic_and_says_which(
     assert f"Wrote the report as a page to {page}." in out
 
 
+def test_send_test_tries_each_clinic_s_mail_settings(
+    group: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Marina's missing workbook is no matter here: its mail settings work."""
+    code, out, err = run(capsys, "send-test", "it@group.example", "--config", str(group))
+
+    assert code == 0, err
+    assert headings(out) == HEADINGS
+    for key in CLINICS:
+        (sent,) = outbox(group, key)
+        assert sent.startswith("send-test-")
+        message = (group.parent / "outbox" / key / sent).read_text(encoding="utf-8")
+        assert CLINICS[key][0] in message
+
+
 def test_google_login_signs_in_for_each_clinic_on_a_google_sheet_and_no_other(
     group: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
