@@ -202,11 +202,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     once.set_defaults(command=_once)
 
-    run = command("run", "the daemon: sync every few minutes, send the digests every morning")
+    run = command(
+        "run",
+        "the daemon: sync every few minutes, send the digests every morning; a group's"
+        " clinics all in one service",
+    )
     run.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="how to write the log"
     )
-    run.set_defaults(command=_run)
 
     status = command("status", "the last sync, its outcome, and the next sync and digests")
     status.set_defaults(command=_status)
