@@ -8,14 +8,15 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sheets_sync import __version__
 from sheets_sync.backends.base import Backend
 from sheets_sync.backends.gsheets.client import google_login, user_token_file
-from sheets_sync.config import Config, ConfigError, config_path_from, load_config
+from sheets_sync.config import Config, ConfigError, config_path_from
 from sheets_sync.core.check import log_problems, staff_problems
 from sheets_sync.core.columns import column_letters
 from sheets_sync.core.owners import address_book, missing_staff_sheet
@@ -24,7 +25,7 @@ from sheets_sync.core.survey import placeholder_problems
 from sheets_sync.core.sync import MANAGED_LABELS
 from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.core.words import counted
-from sheets_sync.daemon import Daemon, sheet_settings_problems, status_lines
+from sheets_sync.daemon import sheet_settings_problems, status_lines
 from sheets_sync.engine import (
     UNCHANGED,
     CycleReport,
@@ -43,26 +44,36 @@ from sheets_sync.engine import (
     written_words,
 )
 from sheets_sync.errors import SheetsSyncError
+from sheets_sync.explain import ProspectNotFound as ExplainNotFound
 from sheets_sync.explain import explain_lines, find_prospect, touch_log_lines
+from sheets_sync.group import Clinic, Group, load_group
 from sheets_sync.history import (
+    HistoryLine,
     history_lines,
     history_table,
     prospect_ids,
     write_csv,
     write_xlsx,
 )
-from sheets_sync.logs import ERRORS_LOG, one_line, record_unexpected, setup_logging
+from sheets_sync.history import ProspectNotFound as HistoryNotFound
+from sheets_sync.logs import ERRORS_LOG, one_line, setup_logging
 from sheets_sync.mail.deliver import DeliveryFailed
 from sheets_sync.mail.notices import render_check_message
 from sheets_sync.mail.outbox import write_preview
 from sheets_sync.mail.report import report_text
+from sheets_sync.per_clinic import (
+    UNEXPECTED_EXIT,
+    clinic_path,
+    each_clinic,
+    find_in_clinics,
+    group_service,
+    say,
+    unexpected,
+)
 from sheets_sync.report import report_period, write_html
 from sheets_sync.report import write_xlsx as write_report_xlsx
 from sheets_sync.setup import InitOptions, init
 from sheets_sync.state import State
-
-# A bug in sheets-sync itself, or something it did not foresee (sysexits' EX_SOFTWARE).
-UNEXPECTED_EXIT = 70
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,46 +82,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
-    config: Config | None = None
+    group: Group | None = None
     try:
         if args.command_name == "init":  # writes the config the other commands read
             return _init(args)
-        config = load_config(config_path_from(args.config, os.environ))
-        today = args.today or datetime.now(config.clinic.timezone).date()
-        result: int = args.command(args, config, today)
-        return result
+        group = load_group(config_path_from(args.config, os.environ))
+        if args.command_name == "run":
+            return _run(args, group)
+        return _each_chosen_clinic(args, group)
     except ConfigError as exc:
         for line in exc.lines():
-            _say(line, err=True)
+            say(line, err=True)
         return 2
     except SheetsSyncError as exc:
-        _say(f"sheets-sync: {exc}", err=True)
+        say(f"sheets-sync: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
     except Exception as exc:
-        _say(_unexpected(exc, config, args.command_name), err=True)
+        say(unexpected(exc, group.state_dir if group else None, args.command_name), err=True)
         return UNEXPECTED_EXIT
 
 
-def _unexpected(exc: Exception, config: Config | None, command: str) -> str:
-    """Record an error nobody foresaw in the state folder's errors.log; the line for people."""
-    what = f"sheets-sync hit an unexpected problem: {type(exc).__name__}; nothing more was written."
-    if config is None:
-        return f"{what} The configuration was not read yet, so no details were saved."
-    try:
-        log = record_unexpected(exc, config.daemon.state_dir, command)
-    except OSError as error:
-        return f"{what} Its details could not be saved either: {error.strerror}."
-    return f"{what} Details are in the log {log}; pass it to whoever looks after sheets-sync."
+def _each_chosen_clinic(args: argparse.Namespace, group: Group) -> int:
+    """The command on the clinics `--clinic` names, or on all of them: each under its heading,
+    on its own today in its own time zone unless `--today` says the day."""
+    clinics = group.select(args.clinic)
+    several = len(clinics) > 1
+    if several and args.command_name == "google-login":
+        clinics = _on_google_sheets(clinics)
+
+    def today(clinic: Clinic) -> date:
+        return args.today or datetime.now(clinic.config.clinic.timezone).date()
+
+    def act(clinic: Clinic) -> int:
+        own_args = _for_clinic(args, clinic) if several else args
+        result: int = args.command(own_args, clinic.config, today(clinic))
+        return result
+
+    name = args.command_name
+    if several and name == "status":  # at a glance: one line a clinic
+
+        def glance(clinic: Clinic) -> int:
+            return _status_glance(clinic, today(clinic))
+
+        return each_clinic(group, clinics, glance, command=name, headings=False)
+    if several and name in _SEARCHES and args.prospect:
+        look, show, not_found = _SEARCHES[name]
+        return find_in_clinics(
+            group,
+            clinics,
+            args.prospect,
+            lambda clinic: look(args, clinic.config, today(clinic)),
+            lambda clinic, found: show(args, clinic.config, found),
+            not_found=not_found,
+            command=name,
+        )
+    return each_clinic(group, clinics, act, command=name)
 
 
-def _say(line: str, *, err: bool = False) -> None:
-    """Print one line of output; text in it from a cell, a sheet or a file name cannot break the
-    line, move the cursor or reorder what the console shows."""
-    print(one_line(line), file=sys.stderr if err else sys.stdout)
+def _for_clinic(args: argparse.Namespace, clinic: Clinic) -> argparse.Namespace:
+    """`args` with the files and folders to write made the clinic's own, when one command
+    writes for several clinics: `--html report.html` becomes `report-riverside.html`."""
+    own = {
+        option: clinic_path(getattr(args, option), clinic, folder=option == "out")
+        for option in ("html", "xlsx", "csv", "out")
+        if getattr(args, option, None) is not None
+    }
+    return argparse.Namespace(**{**vars(args), **own})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
             metavar="YYYY-MM-DD",
             help="the clinic's date to act on (default: today in the clinic's time zone)",
         )
+        if name != "run":  # `run` serves the whole group
+            sub.add_argument(
+                "--clinic",
+                metavar="NAME",
+                help="one clinic of a group, by its key or its name (default: every clinic)",
+            )
         return sub
 
     once = command("once", "one cycle: sync the log, then send the day's digests if not sent yet")
@@ -155,11 +202,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     once.set_defaults(command=_once)
 
-    run = command("run", "the daemon: sync every few minutes, send the digests every morning")
+    run = command(
+        "run",
+        "the daemon: sync every few minutes, send the digests every morning; a group's"
+        " clinics all in one service",
+    )
     run.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="how to write the log"
     )
-    run.set_defaults(command=_run)
 
     status = command("status", "the last sync, its outcome, and the next sync and digests")
     status.set_defaults(command=_status)
@@ -300,10 +350,10 @@ def _init(args: argparse.Namespace) -> int:
         force=args.force,
     )
     interactive = not args.yes and sys.stdin.isatty()
-    steps = init(options, ask=_ask if interactive else None, say=_say, environ=os.environ)
-    _say("Next steps:")
+    steps = init(options, ask=_ask if interactive else None, say=say, environ=os.environ)
+    say("Next steps:")
     for step in steps:
-        _say(f"  {step}")
+        say(f"  {step}")
     return 0
 
 
@@ -328,7 +378,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             quiet = args.no_digest and not args.dry_run
             if quiet and unchanged_since_last_sync(backend, config, state, today=today):
                 state.record_sync_outcome(datetime.now(UTC), UNCHANGED)
-                _say(f"{backend.description}: unchanged since the last sync today; nothing to do")
+                say(f"{backend.description}: unchanged since the last sync today; nothing to do")
                 return 0
             report = sync(
                 backend,
@@ -346,7 +396,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
         if not args.dry_run:
             state.record_sync_outcome(datetime.now(UTC), report.outcome, report.waiting or "")
         for line in _summary_lines(config, backend, report, today):
-            _say(line)
+            say(line)
         if args.dry_run:
             _print_changes(report, config.clinic.date_order)
             return 0
@@ -355,15 +405,15 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
             backup = (
                 f"; the previous version is kept in {kept}" if config.source.kind == "xlsx" else ""
             )
-            _say(f"  {written_words(report)}{backup}")
+            say(f"  {written_words(report)}{backup}")
         elif report.waiting:
-            _say(f"  not written: {report.waiting}")
+            say(f"  not written: {report.waiting}")
         else:
-            _say("  nothing to write: the log is up to date")
+            say("  nothing to write: the log is up to date")
         if args.no_digest:
             return 0
         if not config.rule_settings().is_open(today):
-            _say(
+            say(
                 f"  today, {format_day(today, config.clinic.date_order)}, the clinic is closed: the"
                 " log was synced,"
                 " no digests are sent"
@@ -381,7 +431,7 @@ def _once(args: argparse.Namespace, config: Config, today: date) -> int:
         if not run.waiting:  # as the daemon does: `status` then names the next day's
             state.mark_digests_done(today)
         if any(key.startswith("report-") for key in run.sent):
-            _say("  last month's report sent to the manager")
+            say("  last month's report sent to the manager")
     return _print_digests(run, config)
 
 
@@ -403,11 +453,11 @@ def _clinic_now(config: Config, today: date) -> datetime:
 def _print_digests(run: DigestRun, config: Config) -> int:
     """The round's outcome, one line per cause; 1 when any digest is not delivered."""
     if run.sent:
-        _say(f"  digests: {len(run.sent)} sent through {_route(config)}")
+        say(f"  digests: {len(run.sent)} sent through {_route(config)}")
     elif not run.waiting and not run.failed:
-        _say("  digests: none to send (sent already today, or nothing due)")
+        say("  digests: none to send (sent already today, or nothing due)")
     for line in run.problems():
-        _say(f"  {line}")
+        say(f"  {line}")
     return 1 if run.waiting or run.failed else 0
 
 
@@ -437,9 +487,9 @@ def _print_changes(report: CycleReport, date_order: DateOrder) -> None:
         by_row.setdefault(row, []).append(f"{field} → {shown}")
     count = len(changes.cells)
     changes_text = f"{counted(count, 'cell')} in {counted(len(by_row), 'row')}"
-    _say(f"  would change {changes_text} (dry run: nothing written):")
+    say(f"  would change {changes_text} (dry run: nothing written):")
     for row, cells in by_row.items():
-        _say(f"    row {row}: " + "; ".join(cells))
+        say(f"    row {row}: " + "; ".join(cells))
 
 
 def _check(args: argparse.Namespace, config: Config, today: date) -> int:
@@ -447,9 +497,9 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=today, dry_run=True)
     layout = report.plan.changes.layout
-    _say(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
+    say(f"Config: OK. Log: {backend.description}, header on row {layout.header_row}.")
     for col, header in layout.new_headers.items():
-        _say(f'  the column "{header}" will be created in column {column_letters(col)}')
+        say(f'  the column "{header}" will be created in column {column_letters(col)}')
     book = address_book(report.snapshot.staff, config.owners)
     snapshot = report.snapshot
     staff_missing = missing_staff_sheet(
@@ -462,25 +512,33 @@ def _check(args: argparse.Namespace, config: Config, today: date) -> int:
     if password := password_problem(config, os.environ):
         problems.append(f"Mail: {password}")
     for problem in problems:
-        _say(f"  {problem}")
-    _say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
+        say(f"  {problem}")
+    say(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
     return 1 if problems else 0
 
 
 def _history(args: argparse.Namespace, config: Config, today: date) -> int:
+    return _show_history(args, config, _history_of(args, config, today))
+
+
+def _history_of(args: argparse.Namespace, config: Config, today: date) -> list[HistoryLine]:
+    """The touch log's lines, of the prospect asked for or of everyone."""
     backend = open_backend(config, os.environ)
     with State(config.daemon.state_dir) as state:
         report = sync(backend, config, state, today=today, dry_run=True)
         logged = state.touches(backend.description, since=args.since)
     rows = report.plan.rows
     chosen = prospect_ids(rows, logged, args.prospect) if args.prospect else None
-    lines = history_lines(rows, logged, chosen)
+    return history_lines(rows, logged, chosen)
+
+
+def _show_history(args: argparse.Namespace, config: Config, lines: list[HistoryLine]) -> int:
     if out := args.csv or args.xlsx:
         (write_csv if args.csv else write_xlsx)(lines, out)
-        _say(f"Wrote {counted(len(lines), 'entry', 'entries')} of the touch log to {out}.")
+        say(f"Wrote {counted(len(lines), 'entry', 'entries')} of the touch log to {out}.")
         return 0
     for line in history_table(lines, config.clinic.date_order):
-        _say(line)
+        say(line)
     return 0
 
 
@@ -495,17 +553,22 @@ def _report(args: argparse.Namespace, config: Config, today: date) -> int:
         report = clinic_report(cycle, config, state, period, today)
     order, currency = config.clinic.date_order, config.clinic.currency
     for line in report_text(report, date_order=order, currency=currency).splitlines():
-        _say(line)
+        say(line)
     if args.html:
         write_html(report, args.html, date_order=order, currency=currency)
-        _say(f"Wrote the report as a page to {args.html}.")
+        say(f"Wrote the report as a page to {args.html}.")
     if args.xlsx:
         write_report_xlsx(report, args.xlsx, date_order=order)
-        _say(f"Wrote the report's tables to {args.xlsx}.")
+        say(f"Wrote the report's tables to {args.xlsx}.")
     return 0
 
 
 def _explain(args: argparse.Namespace, config: Config, today: date) -> int:
+    return _say_lines(args, config, _explained(args, config, today))
+
+
+def _explained(args: argparse.Namespace, config: Config, today: date) -> list[str]:
+    """Why the prospect's next touch is what it is, and its touch log."""
     backend = open_backend(config, os.environ)
     order = config.clinic.date_order
     with State(config.daemon.state_dir) as state:
@@ -513,29 +576,63 @@ def _explain(args: argparse.Namespace, config: Config, today: date) -> int:
         changes = report.plan.changes
         prospect = find_prospect(report.plan.rows, changes, args.prospect)
         touches = state.touches(backend.description, sync_id=prospect.sync_id)
-    for line in explain_lines(prospect, changes, today, order) + touch_log_lines(touches, order):
-        _say(line)
+    return explain_lines(prospect, changes, today, order) + touch_log_lines(touches, order)
+
+
+def _say_lines(args: argparse.Namespace, config: Config, lines: list[str]) -> int:
+    for line in lines:
+        say(line)
     return 0
 
 
-def _run(args: argparse.Namespace, config: Config, today: date) -> int:
+# Commands about one prospect: how to look for it in a clinic, how to show what was found, and
+# what a clinic without it raises (`find_in_clinics`, when no `--clinic` says where it is).
+_SEARCHES: dict[str, tuple[Callable[..., Any], Callable[..., int], type[SheetsSyncError]]] = {
+    "explain": (_explained, _say_lines, ExplainNotFound),
+    "history": (_history_of, _show_history, HistoryNotFound),
+}
+
+
+def _run(args: argparse.Namespace, group: Group) -> int:
+    """The whole group as one service (a clinic alone is a group of one)."""
     setup_logging(args.log_format)
-    daemon = Daemon(config, os.environ)
+    service = group_service(group, os.environ)
     stops = [
         signal.SIGTERM,
         signal.SIGINT,
         *([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else []),
     ]
-    for stop in stops:  # finish the cycle under way, then leave
-        signal.signal(stop, lambda number, frame: daemon.stop.set())
-    daemon.run()
+    for stop in stops:  # finish the jobs under way, then leave
+        signal.signal(stop, lambda number, frame: service.stop.set())
+    service.run()
     return 0
 
 
 def _status(args: argparse.Namespace, config: Config, today: date) -> int:
     with State(config.daemon.state_dir) as state:
         for line in status_lines(config, state, _clinic_now(config, today)):
-            _say(line)
+            say(line)
+    return 0
+
+
+# What a group's `status` shows of each clinic's status lines, and in which words.
+_AT_A_GLANCE = {
+    "Last sync": "last sync",
+    "Failing since": "failing since",
+    "Next digests": "next digests",
+    "Monthly report": "monthly report",
+}
+
+
+def _status_glance(clinic: Clinic, today: date) -> int:
+    """One clinic of a group in one line: its last sync and outcome, failing since when,
+    its next digests and its monthly report (`status --clinic` shows it all)."""
+    config = clinic.config
+    with State(config.daemon.state_dir) as state:
+        lines = status_lines(config, state, _clinic_now(config, today))
+    told = dict(line.partition(": ")[::2] for line in lines)
+    parts = [f"{words} {told[label]}" for label, words in _AT_A_GLANCE.items() if label in told]
+    say(f"{clinic.key} ({clinic.name}): " + "; ".join(parts))
     return 0
 
 
@@ -554,15 +651,15 @@ def _send_test(args: argparse.Namespace, config: Config, today: date) -> int:
     try:
         delivery.send(message, f"send-test-{now:%Y%m%d-%H%M%S}")
     except DeliveryFailed as exc:
-        _say(f"sheets-sync: the test message was not sent: {exc}", err=True)
+        say(f"sheets-sync: the test message was not sent: {exc}", err=True)
         return 1
     finally:
         delivery.close()
-    _say(f"Sent a test message to {args.address} through {route}.")
+    say(f"Sent a test message to {args.address} through {route}.")
     if config.mail.mode == "outbox":
-        _say('Nothing goes out by email with mode = "outbox": set [mail] mode = "smtp" to send.')
+        say('Nothing goes out by email with mode = "outbox": set [mail] mode = "smtp" to send.')
     else:
-        _say("Look for it in that inbox, and in its spam folder.")
+        say("Look for it in that inbox, and in its spam folder.")
     return 0
 
 
@@ -584,21 +681,33 @@ def _google_login(args: argparse.Namespace, config: Config, today: date) -> int:
     token = user_token_file(config.daemon.state_dir)
 
     def show(url: str) -> None:
-        _say("Open this address in a browser, sign in with a Google account that may edit")
-        _say("the sheet, and choose Allow (sheets-sync waits here for 5 minutes):")
-        _say(url)
+        say("Open this address in a browser, sign in with a Google account that may edit")
+        say("the sheet, and choose Allow (sheets-sync waits here for 5 minutes):")
+        say(url)
 
     google_login(client_file, token, show=show, open_browser=not args.no_browser)
-    _say(f"Signed in. The sign-in is kept in {token}, readable by this user only.")
+    say(f"Signed in. The sign-in is kept in {token}, readable by this user only.")
     if config.source.auth != "user":
-        _say('Set auth = "user" in [source] so that sheets-sync signs in this way.')
+        say('Set auth = "user" in [source] so that sheets-sync signs in this way.')
     return 0
+
+
+def _on_google_sheets(clinics: Sequence[Clinic]) -> tuple[Clinic, ...]:
+    """The clinics whose log is a Google Sheet: `google-login` over a group signs in for each
+    of them, and for no clinic whose log is a workbook."""
+    chosen = tuple(clinic for clinic in clinics if clinic.config.source.kind == "gsheets")
+    if not chosen:
+        raise SheetsSyncError(
+            "no clinic of the group keeps its log in a Google Sheet: there is nothing to sign in"
+            " to (for one clinic whose log moves to Google, pass --clinic NAME)"
+        )
+    return chosen
 
 
 def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
     day = config.rule_settings().next_open_day(today)
     if day != today:
-        _say(
+        say(
             f"Today, {format_day(today, config.clinic.date_order)}, the clinic is closed: these"
             f" are the digests for {format_day(day, config.clinic.date_order, with_year=True)},"
             " the next open day."
@@ -613,9 +722,9 @@ def _preview(args: argparse.Namespace, config: Config, today: date) -> int:
     folder = args.out or config.daemon.state_dir / "preview"
     for recipient, message in messages:
         for path in write_preview(message, folder, f"{day.isoformat()}-{recipient}"):
-            _say(str(path))
+            say(str(path))
     if not messages:
-        _say(
+        say(
             f"No digests for {format_day(day, config.clinic.date_order, with_year=True)}:"
             " nothing is due."
         )

@@ -376,7 +376,7 @@ def test_an_unexpected_error_before_the_config_is_read_saves_nothing(
     def broken_load(path: Path) -> None:
         raise ZeroDivisionError
 
-    monkeypatch.setattr(cli, "load_config", broken_load)
+    monkeypatch.setattr(cli, "load_group", broken_load)
 
     code, _, err = run(capsys, "status", "--config", str(tmp_path / "x.toml"))
 

@@ -11,15 +11,17 @@ packages sheets-sync needs at run time are borrowed from the test's own environm
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sysconfig
+import tomllib
 import venv
 from pathlib import Path
 
 import pytest
 
-from sheets_sync import __version__
+from sheets_sync import __version__, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_OF_THE_INSTALL = "import importlib.metadata as m; print(m.version('sheets-sync'))"
@@ -120,3 +122,61 @@ def test_the_version_is_the_package_s(installed: Path, tmp_path: Path) -> None:
     ).stdout.strip()
 
     assert said == __version__
+
+
+# --- the systemd units ----------------------------------------------------------------------
+
+
+def _service_settings(unit: Path) -> dict[str, list[str]]:
+    """A unit file's [Service] settings, each key with its values in order (a key may repeat)."""
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section == "Service" and line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def _console_script(program: str) -> str:
+    """The console script `program` runs from the checkout's .venv, as pyproject.toml names it."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "scripts"
+    ]
+    assert program.startswith("/opt/sheets-sync/.venv/bin/"), program
+    name = program.rsplit("/", 1)[1]
+    assert name in scripts, f"{name} is not a command pyproject.toml installs"
+    return str(scripts[name])
+
+
+@pytest.mark.parametrize(
+    ("unit", "instance", "config"),
+    [
+        ("sheets-sync.service", "", None),  # the config from SHEETS_SYNC_CONFIG
+        ("sheets-sync@.service", "riverside", "/etc/sheets-sync/riverside.toml"),
+    ],
+)
+def test_each_unit_starts_the_service_with_a_command_line_sheets_sync_accepts(
+    unit: str, instance: str, config: str | None
+) -> None:
+    settings = _service_settings(ROOT / "contrib" / unit)
+    (exec_start,) = settings["ExecStart"]
+    program, *args = shlex.split(exec_start.replace("%i", instance))
+
+    assert _console_script(program) == "sheets_sync.cli:main"
+    parsed = cli._parser().parse_args(args)
+    assert parsed.command_name == "run"
+    assert parsed.config == config
+
+
+def test_the_template_gives_each_clinic_its_own_state_folder_and_secrets() -> None:
+    settings = _service_settings(ROOT / "contrib" / "sheets-sync@.service")
+
+    assert settings["StateDirectory"] == ["sheets-sync/%i"]
+    assert settings["EnvironmentFile"] == [
+        "-/etc/sheets-sync/secrets.env",
+        "-/etc/sheets-sync/%i.env",
+    ]
