@@ -3,6 +3,7 @@ the shared sections and `[group] clinics`, each clinic's own file over them."""
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 
@@ -195,3 +196,23 @@ def test_clinics_are_chosen_by_key_or_name(group_file: Path) -> None:
     assert len(group.select(None)) == 2
     with pytest.raises(UnknownClinic, match=r"harbour \(Harbour Skin\), riverside"):
         group.select("Seaside")
+
+
+def test_the_readmes_group_example_reads_as_it_says(tmp_path: Path) -> None:
+    """The README's group file and clinic file, as printed there, make the group it describes."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Several clinics on one service", 1)[1]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)[:2]
+    group_text, clinic_text = blocks
+    assert group_text.startswith("# /etc/sheets-sync/group.toml")
+    write(tmp_path / "clinics" / "harbour.toml", clinic_text)
+
+    group = load_group(write(tmp_path / "group.toml", group_text))
+
+    (harbour,) = group.clinics
+    assert harbour.key == "harbour"
+    assert harbour.config.clinic.name == "Harbour Skin"
+    assert harbour.config.mail.smtp is not None
+    assert harbour.config.mail.smtp.host == "smtp.riverside-group.example"
+    assert harbour.config.daemon.state_dir == Path("/var/lib/sheets-sync/harbour")
+    assert harbour.config.mail.digest_time == time(8, 0)
