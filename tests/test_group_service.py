@@ -26,9 +26,11 @@ import pytest
 
 from sheets_sync.backends.base import Backend, Snapshot, SourceError
 from sheets_sync.backends.memory import MemoryBackend
-from sheets_sync.config import Config, parse_config
+from sheets_sync.config import Config, ConfigError, parse_config
 from sheets_sync.core.values import CellValue
 from sheets_sync.daemon import Daemon, GroupSummary, Service, status_lines
+from sheets_sync.engine import digest_messages, sync
+from sheets_sync.group import load_group
 from sheets_sync.mail.deliver import Delivery
 from sheets_sync.state import State
 from tests.backends.gsheets_helpers import backend as google_backend
@@ -472,3 +474,100 @@ def test_no_group_summary_before_its_time_or_before_the_clinics_digests(tmp_path
         datetime(2026, 11, 24, 12, 0, tzinfo=LONDON),  # New York's digests are at 12:30
     )
     assert account.to(GROUP_MANAGER) == []
+
+
+# --- the group file's [group] keys for the summary ------------------------------------------
+
+GROUP_FILE = """
+[group]
+name = "Riverside Group"
+clinics = ["clinics/*.toml"]
+{extra}
+[mail]
+from = "followups@group.example"
+"""
+
+CLINIC_FILE = """
+[clinic]
+name = "{name}"
+timezone = "{zone}"
+[source]
+kind = "xlsx"
+path = "../logs/{key}.xlsx"
+[mail]
+digest_time = "{time}"
+"""
+
+
+def group_folder(tmp_path: Path, extra: str = "") -> Path:
+    for key, name, zone, at in (
+        ("harbour", "Harbour Skin", "America/New_York", "08:15"),
+        ("riverside", "Riverside Aesthetics", "Europe/London", "07:30"),
+    ):
+        clinic = tmp_path / "clinics" / f"{key}.toml"
+        clinic.parent.mkdir(parents=True, exist_ok=True)
+        text = CLINIC_FILE.format(name=name, zone=zone, key=key, time=at)
+        clinic.write_text(text, encoding="utf-8")
+    path = tmp_path / "group.toml"
+    path.write_text(GROUP_FILE.format(extra=extra), encoding="utf-8")
+    return path
+
+
+def test_the_summary_goes_at_the_time_and_in_the_zone_the_group_file_says(
+    tmp_path: Path,
+) -> None:
+    extra = 'manager = "ops@group.example"\nsummary_time = "12:45"\ntimezone = "Asia/Tokyo"'
+    group = load_group(group_folder(tmp_path, extra))
+    summary = GroupSummary.of(group, environ={})
+    assert summary is not None
+    assert (summary.time, summary.zone.key) == (time(12, 45), "Asia/Tokyo")
+    assert summary.folder == tmp_path / "state" / "group"
+    assert summary.manager == "ops@group.example"
+    assert summary.name == "Riverside Group"
+
+
+def test_by_default_the_summary_goes_at_the_latest_digest_time_in_the_first_clinics_zone(
+    tmp_path: Path,
+) -> None:
+    group = load_group(group_folder(tmp_path, 'manager = "ops@group.example"'))
+    summary = GroupSummary.of(group, environ={})
+    assert summary is not None
+    assert (summary.time, summary.zone.key) == (time(8, 15), "America/New_York")
+
+
+def test_no_group_manager_no_summary(tmp_path: Path) -> None:
+    assert GroupSummary.of(load_group(group_folder(tmp_path)), environ={}) is None
+
+
+def test_the_summary_keys_are_checked_with_their_location(tmp_path: Path) -> None:
+    extra = 'summary_time = "noon"\ntimezone = "Europe/Lundon"'
+    with pytest.raises(ConfigError) as raised:
+        load_group(group_folder(tmp_path, extra))
+    problems = "\n".join(raised.value.problems)
+    assert '[group].summary_time: expected a time of day like "07:30"' in problems
+    assert "[group].timezone: unknown time zone" in problems
+    assert "Europe/London" in problems  # did you mean
+
+
+def test_a_group_file_makes_each_clinics_digests_name_their_clinic(tmp_path: Path) -> None:
+    """The subject names the clinic in a group only: a single clinic's keeps its words."""
+    group = load_group(group_folder(tmp_path))
+    assert [clinic.config.group for clinic in group.clinics] == ["Riverside Group"] * 2
+    for config, owner_subject, summary_subject in (
+        (
+            group.clinics[1].config,
+            "Follow-ups at Riverside Aesthetics for Tue 24 Nov: 2 overdue",
+            "Follow-up summary at Riverside Aesthetics for Tue 24 Nov: 3 overdue",
+        ),
+        (
+            replace(group.clinics[1].config, group=""),
+            "Follow-ups for Tue 24 Nov: 2 overdue",
+            "Follow-up summary for Tue 24 Nov: 3 overdue",
+        ),
+    ):
+        config = replace(config, mail=replace(config.mail, manager="m@riverside.example"))
+        with State(tmp_path / "records") as state:
+            report = sync(MemoryBackend(log_rows(DAY), STAFF), config, state, today=DAY)
+        subjects = [str(message["Subject"]) for _, message in digest_messages(report, config, DAY)]
+        assert subjects[0] == owner_subject
+        assert subjects[-1] == summary_subject
