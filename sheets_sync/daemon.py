@@ -321,15 +321,17 @@ class Service:
     def run(self) -> None:
         """Until `stop` is set; raises AlreadyRunning if another service holds any of the
         clinics' state folders. Jobs under way when `stop` is set are finished first."""
-        queues = [_Queue(key, daemon) for key, daemon in self.clinics]
+        # `workers` jobs run at once; a job found stalled gives its turn back, and keeps only
+        # its thread: so the pool has a thread for each clinic, its stall and the summary.
+        turns = threading.BoundedSemaphore(max(1, min(self.workers, len(self.clinics))))
+        queues = [_Queue(key, daemon, turns) for key, daemon in self.clinics]
         folders = sorted({daemon.config.daemon.state_dir for _, daemon in self.clinics})
         if self.group_summary is not None:
             folders.append(self.group_summary.folder)
-        workers = max(1, min(self.workers, len(queues)))
         with (
             only_instance(folders),
             _closing(queues),
-            ThreadPoolExecutor(workers, "clinic") as pool,
+            ThreadPoolExecutor(2 * len(queues) + 1, "clinic") as pool,
         ):
             self._say_running(queues)
             scheduler = schedule.Scheduler()
@@ -379,6 +381,7 @@ class _Queue:
 
     key: str
     daemon: Daemon
+    turns: threading.BoundedSemaphore  # the jobs of all clinics that may run at once
     pending: list[str] = field(default_factory=list)
     running: Future[None] | None = None
     state: State | None = None  # opened by the clinic's first job, kept for the run
@@ -388,6 +391,7 @@ class _Queue:
     waited: Future[None] | None = None  # the run the service waited for in vain, and no more
     told: int = 0  # how often the job under way was recorded as stalled
     telling: Future[None] | None = None  # recording the stall, the latest time
+    has_turn: bool = False  # the job under way holds one of the `turns`
 
     def add(self, job: str, pool: ThreadPoolExecutor) -> None:
         """Queue `job` (once: one already waiting covers it), and start the queue unless a
@@ -411,11 +415,24 @@ class _Queue:
                 except StateError as exc:  # this clinic's alone; tried again on its next job
                     log.warning("%s: %s", job, exc)
                     continue
+                self.turns.acquire()
+                self.has_turn = True
                 self.job, self.began = job, self.daemon.clock.now()
                 try:
                     self.daemon.contained(job, self.state)
                 finally:
                     self.began, self.told = None, 0
+                    self.give_turn_back()
+
+    def done(self) -> bool:
+        return self.running is None or self.running.done()
+
+    def give_turn_back(self) -> None:
+        """Let another clinic's job run: when this one ends, or is found stalled (once)."""
+        with self.lock:
+            if self.has_turn:
+                self.has_turn = False
+                self.turns.release()
 
     def tell_if_stalled(self, now: datetime, pool: ThreadPoolExecutor) -> None:
         """A job still under way when the clinic's next sync is due has stalled: each sync
@@ -454,25 +471,32 @@ def _closing(queues: Sequence[_Queue]) -> Iterator[None]:
 def _settle(
     queues: Sequence[_Queue], seconds: float | None, clock: Clock, summary: Future[None] | None
 ) -> None:
-    """Wait until the jobs under way (and the group's `summary`) are done, or `seconds` pass.
-    A clinic whose run outlasts one such wait has stalled, and is not waited for again: a
-    hung file share costs the other clinics one wait, never one per cycle."""
-    running = [
-        queue
-        for queue in queues
-        if queue.running is not None
-        and not queue.running.done()
-        and queue.running is not queue.waited
-    ]
-    jobs = [q.running for q in running if q.running] + [
-        q.telling for q in queues if q.telling is not None and not q.telling.done()
-    ]
-    jobs += [summary] if summary is not None and not summary.done() else []
-    if jobs:
-        clock.wait(jobs, min(max(seconds or 0.0, 1.0), 60.0))
-    for queue in running:
-        if queue.running is not None and not queue.running.done():
+    """Wait until the jobs under way (and the group's `summary`) are done, but no longer than
+    `seconds` in all. A clinic's job that outlasts a wait has stalled: it gives its turn back
+    to the clinics waiting for one (whose jobs are then waited for in turn), and is not waited
+    for again: a hung file share costs the other clinics one wait, never one per cycle."""
+    until = clock.now() + timedelta(seconds=min(max(seconds or 0.0, 1.0), 60.0))
+    while (left := (until - clock.now()).total_seconds()) > 0:
+        running = [
+            queue
+            for queue in queues
+            if queue.running is not None
+            and not queue.running.done()
+            and queue.running is not queue.waited
+        ]
+        jobs = [q.running for q in running if q.running] + [
+            q.telling for q in queues if q.telling is not None and not q.telling.done()
+        ]
+        jobs += [summary] if summary is not None and not summary.done() else []
+        if not jobs:
+            return
+        clock.wait(jobs, left)
+        stalled = [q for q in running if q.began is not None and not q.done()]
+        if not stalled:
+            return
+        for queue in stalled:
             queue.waited = queue.running
+            queue.give_turn_back()
 
 
 @contextmanager

@@ -571,3 +571,40 @@ def test_a_group_file_makes_each_clinics_digests_name_their_clinic(tmp_path: Pat
         subjects = [str(message["Subject"]) for _, message in digest_messages(report, config, DAY)]
         assert subjects[0] == owner_subject
         assert subjects[-1] == summary_subject
+
+
+def test_clinics_that_hang_never_take_every_worker(tmp_path: Path) -> None:
+    """Three logs hang on a service of two workers: the healthy clinic still syncs and sends
+    its digests on time, and each hung clinic's manager is alerted."""
+    answer = threading.Event()
+    start = datetime(2026, 11, 24, 5, 0, tzinfo=LONDON)
+    clock = GroupClock(start, datetime(2026, 11, 24, 9, 0, tzinfo=LONDON), answer)
+    rows = log_rows(DAY)
+    account, stop = Account(clock), threading.Event()
+    hung = ("hung1", "hung2", "hung3")
+    backends: dict[str, Backend] = {key: HangingBackend(rows, answer) for key in hung}
+    backends["london"] = TimedBackend(clock, rows)
+    daemons = [
+        (
+            key,
+            Daemon(
+                clinic_config(tmp_path, key),
+                environ={},
+                clock=clock,
+                stop=stop,
+                backend=backend,
+                delivery=account.delivery,
+            ),
+        )
+        for key, backend in backends.items()
+    ]
+    Service(daemons, stop=stop, clock=clock, workers=2).run()
+    london = backends["london"]
+    assert isinstance(london, TimedBackend)
+    assert len(london.began) >= 4 * 4
+    due = datetime(2026, 11, 24, 7, 30, tzinfo=LONDON)
+    digests = [mail for mail in account.sent if "London Clinic" in mail.subject]
+    assert len(digests) == 3  # Anna, Ben and the manager's summary
+    assert all(due <= mail.at <= due + timedelta(minutes=1) for mail in digests)
+    for key in hung:
+        assert [mail.key[:7] for mail in account.to(manager(key))] == ["notice-"]
