@@ -307,8 +307,12 @@ class Service:
     `digest_time`). A due job joins the clinic's queue; a pool of worker threads runs the
     queues, one job of a clinic at a time, clinics side by side. So a clinic whose workbook
     is locked, whose Google key was revoked or whose file share stalls holds up its own queue
-    and one worker, never another clinic's sync or digests; its failure is recorded and told
-    for that clinic alone (`Daemon.contained`).
+    and one thread, never another clinic's sync or digests; its failure is recorded and told
+    for that clinic alone (`Daemon.contained`). A job that hangs is waited for once, then
+    gives its turn to the other clinics; each sync it holds up is recorded as failed, and the
+    clinic's manager alerted after `alert_after_hours` (`Daemon.stalled`).
+
+    A group's manager, if any, gets the combined summary once a day (`GroupSummary`).
     """
 
     clinics: Sequence[tuple[str, Daemon]]  # (the clinic's key in a group, "" alone; its jobs)

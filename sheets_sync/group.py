@@ -223,7 +223,12 @@ def _clinic_files(listed: object, folder: Path, problems: list[str]) -> list[tup
             problems.append(f"[group].clinics: {pattern!r}: no such file")
         for file in paths:
             key = clinic_key(file.parent.name if file.stem == "sheets_sync" else file.stem)
-            if key in keys and keys[key] != file:
+            if key == GROUP_FOLDER:
+                problems.append(
+                    f"[group].clinics: {file} would be the clinic {key!r}, whose folders the"
+                    " group's own summary uses: give the clinic's file another name"
+                )
+            elif key in keys and keys[key] != file:
                 problems.append(
                     f"[group].clinics: {keys[key]} and {file} would both be the clinic {key!r}:"
                     " give each clinic's file its own name"

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -608,3 +609,50 @@ def test_clinics_that_hang_never_take_every_worker(tmp_path: Path) -> None:
     assert all(due <= mail.at <= due + timedelta(minutes=1) for mail in digests)
     for key in hung:
         assert [mail.key[:7] for mail in account.to(manager(key))] == ["notice-"]
+
+
+def test_the_group_file_alone_is_enough_for_the_summary_in_the_outbox(tmp_path: Path) -> None:
+    """What `sheets-sync run` does with a group file: each clinic's Daemon and the summary
+    `GroupSummary.of` makes; in outbox mode each clinic's mail and the group's land in
+    folders of their own, under Message-IDs of their own."""
+    group = load_group(group_folder(tmp_path, 'manager = "ops@group.example"'))
+    start = datetime(2026, 11, 24, 5, 0, tzinfo=LONDON)
+    clock = GroupClock(start, datetime(2026, 11, 24, 14, 0, tzinfo=LONDON), threading.Event())
+    stop = threading.Event()
+    daemons = [
+        (
+            clinic.key,
+            Daemon(
+                clinic.config,
+                environ={},
+                clock=clock,
+                stop=stop,
+                backend=MemoryBackend(log_rows(DAY), STAFF),
+            ),
+        )
+        for clinic in group.clinics
+    ]
+    summary = GroupSummary.of(group, environ={})
+    Service(daemons, stop=stop, clock=clock, group_summary=summary).run()
+    outbox = tmp_path / "outbox"
+    assert sorted(p.name for p in (outbox / "group").iterdir()) == ["2026-11-24-group-manager.eml"]
+    ids = []
+    for key in ("harbour", "riverside"):
+        mails = sorted(p.name for p in (outbox / key).iterdir())
+        assert mails == ["2026-11-24-owner-anna.eml", "2026-11-24-owner-ben.eml"]
+        ids += [message_id(outbox / key / name) for name in mails]
+    assert len(set(ids)) == len(ids)
+    said = (outbox / "group" / "2026-11-24-group-manager.eml").read_text(encoding="utf-8")
+    assert "Subject: Riverside Group on Tue 24 Nov: all 2 clinics in order" in said
+
+
+def message_id(path: Path) -> str:
+    return str(message_from_bytes(path.read_bytes(), policy=policy.default)["Message-ID"])
+
+
+def test_no_clinic_may_take_the_groups_own_folder(tmp_path: Path) -> None:
+    path = group_folder(tmp_path)
+    (tmp_path / "clinics" / "riverside.toml").rename(tmp_path / "clinics" / "group.toml")
+    with pytest.raises(ConfigError) as raised:
+        load_group(path)
+    assert "would be the clinic 'group'" in "\n".join(raised.value.problems)
