@@ -587,17 +587,17 @@ class GroupSummary:
     def of(cls, group: Group, environ: Mapping[str, str]) -> GroupSummary | None:
         """The summary a group file asks for (`[group] manager`), or None. It goes through
         the first clinic's mail settings; in outbox mode into `<group outbox>/group`."""
-        if group.manager is None or group.summary_time is None or group.timezone is None:
-            return None
+        manager, at, zone, outbox = group.manager, group.summary_time, group.timezone, group.outbox
+        if manager is None or at is None or zone is None or outbox is None:
+            return None  # a single clinic's file, or a group without a manager
         first = group.clinics[0].config
-        outbox = (group.outbox or first.mail.outbox.parent) / GROUP_FOLDER
-        mail = replace(first, mail=replace(first.mail, outbox=outbox))
+        mail = replace(first, mail=replace(first.mail, outbox=outbox / GROUP_FOLDER))
         return cls(
             name=group.name or group.path.stem,
-            manager=group.manager,
+            manager=manager,
             folder=group.state_dir / GROUP_FOLDER,
-            time=group.summary_time,
-            zone=group.timezone,
+            time=at,
+            zone=zone,
             sender=first.mail.sender,
             delivery=partial(open_delivery, mail, environ),
             date_order=first.clinic.date_order,
@@ -686,9 +686,8 @@ def _clinic_day(daemon: Daemon, day: date, now: datetime) -> ClinicDay:
         report, report_failed = "", False
         if config.mail.manager is not None and config.report.monthly:
             report = _monthly_report(config, state, local)
-            record = state.digest(
-                Period.month_before(day).first, monthly_report_key(Period.month_before(day))
-            )
+            month = Period.month_before(day)
+            record = state.digest(month.first, monthly_report_key(month))
             report_failed = record is not None and record.status == "failed"
     return ClinicDay(
         name=config.clinic.name,

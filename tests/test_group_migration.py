@@ -217,3 +217,7 @@ def test_a_clinic_that_ran_alone_carries_on_in_a_group_with_its_history(
     # by Tuesday morning's first sync, before the group's service began at 09:05.
     assert figures.log_began == tuesday
     assert sorted((folder / "backups").iterdir())[: len(backups_alone)] == backups_alone
+    # The second clinic keeps its backups in its own state folder.
+    harbour_state = in_group["harbour"].daemon.state_dir
+    assert harbour_state == tmp_path / "state" / "harbour"
+    assert list((harbour_state / "backups").iterdir())
