@@ -196,6 +196,9 @@ class Config:
     # The clinic's own words for typed outcomes (SPEC §8), on top of the built-in ones.
     outcomes: OutcomeWords = NO_OWN_WORDS
     report: ReportConfig = ReportConfig()
+    # The group whose service runs this clinic (SPEC §11); "" alone. A group's messages name
+    # their clinic in the subject: one person may get a digest from each of two clinics.
+    group: str = ""
 
     def rule_settings(self) -> Settings:
         """What the follow-up rule (SPEC §3) needs from this configuration."""

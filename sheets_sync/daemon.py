@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -35,10 +36,11 @@ from sheets_sync.backends.base import Backend, Snapshot, SourceBusy
 from sheets_sync.config import ClinicConfig, Config
 from sheets_sync.core.locale import settings_problems
 from sheets_sync.core.report import Period
-from sheets_sync.core.values import format_day
+from sheets_sync.core.values import DateOrder, format_day
 from sheets_sync.core.words import counted
 from sheets_sync.engine import (
     UNCHANGED,
+    DigestRun,
     SuspiciousChange,
     digests_for,
     monthly_report_key,
@@ -50,8 +52,10 @@ from sheets_sync.engine import (
 )
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.folders import private_folder
+from sheets_sync.group import GROUP_FOLDER, Group
 from sheets_sync.logs import clinic_logged, record_unexpected
-from sheets_sync.mail.deliver import Delivery
+from sheets_sync.mail.deliver import Delivery, DeliveryFailed, PermanentFailure
+from sheets_sync.mail.group_summary import ClinicDay, render_group_summary
 from sheets_sync.mail.notices import render_alert, render_recovery
 from sheets_sync.state import State, StateError
 
@@ -67,6 +71,11 @@ class Clock(Protocol):
         """Wait `seconds`, or less when `stop` is set meanwhile."""
         ...
 
+    def wait(self, jobs: Sequence[Future[None]], seconds: float) -> None:
+        """Wait until the `jobs` are done, or `seconds` pass: how long the service waits for a
+        clinic's job is the clock's business, so a test's clock can say what a hang is."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
@@ -75,9 +84,16 @@ class SystemClock:
     def sleep(self, seconds: float, stop: threading.Event) -> None:
         stop.wait(seconds)
 
+    def wait(self, jobs: Sequence[Future[None]], seconds: float) -> None:
+        futures.wait(jobs, timeout=seconds)
+
 
 class AlreadyRunning(SheetsSyncError):
     """Another daemon holds the state folder."""
+
+
+class LogStalled(SheetsSyncError):
+    """A clinic's job has not come back: its log does not answer."""
 
 
 @dataclass
@@ -89,6 +105,9 @@ class Daemon:
     backend: Backend | None = None  # default: the one [source] names
     delivery: Callable[[], Delivery] | None = None  # default: the one [mail] names
     _settings_told: bool = field(default=False, init=False)  # the sheet's settings, once a run
+    # The day's digest round, for the group's summary: its counts and who got what.
+    # None: given up at the cut-off, none sent.
+    last_round: tuple[date, DigestRun | None] | None = field(default=None, init=False)
 
     def run(self) -> None:
         """Sync and send until `stop` is set: a service of this one clinic (`Service`)."""
@@ -106,6 +125,23 @@ class Daemon:
         """Run one job ("sync" or "digests"); whatever it raises is logged and recorded, and
         kept from the service."""
         self._contained(self.sync_once if job == "sync" else self.digests_if_due, state)
+
+    def stalled(self, job: str, began: datetime) -> None:
+        """Record that the clinic's `job`, begun at `began`, has not come back (a file share
+        or a network that hangs): `status` shows it, and the manager is alerted after
+        `alert_after_hours`, as for a failing sync. Its own connection to the state: the
+        job's is in use."""
+        at = f"{self._local(began):%H:%M}"
+        what = "sync" if job == "sync" else "round of digests"
+        with State(self.config.daemon.state_dir) as state:
+            self._failed(
+                state,
+                LogStalled(
+                    f"the {what} that began at {at} has not finished: the log does not answer"
+                    " (a file share or a network that hangs?); the other clinics carry on, and"
+                    " this clinic's syncs resume once its log answers"
+                ),
+            )
 
     # --- the two jobs ---------------------------------------------------------------------
 
@@ -145,6 +181,7 @@ class Daemon:
             return
         if local.time() >= mail.digest_cutoff:
             state.mark_digests_done(today)
+            self.last_round = (today, None)
             log.warning(
                 "the digests for %s were not all sent before the cut-off %s (was sheets-sync "
                 "stopped, the computer asleep, or the mail server down?); `sheets-sync once "
@@ -156,6 +193,7 @@ class Daemon:
         # Read and decide afresh: the digests do not wait for a write that keeps failing.
         report = sync(self._backend(), self.config, state, today=today, dry_run=True)
         run = send_digests(report, self.config, state, self._delivery(), today=today, now=local)
+        self.last_round = (today, run)
         if not run.waiting:
             state.mark_digests_done(today)
         log.info(
@@ -269,25 +307,35 @@ class Service:
     `digest_time`). A due job joins the clinic's queue; a pool of worker threads runs the
     queues, one job of a clinic at a time, clinics side by side. So a clinic whose workbook
     is locked, whose Google key was revoked or whose file share stalls holds up its own queue
-    and one worker, never another clinic's sync or digests; its failure is recorded and told
-    for that clinic alone (`Daemon.contained`).
+    and one thread, never another clinic's sync or digests; its failure is recorded and told
+    for that clinic alone (`Daemon.contained`). A job that hangs is waited for once, then
+    gives its turn to the other clinics; each sync it holds up is recorded as failed, and the
+    clinic's manager alerted after `alert_after_hours` (`Daemon.stalled`).
+
+    A group's manager, if any, gets the combined summary once a day (`GroupSummary`).
     """
 
     clinics: Sequence[tuple[str, Daemon]]  # (the clinic's key in a group, "" alone; its jobs)
     stop: threading.Event = field(default_factory=threading.Event)
     clock: Clock = field(default_factory=SystemClock)
     workers: int = WORKERS
+    group_summary: GroupSummary | None = None  # the group manager's (`GroupSummary.of`)
+    _summary: Future[None] | None = field(default=None, init=False, repr=False)
 
     def run(self) -> None:
         """Until `stop` is set; raises AlreadyRunning if another service holds any of the
         clinics' state folders. Jobs under way when `stop` is set are finished first."""
-        queues = [_Queue(key, daemon) for key, daemon in self.clinics]
+        # `workers` jobs run at once; a job found stalled gives its turn back, and keeps only
+        # its thread: so the pool has a thread for each clinic, its stall and the summary.
+        turns = threading.BoundedSemaphore(max(1, min(self.workers, len(self.clinics))))
+        queues = [_Queue(key, daemon, turns) for key, daemon in self.clinics]
         folders = sorted({daemon.config.daemon.state_dir for _, daemon in self.clinics})
-        workers = max(1, min(self.workers, len(queues)))
+        if self.group_summary is not None:
+            folders.append(self.group_summary.folder)
         with (
             only_instance(folders),
             _closing(queues),
-            ThreadPoolExecutor(workers, "clinic") as pool,
+            ThreadPoolExecutor(2 * len(queues) + 1, "clinic") as pool,
         ):
             self._say_running(queues)
             scheduler = schedule.Scheduler()
@@ -296,15 +344,31 @@ class Service:
                     minutes = queue.daemon.config.daemon.sync_every_minutes
                     scheduler.every(minutes).minutes.do(queue.add, "sync", pool)
                     scheduler.every(1).minutes.do(queue.add, "digests", pool)
+                if self.group_summary is not None:
+                    scheduler.every(1).minutes.do(self._summarise, self.group_summary, pool)
                 scheduler.run_all()  # straight away: a sync each, and any digests still due
                 while not self.stop.is_set():
                     scheduler.run_pending()
+                    for queue in queues:
+                        queue.tell_if_stalled(self.clock.now(), pool)
                     # Wait for the jobs under way, but never past the next due job: a stalled
                     # clinic holds up its own queue only.
-                    _settle(queues, scheduler.idle_seconds)
+                    _settle(queues, scheduler.idle_seconds, self.clock, self._summary)
                     wait = scheduler.idle_seconds
                     self.clock.sleep(min(max(wait or 0.0, 1.0), 60.0), self.stop)
         log.info("sheets-sync stopped")
+
+    def _summarise(self, summary: GroupSummary, pool: ThreadPoolExecutor) -> None:
+        """Look whether the group's summary is due, on a worker: one look at a time."""
+        if self._summary is None or self._summary.done():
+            self._summary = pool.submit(self._contained_summary, summary)
+
+    def _contained_summary(self, summary: GroupSummary) -> None:
+        with clinic_logged(GROUP_FOLDER):
+            try:
+                summary.send_if_due(self.clinics, self.clock.now())
+            except Exception as exc:  # the clinics carry on whatever happens here
+                log.warning("the group's summary: %s", summary.problem(exc))
 
     def _say_running(self, queues: Sequence[_Queue]) -> None:
         if len(queues) > 1:
@@ -321,10 +385,17 @@ class _Queue:
 
     key: str
     daemon: Daemon
+    turns: threading.BoundedSemaphore  # the jobs of all clinics that may run at once
     pending: list[str] = field(default_factory=list)
     running: Future[None] | None = None
     state: State | None = None  # opened by the clinic's first job, kept for the run
     lock: threading.Lock = field(default_factory=threading.Lock)
+    job: str = ""  # the job under way
+    began: datetime | None = None  # when it began; None: no job under way
+    waited: Future[None] | None = None  # the run the service waited for in vain, and no more
+    told: int = 0  # how often the job under way was recorded as stalled
+    telling: Future[None] | None = None  # recording the stall, the latest time
+    has_turn: bool = False  # the job under way holds one of the `turns`
 
     def add(self, job: str, pool: ThreadPoolExecutor) -> None:
         """Queue `job` (once: one already waiting covers it), and start the queue unless a
@@ -348,7 +419,44 @@ class _Queue:
                 except StateError as exc:  # this clinic's alone; tried again on its next job
                     log.warning("%s: %s", job, exc)
                     continue
-                self.daemon.contained(job, self.state)
+                self.turns.acquire()
+                self.has_turn = True
+                self.job, self.began = job, self.daemon.clock.now()
+                try:
+                    self.daemon.contained(job, self.state)
+                finally:
+                    self.began, self.told = None, 0
+                    self.give_turn_back()
+
+    def done(self) -> bool:
+        return self.running is None or self.running.done()
+
+    def give_turn_back(self) -> None:
+        """Let another clinic's job run: when this one ends, or is found stalled (once)."""
+        with self.lock:
+            if self.has_turn:
+                self.has_turn = False
+                self.turns.release()
+
+    def tell_if_stalled(self, now: datetime, pool: ThreadPoolExecutor) -> None:
+        """A job still under way when the clinic's next sync is due has stalled: each sync
+        it holds up is recorded as failed, for `status` and the alert (after
+        `alert_after_hours`), as if it had run and failed. Told from another worker: the
+        job's is held."""
+        began, job = self.began, self.job
+        every = timedelta(minutes=self.daemon.config.daemon.sync_every_minutes)
+        if began is None or now - began < every * (self.told + 1):
+            return
+        if self.telling is None or self.telling.done():  # one at a time: one alert
+            self.told += 1
+            self.telling = pool.submit(self._tell_stalled, job, began)
+
+    def _tell_stalled(self, job: str, began: datetime) -> None:
+        with clinic_logged(self.key):
+            try:
+                self.daemon.stalled(job, began)
+            except Exception as exc:  # the service carries on whatever happens here
+                log.warning("%s: the stall could not be recorded: %s", job, exc)
 
     def close(self) -> None:
         if self.state is not None:
@@ -364,11 +472,35 @@ def _closing(queues: Sequence[_Queue]) -> Iterator[None]:
             queue.close()
 
 
-def _settle(queues: Sequence[_Queue], seconds: float | None) -> None:
-    """Wait until the jobs under way are done, or `seconds` (of the computer's time) pass."""
-    running = [q.running for q in queues if q.running is not None and not q.running.done()]
-    if running:
-        futures.wait(running, timeout=min(max(seconds or 0.0, 1.0), 60.0))
+def _settle(
+    queues: Sequence[_Queue], seconds: float | None, clock: Clock, summary: Future[None] | None
+) -> None:
+    """Wait until the jobs under way (and the group's `summary`) are done, but no longer than
+    `seconds` in all. A clinic's job that outlasts a wait has stalled: it gives its turn back
+    to the clinics waiting for one (whose jobs are then waited for in turn), and is not waited
+    for again: a hung file share costs the other clinics one wait, never one per cycle."""
+    until = clock.now() + timedelta(seconds=min(max(seconds or 0.0, 1.0), 60.0))
+    while (left := (until - clock.now()).total_seconds()) > 0:
+        running = [
+            queue
+            for queue in queues
+            if queue.running is not None
+            and not queue.running.done()
+            and queue.running is not queue.waited
+        ]
+        jobs = [q.running for q in running if q.running] + [
+            q.telling for q in queues if q.telling is not None and not q.telling.done()
+        ]
+        jobs += [summary] if summary is not None and not summary.done() else []
+        if not jobs:
+            return
+        clock.wait(jobs, left)
+        stalled = [q for q in running if q.began is not None and not q.done()]
+        if not stalled:
+            return
+        for queue in stalled:
+            queue.waited = queue.running
+            queue.give_turn_back()
 
 
 @contextmanager
@@ -427,6 +559,169 @@ def scheduled_by(clock: Clock) -> Iterator[None]:
         yield
     finally:
         names["datetime"] = original
+
+
+GROUP_SUMMARY = "group-manager"  # the combined summary's key in the group's records
+
+
+@dataclass
+class GroupSummary:
+    """The group manager's summary (SPEC §11): once a day, at `time` in `zone`, once every
+    clinic's digests are sent (or past their cut-off; a clinic closed that day has none),
+    one message with each clinic's sync, counts, digests and monthly report.
+
+    Recorded like a digest, in the group's own folder: pending under a fixed Message-ID
+    before it is sent and sent after, so a restart sends it neither twice nor under another
+    Message-ID. A failure the mail server may get over is tried again a minute later."""
+
+    name: str
+    manager: str
+    folder: Path  # <group state_dir>/group: its records
+    time: time
+    zone: ZoneInfo
+    sender: str
+    delivery: Callable[[], Delivery]
+    date_order: DateOrder = DateOrder.DMY
+
+    @classmethod
+    def of(cls, group: Group, environ: Mapping[str, str]) -> GroupSummary | None:
+        """The summary a group file asks for (`[group] manager`), or None. It goes through
+        the first clinic's mail settings; in outbox mode into `<group outbox>/group`."""
+        manager, at, zone, outbox = group.manager, group.summary_time, group.timezone, group.outbox
+        if manager is None or at is None or zone is None or outbox is None:
+            return None  # a single clinic's file, or a group without a manager
+        first = group.clinics[0].config
+        mail = replace(first, mail=replace(first.mail, outbox=outbox / GROUP_FOLDER))
+        return cls(
+            name=group.name or group.path.stem,
+            manager=manager,
+            folder=group.state_dir / GROUP_FOLDER,
+            time=at,
+            zone=zone,
+            sender=first.mail.sender,
+            delivery=partial(open_delivery, mail, environ),
+            date_order=first.clinic.date_order,
+        )
+
+    def send_if_due(self, clinics: Sequence[tuple[str, Daemon]], now: datetime) -> None:
+        local = now.astimezone(self.zone)
+        day = local.date()
+        if local.time() < self.time:
+            return
+        daemons = [daemon for _, daemon in clinics]
+        if not any(daemon.config.rule_settings().is_open(day) for daemon in daemons):
+            return  # every clinic closed: nothing to sum up
+        with State(self.folder) as records:
+            record = records.digest(day, GROUP_SUMMARY)
+            if record is not None and record.status in ("sent", "failed"):
+                return
+            if not all(_digests_over(daemon, day, now) for daemon in daemons):
+                return
+            message = render_group_summary(
+                [_clinic_day(daemon, day, now) for daemon in daemons],
+                group=self.name,
+                day=day,
+                sender=self.sender,
+                to=parseaddr(self.manager)[1],
+                date_order=self.date_order,
+            )
+            domain = parseaddr(self.sender)[1].rpartition("@")[2] or "sheets-sync.invalid"
+            message_id = record.message_id if record is not None else make_msgid(domain=domain)
+            records.digest_pending(day, GROUP_SUMMARY, message_id, address=self.manager)
+            message["Message-ID"] = message_id
+            message["Date"] = format_datetime(local)
+            delivery = self.delivery()
+            try:
+                delivery.send(message, f"{day.isoformat()}-{GROUP_SUMMARY}")
+            except DeliveryFailed as exc:
+                for_good = isinstance(exc, PermanentFailure)
+                records.digest_failed(day, GROUP_SUMMARY, str(exc), for_good=for_good)
+                again = "not sent today" if for_good else "tried again in a minute"
+                log.warning("the group's summary: %s; %s", exc, again)
+                return
+            finally:
+                delivery.close()
+            records.digest_sent(day, GROUP_SUMMARY, at=now)
+            log.info("the group's summary: sent to the group's manager")
+
+    def problem(self, exc: BaseException) -> str:
+        """As `Daemon._problem`, with the details of an unexpected error in the group's folder."""
+        if isinstance(exc, SheetsSyncError):
+            return str(exc)
+        try:
+            where = f"where it happened is in {record_unexpected(exc, self.folder, 'run')}"
+        except OSError:
+            where = "its details could not be saved"
+        return f"unexpected error ({type(exc).__name__}); tried again in a minute; {where}"
+
+
+def _digests_over(daemon: Daemon, day: date, now: datetime) -> bool:
+    """Whether the clinic's digests of `day` are done with: sent, past its cut-off, or none
+    that day (closed)."""
+    config = daemon.config
+    local = now.astimezone(config.clinic.timezone)
+    if not config.rule_settings().is_open(day):
+        return True
+    if (local.date(), local.time()) >= (day, config.mail.digest_cutoff):
+        return True
+    with State(config.daemon.state_dir) as state:
+        return state.digests_done(day)
+
+
+def _clinic_day(daemon: Daemon, day: date, now: datetime) -> ClinicDay:
+    """A clinic's line in the group's summary, from its state and its day's digest round."""
+    config = daemon.config
+    local = now.astimezone(config.clinic.timezone)
+    with State(config.daemon.state_dir) as state:
+        health = state.health()
+        if health is None:
+            sync, failing = "none yet", False
+        elif health.failing_since is not None:
+            sync = f"failing since {_when(health.failing_since, config.clinic)}: {health.error}"
+            failing = True
+        else:
+            sync = f"last {_when(health.last_sync, config.clinic)}: {health.outcome}"
+            failing = False
+        counts, digests, undelivered = _digest_words(daemon, state, day)
+        report, report_failed = "", False
+        if config.mail.manager is not None and config.report.monthly:
+            report = _monthly_report(config, state, local)
+            month = Period.month_before(day)
+            record = state.digest(month.first, monthly_report_key(month))
+            report_failed = record is not None and record.status == "failed"
+    return ClinicDay(
+        name=config.clinic.name,
+        sync=sync,
+        counts=counts,
+        digests=digests,
+        report=report,
+        attention=failing or undelivered or report_failed,
+    )
+
+
+def _digest_words(daemon: Daemon, state: State, day: date) -> tuple[str, str, bool]:
+    """The clinic's counts and digests of `day`, in words, and whether any was not
+    delivered. The counts come from the day's digest round in this run; a round before the
+    service last started left its records, not its counts."""
+    if not daemon.config.rule_settings().is_open(day):
+        return "closed today", "none: closed today", False
+    undelivered = state.undelivered_digests(day)
+    if daemon.last_round is not None and daemon.last_round[0] == day:
+        run = daemon.last_round[1]
+        if run is None:
+            return "not known: no digests today", "not sent by the cut-off", True
+        counts = f"{run.overdue} overdue, {run.due_today} due today, {run.to_check} to check"
+        words = [f"{len(run.sent)} sent", *run.problems()]
+        return counts, "; ".join(words), bool(run.waiting or run.failed)
+    if state.digests_done(day):
+        why = "; ".join(f"{address or who}: {reason}" for who, address, reason in undelivered)
+        said = "sent before the service last started"
+        return (
+            "not known (the digests went before the service last started)",
+            (f"{said}; not delivered: {why}" if why else said),
+            bool(undelivered),
+        )
+    return "not known: no digests today", "not sent by the cut-off", True
 
 
 def sheet_settings_problems(snapshot: Snapshot, config: Config, today: date) -> list[str]:

@@ -411,6 +411,10 @@ class DigestRun:
     waiting: dict[str, str] = field(default_factory=dict)  # tried again on a later cycle: why
     failed: dict[str, str] = field(default_factory=dict)  # given up for the day: why
     names: dict[str, str] = field(default_factory=dict)  # `Anna Price`, `the manager`
+    # The day's counts, as the manager's summary gives them (a group's summary repeats them).
+    overdue: int = 0
+    due_today: int = 0
+    to_check: int = 0
 
     def problems(self) -> list[str]:
         """The digests not delivered, one line per cause naming everyone it holds up: a mail
@@ -463,6 +467,9 @@ def send_digests(
     if built is None:
         return run
     digests, tally = built
+    run.overdue = sum(count.overdue for count in tally.owners)
+    run.due_today = sum(count.due_today for count in tally.owners)
+    run.to_check = len(tally.check_data)
     past_cutoff = (now.date(), now.time()) >= (today, config.mail.digest_cutoff)
     owners = {due.recipient: due.digest.owner for due in digests}
     run.names = {
@@ -769,6 +776,7 @@ def _owner_message(digest: OwnerDigest, config: Config) -> EmailMessage:
         max_rows=config.mail.digest_max_rows,
         date_order=config.clinic.date_order,
         currency=config.clinic.currency,
+        clinic_in_subject=bool(config.group),
     )
 
 
@@ -805,6 +813,7 @@ def _summary(
         max_rows=config.mail.digest_max_rows,
         date_order=config.clinic.date_order,
         currency=config.clinic.currency,
+        clinic_in_subject=bool(config.group),
     )
 
 

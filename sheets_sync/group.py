@@ -7,6 +7,8 @@ words; any section a clinic file has) and a `[group]` table naming the clinic fi
     [group]
     name = "Riverside Group"
     manager = "operations@riverside-group.example"   # optional: the combined summary
+    summary_time = "12:00"        # optional: by default the latest of the clinics' digest_time
+    timezone = "Europe/London"    # optional: summary_time's zone, by default the first clinic's
     clinics = ["riverside.toml", "harbour/sheets_sync.toml", "sites/*.toml"]
 
     [mail]
@@ -22,6 +24,10 @@ taken from the folder of the file it is written in. Each clinic keeps its own st
 clinic that ran alone before keeps the state folder it had, so its history carries on). The
 clinic is known by its file's name (`riverside`, or `harbour` for `harbour/sheets_sync.toml`).
 
+The group's manager gets one summary a day, at `summary_time` once every clinic's digests
+are sent (or past their cut-off), through the first clinic's mail settings; its records and
+its outbox copies are in `<group state_dir>/group` and `<group outbox>/group`.
+
 A file without `[group]` is one clinic, as before.
 """
 
@@ -31,11 +37,23 @@ import copy
 import glob
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import time
 from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
-from sheets_sync.config import Config, ConfigError, load_config, parse_config, read_config_file
+from sheets_sync.config import (
+    Config,
+    ConfigError,
+    _BadValueError,
+    _time_of_day,
+    _timezone,
+    load_config,
+    parse_config,
+    read_config_file,
+)
 from sheets_sync.errors import SheetsSyncError
 
 GROUP_TABLE = "group"
@@ -51,7 +69,8 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("mail", "smtp", "ca_file"),
     ("daemon", "state_dir"),
 )
-_GROUP_KEYS = frozenset({"name", "manager", "clinics"})
+_T = TypeVar("_T")
+_GROUP_KEYS = frozenset({"name", "manager", "clinics", "summary_time", "timezone"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,9 @@ class Group:
     name: str = ""
     manager: str | None = None  # the group's manager, who gets the combined summary
     is_group: bool = True  # False: a single-clinic file, read as before
+    summary_time: time | None = None  # the combined summary's time; None: no manager
+    timezone: ZoneInfo | None = None  # summary_time's zone
+    outbox: Path | None = None  # the group's outbox folder (the clinics' are inside)
 
     def select(self, wanted: str | None) -> tuple[Clinic, ...]:
         """The clinics `--clinic` names (by key or by name, any case), or all of them."""
@@ -120,6 +142,8 @@ def load_group(path: Path) -> Group:
     if manager is not None and not (isinstance(manager, str) and "@" in manager):
         problems.append("[group].manager: expected an email address")
         manager = None
+    summary_time = _group_value(group, "summary_time", _time_of_day, problems)
+    timezone = _group_value(group, "timezone", _timezone, problems)
     files = _clinic_files(group.get("clinics"), folder, problems)
     state_dir = _shared_folder(shared, ("daemon", "state_dir"), folder / "state")
     outbox = _shared_folder(shared, ("mail", "outbox"), folder / "outbox")
@@ -142,7 +166,8 @@ def load_group(path: Path) -> Group:
             if _value(own, keys) is None:
                 _set(merged, keys, str(default))
         try:
-            clinics.append(Clinic(key, file, parse_config(merged, base_dir=file.parent)))
+            config = parse_config(merged, base_dir=file.parent)
+            clinics.append(Clinic(key, file, replace(config, group=name or path.stem)))
         except ConfigError as exc:
             for problem in exc.problems:
                 where = path if _from_shared(problem, shared, own) else file
@@ -151,7 +176,29 @@ def load_group(path: Path) -> Group:
     problems += _overlaps(clinics, state_dir)
     if problems:
         raise ConfigError(problems, path=path)
-    return Group(path, tuple(clinics), state_dir, name=name, manager=manager)
+    return Group(
+        path,
+        tuple(clinics),
+        state_dir,
+        name=name,
+        manager=manager,
+        summary_time=summary_time or max(c.config.mail.digest_time for c in clinics),
+        timezone=timezone or clinics[0].config.clinic.timezone,
+        outbox=outbox,
+    )
+
+
+def _group_value(
+    group: Mapping[str, object], key: str, read: Callable[[object], _T], problems: list[str]
+) -> _T | None:
+    """`[group].key` read by `read`, None when not given or wrong (then with its problem)."""
+    if key not in group:
+        return None
+    try:
+        return read(group[key])
+    except _BadValueError as exc:
+        problems.append(f"[group].{key}: {exc}")
+        return None
 
 
 def clinic_key(text: str) -> str:
@@ -176,7 +223,12 @@ def _clinic_files(listed: object, folder: Path, problems: list[str]) -> list[tup
             problems.append(f"[group].clinics: {pattern!r}: no such file")
         for file in paths:
             key = clinic_key(file.parent.name if file.stem == "sheets_sync" else file.stem)
-            if key in keys and keys[key] != file:
+            if key == GROUP_FOLDER:
+                problems.append(
+                    f"[group].clinics: {file} would be the clinic {key!r}, whose folders the"
+                    " group's own summary uses: give the clinic's file another name"
+                )
+            elif key in keys and keys[key] != file:
                 problems.append(
                     f"[group].clinics: {keys[key]} and {file} would both be the clinic {key!r}:"
                     " give each clinic's file its own name"

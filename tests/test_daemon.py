@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -119,6 +121,7 @@ class FakeClock:
         self.end = end
         self.jumps = sorted(jumps or [])
         self.sleeps = 0
+        self.patience = 60.0  # a job that takes longer, in the computer's time, hangs
 
     def now(self) -> datetime:
         return self.moment
@@ -132,6 +135,11 @@ class FakeClock:
             self.moment += timedelta(seconds=seconds)
         if self.moment >= self.end:
             stop.set()
+
+    def wait(self, jobs: Sequence[Future[None]], seconds: float) -> None:
+        """Wait for the jobs in the computer's time, up to `patience` seconds, and let no
+        time pass meanwhile: the jobs read the time the service started them at."""
+        futures.wait(jobs, timeout=self.patience)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ import stat
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -57,6 +59,9 @@ class SteppingClock:
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:
         self.moment += timedelta(seconds=seconds)
+
+    def wait(self, jobs: Sequence[Future[None]], seconds: float) -> None:
+        futures.wait(jobs, timeout=seconds)  # the daemon's job, in the computer's time
 
 
 @dataclass(kw_only=True)

@@ -68,19 +68,23 @@ def render_owner_digest(
     max_rows: int = DIGEST_MAX_ROWS,
     date_order: DateOrder = DateOrder.DMY,
     currency: str | None = None,
+    clinic_in_subject: bool = False,
 ) -> EmailMessage:
     """One owner's morning email: overdue first, then due today, in the order given; the
     first `max_rows` of them, and how many more wait in the sheet.
 
     `detail` is "full" or "minimal" (initials, row, status, step and row link only). Days
-    are shown in `date_order`, values in `currency` (an ISO code; None: plain numbers)."""
+    are shown in `date_order`, values in `currency` (an ISO code; None: plain numbers).
+    `clinic_in_subject` (a clinic of a group) names the clinic in the subject: someone who
+    works at two of the group's clinics gets one digest from each, and tells them apart."""
     style = _Style(_is_minimal(detail), date_order, currency)
     digest = _encodable_fields(digest)
     overdue = digest.overdue[:max_rows]
     due_today = digest.due_today[: max_rows - len(overdue)]
     left_out = [*digest.overdue[len(overdue) :], *digest.due_today[len(due_today) :]]
     shown = _Listed(overdue, due_today, len(left_out), left_out[0].link if left_out else None)
-    subject = "Follow-ups for {}: {}".format(
+    subject = "Follow-ups {}for {}: {}".format(
+        _at_clinic(clinic, clinic_in_subject),
         style.day(digest.day),
         _tally((len(digest.overdue), "overdue"), (len(digest.due_today), "due today")),
     )
@@ -101,15 +105,17 @@ def render_manager_summary(
     max_rows: int = DIGEST_MAX_ROWS,
     date_order: DateOrder = DateOrder.DMY,
     currency: str | None = None,
+    clinic_in_subject: bool = False,
 ) -> EmailMessage:
     """The manager's summary: counts per owner, rows to check, due rows nobody receives;
     each list the first `max_rows` of its kind, and how many more there are.
 
     With `detail="minimal"` prospects are named by their initials only; days and values are
-    shown as in `render_owner_digest`."""
+    shown, and the clinic named, as in `render_owner_digest`."""
     style = _Style(_is_minimal(detail), date_order, currency)
     capped = _capped_summary(_encodable_fields(summary), max_rows)
-    subject = "Follow-up summary for {}: {}".format(
+    subject = "Follow-up summary {}for {}: {}".format(
+        _at_clinic(summary.clinic, clinic_in_subject),
         style.day(summary.day),
         _tally(
             (sum(count.overdue for count in summary.owners), "overdue"),
@@ -185,6 +191,11 @@ def _is_minimal(detail: str) -> bool:
     if detail not in _DETAIL_LEVELS:
         raise ValueError(f"detail must be one of {', '.join(_DETAIL_LEVELS)}, not {detail!r}")
     return detail == "minimal"
+
+
+def _at_clinic(clinic: str, named: bool) -> str:
+    """`at Riverside Aesthetics ` for a subject that names the clinic, else nothing."""
+    return f"at {_header_safe(_clipped(clinic))} " if named and clinic else ""
 
 
 def _sender(clinic: str, sender: str) -> Address:
