@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from sheets_sync.config import ConfigError
 from sheets_sync.core.values import quoted
-from sheets_sync.daemon import Clock, Daemon, Service, SystemClock
+from sheets_sync.daemon import Clock, Daemon, GroupSummary, Service, SystemClock
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.group import Clinic, Group
 from sheets_sync.logs import one_line, record_unexpected
@@ -129,8 +129,9 @@ def clinic_path(path: Path, clinic: Clinic, *, folder: bool = False) -> Path:
 
 
 def group_service(group: Group, environ: Mapping[str, str], clock: Clock | None = None) -> Service:
-    """The service `sheets-sync run` runs: every clinic of the group side by side; a clinic
-    alone keeps the key "" (its log lines name no clinic, as before)."""
+    """The service `sheets-sync run` runs: every clinic of the group side by side, and the
+    group manager's summary when the group file names one; a clinic alone keeps the key ""
+    (its log lines name no clinic, as before)."""
     clock = clock or SystemClock()
     return Service(
         clinics=[
@@ -138,6 +139,7 @@ def group_service(group: Group, environ: Mapping[str, str], clock: Clock | None 
             for clinic in group.clinics
         ],
         clock=clock,
+        group_summary=GroupSummary.of(group, environ),
     )
 
 

@@ -539,3 +539,27 @@ def test_run_serves_every_clinic_of_the_group(group: Path) -> None:
     assert health.outcome == "failed"
     assert health.error is not None
     assert MISSING in health.error
+
+
+def test_run_sends_the_group_managers_summary_once(group: Path) -> None:
+    """With `[group] manager`, the service `run` starts also mails the group's manager one
+    summary of every clinic, after the clinics' digests (by default at the latest digest time,
+    07:30, in the first clinic's zone: Harbour's New York, 12:30 UTC)."""
+    text = group.read_text(encoding="utf-8")
+    group.write_text(
+        text.replace(
+            'name = "Riverside Group"', 'name = "Riverside Group"\nmanager = "ops@group.example"'
+        ),
+        encoding="utf-8",
+    )
+    start = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    service = group_service(load_group(group), {}, FakeClock(start, start + timedelta(hours=8)))
+
+    service.run()
+
+    (summary,) = outbox(group, "group")
+    message = (group.parent / "outbox" / "group" / summary).read_text(encoding="utf-8")
+    assert "Riverside Group" in message
+    assert "ops@group.example" in message
+    for name, _ in CLINICS.values():
+        assert name in message
