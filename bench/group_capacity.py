@@ -528,22 +528,29 @@ def capacity(results: dict[int, dict[str, Any]]) -> None:
         f" account, on average over the interval."
     )
     burst = max(changed["busiest_reads"], by_cycle["unchanged"]["busiest_reads"])
+    together = int(PER_USER_PER_MINUTE / max(reads, writes))
+    refused = ""
+    if burst > PER_USER_PER_MINUTE:
+        refused = (
+            " (over 60: Google answers 429, the backend retries for about 15 s, then that"
+            " clinic's sync fails until the next cycle)"
+        )
     print(
-        f"  But the service starts every clinic's sync at the same moment: at N={n} the"
-        f" {google} Google clinics made {burst} reads within one minute; over 60, Google"
-        f" answers 429, which the backend retries for about 15 s, then that clinic's sync"
-        f" fails until the next cycle. Until syncs are spread over the interval, one account"
-        f" carries about {int(PER_USER_PER_MINUTE / (burst / google))} Google clinics"
-        f" synced together."
+        f"  But the service starts every clinic's sync at the same moment, so its requests"
+        f" come in a burst: at N={n} the {google} Google clinics made {burst} reads within"
+        f" one minute{refused}. Synced together, one account carries {together} Google"
+        f" clinics ({PER_USER_PER_MINUTE} / {max(reads, writes):.0f}), until the syncs are"
+        f" spread over the interval."
     )
+    accounts = math.ceil(1000 / together)
     print(
-        f"  A project (300 a minute) holds {accounts_per_project} such accounts at full use:"
-        f" {accounts_per_project * per_account} Google clinics per project at"
-        f" {SYNC_EVERY} minutes. A larger group: one service account (one key) per"
-        f" {per_account} Google clinics, named in those clinics' [source].credentials, and a"
-        f" Google Cloud project per {accounts_per_project} accounts; e.g. 1,000 Google"
-        f" clinics = {counted(math.ceil(1000 / per_account), 'account')} in"
-        f" {counted(math.ceil(math.ceil(1000 / per_account) / accounts_per_project), 'project')}."
+        f"  A larger group: a service account (a key, named in the clinics'"
+        f" [source].credentials) per {together} Google clinics ({per_account} once spread),"
+        f" a Google Cloud project (300 a minute) per {accounts_per_project} accounts; e.g."
+        f" 1,000 Google clinics = {counted(accounts, 'account')} in"
+        f" {counted(math.ceil(accounts / accounts_per_project), 'project')}"
+        f" ({math.ceil(1000 / per_account)} and"
+        f" {math.ceil(math.ceil(1000 / per_account) / accounts_per_project)} once spread)."
     )
 
 
