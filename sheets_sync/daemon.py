@@ -323,7 +323,7 @@ class _Queue:
     daemon: Daemon
     pending: list[str] = field(default_factory=list)
     running: Future[None] | None = None
-    state: State | None = None  # open while the clinic's jobs run (see _drain)
+    state: State | None = None  # opened by the clinic's first job, kept for the run
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, job: str, pool: ThreadPoolExecutor) -> None:
@@ -336,15 +336,10 @@ class _Queue:
                 self.running = pool.submit(self._drain)
 
     def _drain(self) -> None:
-        """Run the clinic's due jobs, then close its state. An open SQLite connection keeps
-        up to 2 MB of the database cached and three files open: kept for the run, 500
-        clinics held 1 GB and 1,500 files between their cycles (bench/group_capacity.py),
-        where opening it again takes a millisecond."""
         with clinic_logged(self.key):
             while True:
                 with self.lock:
                     if not self.pending:
-                        self.close()
                         return
                     job = self.pending.pop(0)
                 try:
@@ -358,14 +353,11 @@ class _Queue:
     def close(self) -> None:
         if self.state is not None:
             self.state.close()
-            self.state = None
 
 
-# Files a clinic keeps open for the run: its lock, and a Google Sheet's connection. A job
-# under way opens the clinic's state database (with SQLite's write-ahead log and its index),
-# its log and a backup besides.
-FILES_PER_CLINIC = 2
-FILES_PER_JOB = 6
+# Files a clinic keeps open for the run: its lock and its state database, with SQLite's
+# write-ahead log and its index; a sync opens its log and a backup besides, for a moment.
+FILES_PER_CLINIC = 4
 
 
 def enough_open_files(clinics: int) -> None:
@@ -373,9 +365,9 @@ def enough_open_files(clinics: int) -> None:
 
     A systemd service starts with a soft limit of 1024 open files and a hard one far higher;
     systemd.exec(5) (LimitNOFILE=) asks programs that can work with more to raise the soft
-    one themselves; a group of several hundred clinics outgrows 1024, and every clinic after
-    that fails to open its state. Where even the hard limit is too low, the log says so and
-    what to change."""
+    one themselves. At about four files a clinic, a group of some 250 clinics outgrows 1024,
+    and every clinic after that fails to open its state (bench/group_capacity.py). Where even
+    the hard limit is too low, the log says so and what to change."""
     if sys.platform == "win32":  # no such limit on a Windows service's files
         return
     import resource
@@ -385,7 +377,7 @@ def enough_open_files(clinics: int) -> None:
         with suppress(ValueError, OSError):  # an unlimited hard limit above the kernel's
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             soft = hard
-    needed = FILES_PER_CLINIC * clinics + FILES_PER_JOB * WORKERS + 64  # and its own: logs
+    needed = FILES_PER_CLINIC * clinics + 64  # and the service's own: logs, sockets
     if soft != resource.RLIM_INFINITY and soft < needed:
         log.warning(
             "this computer lets sheets-sync keep %d files open, and %s need about %d: some"
