@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
@@ -325,6 +326,7 @@ class Service:
     def run(self) -> None:
         """Until `stop` is set; raises AlreadyRunning if another service holds any of the
         clinics' state folders. Jobs under way when `stop` is set are finished first."""
+        enough_open_files(len(self.clinics))
         # `workers` jobs run at once; a job found stalled gives its turn back, and keeps only
         # its thread: so the pool has a thread for each clinic, its stall and the summary.
         turns = threading.BoundedSemaphore(max(1, min(self.workers, len(self.clinics))))
@@ -340,13 +342,22 @@ class Service:
             self._say_running(queues)
             scheduler = schedule.Scheduler()
             with scheduled_by(self.clock):
-                for queue in queues:
+                checks = []  # every minute, and straight away: digests (and the summary) due?
+                for index, queue in enumerate(queues):
                     minutes = queue.daemon.config.daemon.sync_every_minutes
-                    scheduler.every(minutes).minutes.do(queue.add, "sync", pool)
-                    scheduler.every(1).minutes.do(queue.add, "digests", pool)
+                    sync = scheduler.every(minutes).minutes.do(queue.add, "sync", pool)
+                    every = timedelta(minutes=minutes)
+                    # A group's syncs are spread over the interval, the first straight away:
+                    # a Google account's requests come a few a minute, never all at once.
+                    if sync.next_run is not None:
+                        sync.next_run -= every - every * index / len(queues)
+                    checks.append(scheduler.every(1).minutes.do(queue.add, "digests", pool))
                 if self.group_summary is not None:
-                    scheduler.every(1).minutes.do(self._summarise, self.group_summary, pool)
-                scheduler.run_all()  # straight away: a sync each, and any digests still due
+                    summary = partial(self._summarise, self.group_summary, pool)
+                    checks.append(scheduler.every(1).minutes.do(summary))
+                scheduler.run_pending()  # the first clinic's sync
+                for check in checks:
+                    check.run()
                 while not self.stop.is_set():
                     scheduler.run_pending()
                     for queue in queues:
@@ -411,6 +422,8 @@ class _Queue:
             while True:
                 with self.lock:
                     if not self.pending:
+                        if self.state is not None:
+                            self.state.release_memory()
                         return
                     job = self.pending.pop(0)
                 try:
@@ -461,6 +474,42 @@ class _Queue:
     def close(self) -> None:
         if self.state is not None:
             self.state.close()
+
+
+# Files a clinic keeps open for the run: its lock and its state database, with SQLite's
+# write-ahead log and its index; a sync opens its log and a backup besides, for a moment.
+FILES_PER_CLINIC = 4
+
+
+def enough_open_files(clinics: int) -> None:
+    """Raise this process's limit on open files as far as the computer allows.
+
+    A systemd service starts with a soft limit of 1024 open files and a hard one far higher;
+    systemd.exec(5) (LimitNOFILE=) asks programs that can work with more to raise the soft
+    one themselves. At about four files a clinic, a group of some 250 clinics outgrows 1024,
+    and every clinic after that fails to open its state (bench/group_capacity.py). Where even
+    the hard limit is too low, the log says so and what to change."""
+    if sys.platform == "win32":  # no such limit on a Windows service's files
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with suppress(ValueError, OSError):  # an unlimited hard limit above the kernel's
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    needed = FILES_PER_CLINIC * clinics + 64  # and the service's own: logs, sockets
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        log.warning(
+            "this computer lets sheets-sync keep %d files open, and %s need about %d: some"
+            " clinics may fail to open their state; raise the limit (LimitNOFILE=%d in the"
+            " systemd unit, or `ulimit -n %d` before starting it)",
+            soft,
+            counted(clinics, "clinic"),
+            needed,
+            needed,
+            needed,
+        )
 
 
 @contextmanager

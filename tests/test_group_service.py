@@ -208,7 +208,8 @@ def group_run(tmp_path_factory: pytest.TempPathFactory, fake: FakeSheets) -> Gro
     answer = threading.Event()
     clock = GroupClock(start, datetime(2026, 11, 24, 14, 0, tzinfo=LONDON), answer)
     rows = log_rows(DAY)
-    configs = {
+    configs = {  # the hung one first: a group's syncs are spread, the first's at 05:00
+        "hung": clinic_config(tmp_path, "hung"),
         "london": clinic_config(tmp_path, "london"),
         "newyork": clinic_config(tmp_path, "newyork", "America/New_York"),
         "missing": clinic_config(tmp_path, "missing"),
@@ -216,7 +217,6 @@ def group_run(tmp_path_factory: pytest.TempPathFactory, fake: FakeSheets) -> Gro
         "headless": clinic_config(tmp_path, "headless"),
         "crashing": clinic_config(tmp_path, "crashing"),
         "google": clinic_config(tmp_path, "google", kind="gsheets", spreadsheet_id=SHEET),
-        "hung": clinic_config(tmp_path, "hung"),
     }
     (tmp_path / "notabook").mkdir()
     (tmp_path / "notabook" / "log.xlsx").write_text("this is not a workbook", encoding="utf-8")
@@ -433,7 +433,8 @@ def test_the_group_manager_gets_one_summary_after_the_last_clinics_digests(
     said = text(sent)
     missing = said.index("Missing Clinic: needs attention")
     assert missing < said.index("London Clinic: in order") < said.index("Newyork Clinic: in order")
-    assert "Sync: failing since Tue 24 Nov 2026 05:00 GMT (Europe/London)" in said
+    # The third clinic's first sync is at 05:10: a group's syncs are spread over 15 minutes.
+    assert "Sync: failing since Tue 24 Nov 2026 05:10 GMT (Europe/London)" in said
     assert "log.xlsx is not there" in said
     assert said.count("Today: 3 overdue, 0 due today, 0 to check") == 2
     assert said.count("Digests: 3 sent") == 2  # Anna, Ben and the clinic's manager
@@ -656,3 +657,35 @@ def test_no_clinic_may_take_the_groups_own_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_group(path)
     assert "would be the clinic 'group'" in "\n".join(raised.value.problems)
+
+
+def test_a_groups_syncs_are_spread_over_the_interval(tmp_path: Path) -> None:
+    """Three clinics syncing every 15 minutes begin 5 minutes apart, the first at once, and
+    keep their turns: a Google account shared by many clinics gets a few requests a minute,
+    never every clinic's at the same moment (Google allows 60 reads a minute per account)."""
+    start = datetime(2026, 11, 24, 5, 0, tzinfo=LONDON)
+    clock = FakeClock(start, start + timedelta(minutes=44))
+    stop, account = threading.Event(), Account(clock)
+    backends = {key: TimedBackend(clock, log_rows(DAY)) for key in ("a", "b", "c")}
+    daemons = [
+        (
+            key,
+            Daemon(
+                clinic_config(tmp_path, key),
+                environ={},
+                clock=clock,
+                stop=stop,
+                backend=backend,
+                delivery=account.delivery,
+            ),
+        )
+        for key, backend in backends.items()
+    ]
+
+    Service(daemons, stop=stop, clock=clock).run()
+
+    minutes = {
+        key: [int((began - start).total_seconds() // 60) for began in backend.began]
+        for key, backend in backends.items()
+    }
+    assert minutes == {"a": [0, 15, 30], "b": [5, 20, 35], "c": [10, 25, 40]}
