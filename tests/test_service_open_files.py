@@ -22,7 +22,8 @@ CLINICS = 40  # about 160 files kept open, against a soft limit of 64
 CHILD = """
 import resource
 import threading
-from datetime import UTC, date, datetime
+from concurrent import futures
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sheets_sync.backends.memory import MemoryBackend
@@ -31,15 +32,24 @@ from sheets_sync.daemon import Daemon, Service
 
 folder = Path({folder!r})
 plans = Path({plans!r})
-moment = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # before the digests are due
+start = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # before the digests are due
 
 
 class OneCycle:
+    # Time moves as the service asks, for one sync interval (a group's syncs are spread over
+    # it): every clinic syncs once.
+    moment = start
+
     def now(self):
-        return moment
+        return OneCycle.moment
 
     def sleep(self, seconds, stop):
-        stop.set()  # the service finishes the jobs under way, then stops
+        OneCycle.moment += timedelta(seconds=seconds)
+        if OneCycle.moment >= start + timedelta(minutes=15):
+            stop.set()  # the service finishes the jobs under way, then stops
+
+    def wait(self, jobs, seconds):
+        futures.wait(jobs)
 
 
 rows = [
