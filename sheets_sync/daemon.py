@@ -866,8 +866,8 @@ def _monthly_report(config: Config, state: State, local: datetime) -> str:
         return f"{name}, not sent yet, tried again with the next cycle: {record.error}"
     began = state.first_digest_day("manager")
     if began is None or began > month.last:
-        this_month = f"{local:%B %Y}"
-        return f"the first will be on {this_month}, sent on the first open day after it"
+        following = (local.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return f"the first, on {local:%B %Y}, goes on the first open day of {following:%B %Y}"
     day = _next_digest_day(config, state, local)
     if (day.year, day.month) != (local.year, local.month):
         return f"{name}, not sent: no open day was left for it this month"

@@ -215,7 +215,7 @@ def test_no_report_on_a_month_before_sheets_sync_mailed_the_manager(tmp_path: Pa
     with State(config.daemon.state_dir) as state:
         lines = status_lines(config, state, local(2026, 11, 3, 9))
     assert (
-        "Monthly report: the first will be on November 2026, sent on the first open day after it"
+        "Monthly report: the first, on November 2026, goes on the first open day of December 2026"
         in lines
     )
 
