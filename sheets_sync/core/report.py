@@ -352,30 +352,27 @@ def _age_band(days: int) -> int:
 
 
 def _income_by_age(bookings: Sequence[Booking]) -> tuple[Band, ...]:
-    counts = [0] * len(AGE_BANDS)
-    values = [Decimal(0)] * len(AGE_BANDS)
-    for booking in bookings:
-        if booking.days_to_book is None:
-            continue
-        band = _age_band(booking.days_to_book)
-        counts[band] += 1
-        values[band] += booking.value or Decimal(0)
-    return tuple(
-        Band(label, count, value)
-        for (label, _, _), count, value in zip(AGE_BANDS, counts, values, strict=True)
+    labels = [label for label, _, _ in AGE_BANDS]
+    return _bands(
+        labels,
+        ((_age_band(b.days_to_book), b) for b in bookings if b.days_to_book is not None),
     )
 
 
 def _touches_before_booking(bookings: Sequence[Booking]) -> tuple[Band, ...]:
-    counts = [0] * len(TOUCH_BANDS)
-    values = [Decimal(0)] * len(TOUCH_BANDS)
-    for booking in bookings:
-        band = min(booking.touches, FIVE_OR_MORE)
+    return _bands(TOUCH_BANDS, ((min(b.touches, FIVE_OR_MORE), b) for b in bookings))
+
+
+def _bands(labels: Sequence[str], placed: Iterable[tuple[int, Booking]]) -> tuple[Band, ...]:
+    """One bar per label: how many bookings fell in it, and the money they bring."""
+    counts = [0] * len(labels)
+    values = [Decimal(0)] * len(labels)
+    for band, booking in placed:
         counts[band] += 1
         values[band] += booking.value or Decimal(0)
     return tuple(
         Band(label, count, value)
-        for label, count, value in zip(TOUCH_BANDS, counts, values, strict=True)
+        for label, count, value in zip(labels, counts, values, strict=True)
     )
 
 
