@@ -44,6 +44,7 @@ from sheets_sync.engine import (
     DigestRun,
     SuspiciousChange,
     digests_for,
+    message_domain,
     monthly_report_key,
     open_backend,
     open_delivery,
@@ -215,16 +216,7 @@ class Daemon:
                 log.warning("%s: %s", _job_name(job), self._problem(exc))
 
     def _problem(self, exc: BaseException) -> str:
-        """An error as one line for people. An unexpected one names only its kind: its text
-        may quote a patient's cell; where in the code it happened goes to errors.log."""
-        if isinstance(exc, SheetsSyncError):
-            return str(exc)
-        folder = self.config.daemon.state_dir
-        try:
-            where = f"where it happened is in {record_unexpected(exc, folder, 'run')}"
-        except OSError:
-            where = "its details could not be saved"
-        return f"unexpected error ({type(exc).__name__}); the next cycle tries again; {where}"
+        return problem_words(exc, self.config.daemon.state_dir, "the next cycle tries again")
 
     # --- health and alerts ---------------------------------------------------------------
 
@@ -674,8 +666,11 @@ class GroupSummary:
                 to=parseaddr(self.manager)[1],
                 date_order=self.date_order,
             )
-            domain = parseaddr(self.sender)[1].rpartition("@")[2] or "sheets-sync.invalid"
-            message_id = record.message_id if record is not None else make_msgid(domain=domain)
+            message_id = (
+                record.message_id
+                if record is not None
+                else make_msgid(domain=message_domain(self.sender))
+            )
             records.digest_pending(day, GROUP_SUMMARY, message_id, address=self.manager)
             message["Message-ID"] = message_id
             message["Date"] = format_datetime(local)
@@ -694,14 +689,21 @@ class GroupSummary:
             log.info("the group's summary: sent to the group's manager")
 
     def problem(self, exc: BaseException) -> str:
-        """As `Daemon._problem`, with the details of an unexpected error in the group's folder."""
-        if isinstance(exc, SheetsSyncError):
-            return str(exc)
-        try:
-            where = f"where it happened is in {record_unexpected(exc, self.folder, 'run')}"
-        except OSError:
-            where = "its details could not be saved"
-        return f"unexpected error ({type(exc).__name__}); tried again in a minute; {where}"
+        """As `Daemon._problem`, with an unexpected error's details in the group's folder."""
+        return problem_words(exc, self.folder, "tried again in a minute")
+
+
+def problem_words(exc: BaseException, folder: Path, again: str) -> str:
+    """An error in a job as one line for people, saying when it is `again` tried. An
+    unexpected one names only its kind: its text may quote a patient's cell; where in the code
+    it happened goes to `folder`'s errors.log."""
+    if isinstance(exc, SheetsSyncError):
+        return str(exc)
+    try:
+        where = f"where it happened is in {record_unexpected(exc, folder, 'run')}"
+    except OSError:
+        where = "its details could not be saved"
+    return f"unexpected error ({type(exc).__name__}); {again}; {where}"
 
 
 def _digests_over(daemon: Daemon, day: date, now: datetime) -> bool:

@@ -501,7 +501,8 @@ def send_digests(
                 give_up(recipient, f"{record.error}; {reason}", day)
                 return True
         reuse = record is not None and record.status == "pending" and not again
-        message_id = record.message_id if record and reuse else make_msgid(domain=_domain(config))
+        domain = message_domain(config.mail.sender)
+        message_id = record.message_id if record and reuse else make_msgid(domain=domain)
         state.digest_pending(day, recipient, message_id, address=address)
         try:
             message = render()
@@ -817,8 +818,9 @@ def _summary(
     )
 
 
-def _domain(config: Config) -> str:
-    return parseaddr(config.mail.sender)[1].rpartition("@")[2] or "sheets-sync.invalid"
+def message_domain(sender: str) -> str:
+    """The domain of the Message-IDs sheets-sync makes: the sender's."""
+    return parseaddr(sender)[1].rpartition("@")[2] or "sheets-sync.invalid"
 
 
 def _slug(text: str) -> str:
