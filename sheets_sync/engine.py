@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta
@@ -37,7 +36,7 @@ from sheets_sync.core.rule import Settings
 from sheets_sync.core.sync import SyncPlan, plan_sync
 from sheets_sync.core.touches import SeenCells, Touch, edits_between, seen_cells
 from sheets_sync.core.values import read_status, read_text
-from sheets_sync.core.words import counted
+from sheets_sync.core.words import counted, slug
 from sheets_sync.errors import SheetsSyncError
 from sheets_sync.mail.deliver import Delivery, PermanentFailure, SetupFailure, TemporaryFailure
 from sheets_sync.mail.outbox import Outbox
@@ -747,7 +746,7 @@ def _recipient(address: str, book: Mapping[str, str]) -> str:
     name = _book_name(address, book)
     if name is not None and _PLAIN_NAME.fullmatch(name):
         return f"owner-{name.replace(' ', '-')}"
-    readable = _slug(name or "") or _slug(address.partition("@")[0])
+    readable = slug(name or "") or slug(address.partition("@")[0])
     digest = hashlib.sha256(address.casefold().encode("utf-8")).hexdigest()[:8]
     return f"owner-{readable[:40].strip('-')}--{digest}"
 
@@ -759,7 +758,7 @@ def _legacy_recipient(address: str, book: Mapping[str, str]) -> str:
     """The key sheets-sync gave this owner before keys followed addresses (schema 6), when
     different names could share one (every Greek name was `owner-owner`)."""
     name = _book_name(address, book)
-    return f"owner-{_slug(name if name is not None else address) or 'owner'}"
+    return f"owner-{slug(name if name is not None else address) or 'owner'}"
 
 
 def _book_name(address: str, book: Mapping[str, str]) -> str | None:
@@ -821,10 +820,3 @@ def _summary(
 def message_domain(sender: str) -> str:
     """The domain of the Message-IDs sheets-sync makes: the sender's."""
     return parseaddr(sender)[1].rpartition("@")[2] or "sheets-sync.invalid"
-
-
-def _slug(text: str) -> str:
-    """`text` in ASCII letters, digits and hyphens, for people reading a file name; may be
-    empty (a name in Greek letters)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import glob
 import re
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import time
@@ -54,6 +53,7 @@ from sheets_sync.config import (
     parse_config,
     read_config_file,
 )
+from sheets_sync.core.words import slug
 from sheets_sync.errors import SheetsSyncError
 
 GROUP_TABLE = "group"
@@ -203,8 +203,7 @@ def _group_value(
 
 def clinic_key(text: str) -> str:
     """A clinic's key: its file's name in ASCII letters, digits and hyphens (`st-marys`)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug(text)
 
 
 def _clinic_files(listed: object, folder: Path, problems: list[str]) -> list[tuple[str, Path]]:
